@@ -1,0 +1,103 @@
+"""Flask-WTF form classes built from a form definition: unticked purpose boxes, a honeypot,
+and a cookie-less signed form token (CSRF protection that also works inside a third-party
+iframe, and carries the time the form was shown, for the minimum fill time)."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, StringField, ValidationError
+from wtforms.csrf.core import CSRF
+from wtforms.validators import DataRequired, Length, Optional
+
+from leadcapture.i18n import translate
+from leadcapture.tokens import FORM, TokenError
+
+HONEYPOT = "website"
+
+
+def _core():
+    return current_app.extensions["leadcapture"]
+
+
+class FormTokenCSRF(CSRF):
+    """A signed token naming the form and when it was shown; no session cookie needed."""
+
+    def setup_form(self, form: Any) -> Any:
+        self.slug = form.meta.csrf_context
+        return super().setup_form(form)
+
+    def generate_csrf_token(self, csrf_token_field: Any) -> str:
+        return _core().tokens.make(FORM, {"f": self.slug, "t": int(time.time())})
+
+    def validate_csrf_token(self, form: Any, field: Any) -> None:
+        try:
+            payload = _core().tokens.load(FORM, field.data or "")
+        except TokenError as exc:
+            raise ValidationError(translate("form_expired")) from exc
+        if payload.get("f") != self.slug:
+            raise ValidationError(translate("form_expired"))
+        form.shown_at = payload.get("t", 0)
+
+
+def no_control_characters(_form: Any, field: Any) -> None:
+    """Refuse CR, LF and other control characters (they could reach a mail header)."""
+    if field.data and any(unicodedata.category(ch)[0] == "C" for ch in field.data):
+        raise ValidationError(translate("invalid_chars"))
+
+
+def valid_email(_form: Any, field: Any) -> None:
+    """Syntax check with email-validator; no DNS lookups at submit time."""
+    try:
+        info = validate_email(field.data or "", check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(translate("invalid_email")) from exc
+    field.data = info.normalized
+
+
+class LeadForm(FlaskForm):
+    """The fields every form has; build_form_class adds the configured ones."""
+
+    class Meta:
+        csrf_class = FormTokenCSRF
+
+    email = StringField(validators=[DataRequired(), Length(max=254), no_control_characters, valid_email])
+    page_url = HiddenField(validators=[Optional(), Length(max=2000), no_control_characters])
+    website = StringField()  # honeypot: hidden from people, filled by bots
+    shown_at: int = 0
+
+    def purpose_keys(self) -> list[str]:
+        """The keys of the purposes the visitor ticked."""
+        return [name.removeprefix("purpose_") for name, f in self._fields.items()
+                if name.startswith("purpose_") and f.data]
+
+    def extra_fields(self) -> dict[str, str]:
+        """The optional personal fields that were filled in."""
+        return {name: self[name].data.strip() for name in ("name", "company", "phone")
+                if name in self and self[name].data and self[name].data.strip()}
+
+    def looks_automated(self, min_fill_seconds: int) -> bool:
+        """Honeypot filled, or sent faster than a person can fill a form."""
+        return bool(self.website.data) or time.time() - self.shown_at < min_fill_seconds
+
+
+def build_form_class(definition: dict[str, Any], max_length: int) -> type[LeadForm]:
+    """A LeadForm subclass with the definition's optional fields and one box per purpose."""
+    attrs: dict[str, Any] = {}
+    for name in definition["fields"]:
+        attrs[name] = StringField(validators=[Optional(), Length(max=max_length), no_control_characters])
+    for purpose in definition["purposes"]:
+        # default=False and the template never writes `checked`: boxes are always unticked.
+        attrs[f"purpose_{purpose['key']}"] = BooleanField(default=False)
+    return type("DefinedLeadForm", (LeadForm,), attrs)
+
+
+def make_form(definition: dict[str, Any], **kwargs: Any) -> LeadForm:
+    """An instance bound to the current request, its token tied to this form's slug."""
+    cls = build_form_class(definition, current_app.config["MAX_FIELD_LENGTH"])
+    return cls(meta={"csrf_context": definition["slug"]}, **kwargs)

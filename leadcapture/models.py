@@ -1,0 +1,249 @@
+"""Database tables. Personal data columns end in _enc (encrypted) or _index (keyed hash)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Requests and consents move through these states.
+PENDING, CONFIRMED, DROPPED, WITHDRAWN, EXPIRED = (
+    "pending",
+    "confirmed",
+    "dropped",
+    "withdrawn",
+    "expired",
+)
+ASSET, PURPOSE = "asset", "purpose"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and always returns aware UTC datetimes (SQLite too)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given where UTC was expected")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Asset(Base):
+    """A downloadable file (the whitepaper), stored in the database so every web node has it."""
+
+    __tablename__ = "assets"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Form(Base):
+    __tablename__ = "forms"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("form_versions.id", use_alter=True, name="fk_forms_current_version")
+    )
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    current_version: Mapped[FormVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+
+
+class FormVersion(Base):
+    """An immutable snapshot of a form definition; consents point at the one the person saw."""
+
+    __tablename__ = "form_versions"
+    __table_args__ = (
+        UniqueConstraint("form_id", "content_hash"),
+        UniqueConstraint("form_id", "number"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    definition_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    form: Mapped[Form] = relationship(foreign_keys=[form_id])
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return json.loads(self.definition_json)
+
+    def purpose(self, key: str) -> dict[str, Any] | None:
+        """The purpose with this key in this version, if any."""
+        return next((p for p in self.definition["purposes"] if p["key"] == key), None)
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
+    email_enc: Mapped[str] = mapped_column(Text)
+    name_enc: Mapped[str | None] = mapped_column(Text)
+    company_enc: Mapped[str | None] = mapped_column(Text)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_confirmation_at: Mapped[datetime | None]
+
+
+class Submission(Base):
+    """One form post: what the person asked for, where and how."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    page_url: Mapped[str | None] = mapped_column(Text)
+    ip_enc: Mapped[str | None] = mapped_column(Text)
+    user_agent_enc: Mapped[str | None] = mapped_column(Text)
+    # Name, company and phone as submitted; copied to the person only on confirmation, so a
+    # third party typing someone's address cannot overwrite their details.
+    fields_enc: Mapped[str | None] = mapped_column(Text)
+    sends_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    person: Mapped[Person] = relationship()
+    form_version: Mapped[FormVersion] = relationship()
+    requests: Mapped[list[Request]] = relationship(
+        back_populates="submission", order_by="Request.id", cascade="all, delete-orphan"
+    )
+
+
+class Request(Base):
+    """One thing asked for in a submission: the asset, or one purpose. Confirmed by token."""
+
+    __tablename__ = "requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # ASSET or PURPOSE
+    purpose_key: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    confirmed_at: Mapped[datetime | None]
+
+    submission: Mapped[Submission] = relationship(back_populates="requests")
+
+
+class Consent(Base):
+    """The current state of one person's consent for one purpose."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("person_id", "purpose_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    purpose_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    confirmed_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    person: Mapped[Person] = relationship()
+    form_version: Mapped[FormVersion] = relationship()
+
+
+class Suppression(Base):
+    """Addresses (by blind index) that get no mail: erased, or 'this wasn't me'."""
+
+    __tablename__ = "suppressions"
+    email_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerHead(Base):
+    """The single row holding the chain's tip; updating it serialises appends."""
+
+    __tablename__ = "ledger_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerEvent(Base):
+    """An append-only, hash-chained consent event. The payload may be erased; its digest stays."""
+
+    __tablename__ = "ledger_events"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    purpose_key: Mapped[str | None] = mapped_column(String(64))
+    payload_enc: Mapped[str | None] = mapped_column(Text)
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxJob(Base):
+    """A job written in the same transaction as the change causing it; a relay publishes it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    args_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Message(Base):
+    """One email we send, keyed so a retried or duplicated job never sends a second copy."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    purpose_key: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # sending, sent, skipped, failed
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,138 @@
+"""Building and sending each kind of message, exactly once, behind its send-time gate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import consent
+from .core import Core
+from .i18n import translate
+from .mail import PermanentMailError, compose, render
+from .models import PENDING, PURPOSE, Message, Request, Submission, utcnow
+from .tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE
+
+log = logging.getLogger(__name__)
+
+SENT, SKIPPED, FAILED, SENDING = "sent", "skipped", "failed", "sending"
+
+Prepared = tuple[EmailMessage, int | None, str | None]  # message, person id, purpose key
+
+
+def deliver(core: Core, dedupe_key: str, kind: str, prepare: Callable[[Session], Prepared | None]) -> str:
+    """Send one message at most once per dedupe_key; prepare returns None when the gate is shut.
+
+    The gate is checked in the same transaction that records 'sending', right before the
+    transport. The one window for a duplicate: the relay accepted the message and this process
+    died before marking it sent; a redelivered job then sends it again.
+    """
+    try:
+        with core.db.session() as session:
+            existing = session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
+            if existing is not None and existing.status != SENDING:
+                return existing.status
+            prepared = prepare(session)
+            msg, person_id, purpose_key = prepared if prepared is not None else (None, None, None)
+            if existing is None:
+                existing = Message(dedupe_key=dedupe_key, kind=kind)
+                session.add(existing)
+            existing.status = SENDING if msg is not None else SKIPPED
+            existing.person_id, existing.purpose_key = person_id, purpose_key
+            existing.message_id = msg["Message-ID"] if msg is not None else None
+            session.flush()
+            message_row_id = existing.id
+    except IntegrityError:  # a duplicate job is handling the same message right now
+        return "duplicate"
+    if msg is None:
+        return SKIPPED
+    try:
+        core.transport.send(msg)
+    except PermanentMailError as exc:
+        _finish(core, message_row_id, FAILED, str(exc))
+        log.warning("message %s failed permanently: %s", dedupe_key, exc)
+        return FAILED
+    _finish(core, message_row_id, SENT, None)
+    return SENT
+
+
+def _finish(core: Core, row_id: int, status: str, detail: str | None) -> None:
+    with core.db.session() as session:
+        session.execute(
+            update(Message).where(Message.id == row_id).values(status=status, detail=detail, sent_at=utcnow())
+        )
+
+
+def send_confirmation(core: Core, submission_id: int) -> str:
+    """The double opt-in email: one signed token per request, and a 'confirm all'."""
+
+    def prepare(session: Session) -> Prepared | None:
+        submission = session.get(Submission, submission_id)
+        if not consent.may_send_confirmation(session, submission):
+            return None
+        version = submission.form_version
+        definition = version.definition
+        lang = submission.language
+        items = []
+        for request in submission.requests:
+            if request.state != PENDING:
+                continue
+            if request.kind == PURPOSE:
+                purpose = version.purpose(request.purpose_key) or {}
+                label = purpose.get("label", request.purpose_key)
+            else:
+                label = translate("the_whitepaper", lang, title=definition["title"])
+            items.append({"label": label, "confirm_url": core.link("c", CONFIRM, {"r": request.id})})
+        context = {
+            "form": definition,
+            "items": items,
+            "confirm_all_url": core.link("c", CONFIRM, {"s": submission.id}),
+            "not_me_url": core.link("u", UNSUBSCRIBE, {"s": submission.id}),
+            "preferences_url": core.link("p", PREFERENCES, {"p": submission.person_id}),
+            "max_age_days": core.config["CONFIRM_MAX_AGE"] // 86400,
+        }
+        msg = compose(
+            render("confirmation", lang, context),
+            sender=core.config["MAIL_FROM"],
+            to=core.vault.decrypt(submission.person.email_enc),
+            unsubscribe_url=context["not_me_url"],
+            unsubscribe_mailto=core.config["LIST_UNSUBSCRIBE_MAILTO"],
+            auto_submitted=True,
+        )
+        return msg, submission.person_id, None
+
+    return deliver(core, f"confirmation:{submission_id}", "confirmation", prepare)
+
+
+def deliver_asset(core: Core, request_id: int) -> str:
+    """The whitepaper email with a signed, expiring download link."""
+
+    def prepare(session: Session) -> Prepared | None:
+        request = session.get(Request, request_id)
+        if not consent.may_deliver_asset(session, request):
+            return None
+        submission = request.submission
+        definition = submission.form_version.definition
+        context = {
+            "form": definition,
+            "download_url": core.link("d", DOWNLOAD, {"r": request.id}),
+            "download_days": core.config["DOWNLOAD_MAX_AGE"] // 86400,
+            # The whitepaper mail is not sent under a marketing purpose: its one-click
+            # unsubscribe withdraws every purpose of this person.
+            "unsubscribe_url": core.link("u", UNSUBSCRIBE, {"p": submission.person_id, "k": None}),
+            "preferences_url": core.link("p", PREFERENCES, {"p": submission.person_id}),
+        }
+        msg = compose(
+            render("asset", submission.language, context),
+            sender=core.config["MAIL_FROM"],
+            to=core.vault.decrypt(submission.person.email_enc),
+            unsubscribe_url=context["unsubscribe_url"],
+            unsubscribe_mailto=core.config["LIST_UNSUBSCRIBE_MAILTO"],
+        )
+        return msg, submission.person_id, None
+
+    return deliver(core, f"asset:{request_id}", "asset", prepare)

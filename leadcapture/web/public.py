@@ -1,0 +1,299 @@
+"""Public pages: the hosted form, confirmation, one-click opt-out, preferences, download.
+
+Links in emails never change state on GET or HEAD: they show a page whose button POSTs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, g, make_response, render_template, request
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from forms import make_form
+
+from .. import consent, formdefs, outbox
+from ..consent import Visitor
+from ..core import get_core
+from ..db import get_session
+from ..i18n import DEFAULT_LANGUAGE, translate
+from ..models import ASSET, Asset, Consent, FormVersion, Person, Request, Submission
+from ..tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE, TokenExpired, TokenInvalid
+from .errors import page
+
+bp = Blueprint("public", __name__)
+
+
+def _visitor(page_url: str | None = None) -> Visitor:
+    return Visitor(
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300] or None,
+        page_url=page_url or request.url,
+    )
+
+
+def _live_version(slug: str) -> FormVersion:
+    version = formdefs.current_version(get_session(), slug)
+    if version is None:
+        abort(404)
+    g.language = version.definition["language"]
+    return version
+
+
+def _frame_ancestors(definition: dict[str, Any]) -> None:
+    g.frame_ancestors = " ".join(["'self'", *definition["allowed_origins"]])
+
+
+def _origin_allowed(definition: dict[str, Any]) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return True  # same-origin form posts from some browsers, and non-browser clients
+    base = urlsplit(get_core().config["BASE_URL"])
+    return origin in (f"{base.scheme}://{base.netloc}", *definition["allowed_origins"])
+
+
+def relay_outbox() -> None:
+    """Publish the jobs just committed; if the broker is down they wait for the periodic relay."""
+    core = get_core()
+    from workers.broker import publish
+
+    outbox.relay(core.db.sessionmaker, publish)
+
+
+@bp.route("/f/<slug>", methods=["GET", "POST"])
+def form(slug: str):
+    """GET shows the form; POST stores the submission and answers the same for every address."""
+    version = _live_version(slug)
+    definition = version.definition
+    _frame_ancestors(definition)
+    embedded = request.values.get("embed") == "1"
+    lead_form = make_form(definition)
+    if request.method == "GET":
+        lead_form.page_url.data = request.args.get("page", "")[:2000] or request.url
+        return _render_form(version, lead_form, embedded)
+    if not _origin_allowed(definition):
+        return page(403)
+    if not lead_form.validate():
+        return _render_form(version, lead_form, embedded), 400
+    core = get_core()
+    if not lead_form.looks_automated(core.config["MIN_FILL_SECONDS"]):
+        offered = {p["key"] for p in definition["purposes"]}
+        keys = [k for k in lead_form.purpose_keys() if k in offered]
+        session = get_session()
+        consent.submit(
+            session,
+            core.vault,
+            core.settings,
+            version,
+            email=lead_form.email.data,
+            fields=lead_form.extra_fields(),
+            purpose_keys=keys,
+            visitor=_visitor(lead_form.page_url.data),
+        )
+        session.commit()
+        relay_outbox()
+    # Bots get the same answer as people; so does every address, whatever its state.
+    return render_template("check_mail.html", definition=definition, embedded=embedded)
+
+
+def _render_form(version: FormVersion, lead_form: Any, embedded: bool) -> str:
+    definition = version.definition
+    return render_template(
+        "form.html",
+        definition=definition,
+        version=version,
+        form=lead_form,
+        embedded=embedded,
+        retention_days=get_core().config["UNCONFIRMED_RETENTION_DAYS"],
+    )
+
+
+@bp.get("/f/<slug>/embed.js")
+def embed_js(slug: str):
+    """The embed script: renders the hosted form in an auto-sizing iframe on the host page."""
+    version = _live_version(slug)
+    core = get_core()
+    body = render_template(
+        "embed.js",
+        frame_url=core.url(f"/f/{slug}?embed=1"),
+        origin=core.config["BASE_URL"],
+        slug=slug,
+        title=version.definition["title"],
+    )
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _load(kind: str, token: str) -> dict[str, Any] | Response:
+    try:
+        return get_core().tokens.load(kind, token)
+    except TokenExpired:
+        return _token_page("token_expired_title", "token_expired_body", 410)
+    except TokenInvalid:
+        return _token_page("token_invalid_title", "token_invalid_body", 404)
+
+
+def _token_page(title_key: str, body_key: str, status: int):
+    return make_response(
+        render_template("message.html", title=translate(title_key), body=translate(body_key)), status
+    )
+
+
+def _requests_for(payload: dict[str, Any]) -> tuple[Submission | None, list[Request]]:
+    session = get_session()
+    if "s" in payload:
+        submission = session.get(Submission, payload["s"])
+        return submission, list(submission.requests) if submission else []
+    request_row = session.get(Request, payload.get("r"))
+    return (request_row.submission if request_row else None), ([request_row] if request_row else [])
+
+
+def _describe(submission: Submission, requests: list[Request]) -> list[dict[str, Any]]:
+    version = submission.form_version
+    items = []
+    for req in requests:
+        if req.kind == ASSET:
+            label = translate("the_whitepaper", title=version.definition["title"])
+        else:
+            label = (version.purpose(req.purpose_key) or {}).get("label", req.purpose_key)
+        items.append({"label": label, "state": req.state, "kind": req.kind})
+    return items
+
+
+@bp.route("/c/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    """GET shows what will be confirmed and a button; only the POST from it confirms."""
+    payload = _load(CONFIRM, token)
+    if isinstance(payload, Response):
+        return payload
+    submission, requests = _requests_for(payload)
+    if submission is None:
+        return _token_page("token_invalid_title", "dropped", 404)
+    g.language = submission.language
+    definition = submission.form_version.definition
+    if request.method == "GET":
+        return render_template(
+            "confirm.html", definition=definition, items=_describe(submission, requests), token=token
+        )
+    core = get_core()
+    session = get_session()
+    outcome = consent.confirm(
+        session, core.vault, core.settings, requests, method="confirm_page", visitor=_visitor()
+    )
+    session.commit()
+    relay_outbox()
+    asset_request = next((r for r in requests if r.kind == ASSET and r.state == "confirmed"), None)
+    download_url = core.link("d", DOWNLOAD, {"r": asset_request.id}) if asset_request else None
+    return render_template(
+        "confirmed.html",
+        definition=definition,
+        outcome=outcome,
+        items=_describe(submission, requests),
+        download_url=download_url,
+        preferences_url=core.link("p", PREFERENCES, {"p": submission.person_id}),
+    )
+
+
+@bp.get("/d/<token>")
+def download(token: str):
+    """Serve the whitepaper for a confirmed asset request (a signed, expiring link)."""
+    payload = _load(DOWNLOAD, token)
+    if isinstance(payload, Response):
+        return payload
+    session = get_session()
+    req = session.get(Request, payload.get("r"))
+    if req is None or req.kind != ASSET or req.state != "confirmed":
+        return _token_page("token_invalid_title", "token_invalid_body", 404)
+    definition = req.submission.form_version.definition
+    asset = session.get(Asset, definition["asset_sha256"])
+    if asset is None:
+        abort(404)
+    response = make_response(asset.data)
+    response.headers["Content-Type"] = asset.content_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{asset.filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """RFC 8058 one-click: POST withdraws (no cookie, no CSRF, no redirect); GET shows a button."""
+    payload = _load(UNSUBSCRIBE, token)
+    if isinstance(payload, Response):
+        return payload
+    session = get_session()
+    core = get_core()
+    not_me = "s" in payload
+    submission = session.get(Submission, payload["s"]) if not_me else None
+    person = submission.person if submission else session.get(Person, payload.get("p"))
+    g.language = person.language if person else DEFAULT_LANGUAGE
+    label = None
+    if not not_me and payload.get("k"):
+        label = _purpose_label(session, person, payload["k"])
+    if request.method == "GET":
+        return render_template("unsubscribe.html", not_me=not_me, label=label, token=token)
+    method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
+    if person is not None:
+        if not_me and submission is not None:
+            consent.not_me(session, core.vault, core.settings, submission, visitor=_visitor())
+        else:
+            keys = [payload["k"]] if payload.get("k") else None
+            consent.withdraw(session, core.vault, core.settings, person, keys, method=method, visitor=_visitor())
+        session.commit()
+    body = translate("not_me_done") if not_me else translate("unsubscribed_body")
+    return render_template("message.html", title=translate("unsubscribed_title"), body=body)
+
+
+def _purpose_label(session, person: Person | None, key: str) -> str:
+    if person is None:
+        return key
+    row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
+    purpose = row.form_version.purpose(key) if row else None
+    return purpose["label"] if purpose else key
+
+
+class PreferencesForm(FlaskForm):
+    """Only the CSRF token; the pressed button names the action."""
+
+
+@bp.route("/p/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    """The preference centre: every purpose with its state; withdraw one or all."""
+    payload = _load(PREFERENCES, token)
+    if isinstance(payload, Response):
+        return payload
+    session = get_session()
+    person = session.get(Person, payload.get("p"))
+    if person is None:
+        return _token_page("not_found_title", "no_purposes", 404)
+    g.language = person.language
+    form = PreferencesForm()
+    saved = False
+    if request.method == "POST":
+        if not form.validate():
+            return page(400)
+        core = get_core()
+        action = request.form.get("withdraw", "")
+        keys = None if action == "__all__" else [action]
+        consent.withdraw(
+            session, core.vault, core.settings, person, keys, method="preference_centre", visitor=_visitor()
+        )
+        session.commit()
+        saved = True
+    consents = session.scalars(
+        select(Consent).where(Consent.person_id == person.id).order_by(Consent.purpose_key)
+    ).all()
+    rows = [
+        {
+            "key": c.purpose_key,
+            "label": (c.form_version.purpose(c.purpose_key) or {}).get("label", c.purpose_key),
+            "state": c.state,
+            "since": c.withdrawn_at if c.state == "withdrawn" else c.confirmed_at,
+        }
+        for c in consents
+    ]
+    return render_template("preferences.html", rows=rows, form=form, saved=saved)

@@ -1,0 +1,1 @@
+"""dramatiq broker set-up and actors (send, deliver, housekeeping)."""
