@@ -13,7 +13,7 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField, ValidationError
 from wtforms.csrf.core import CSRF
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Optional
 
 from leadcapture.i18n import translate
 from leadcapture.tokens import FORM, TokenError
@@ -51,6 +51,16 @@ def no_control_characters(_form: Any, field: Any) -> None:
         raise ValidationError(translate("invalid_chars"))
 
 
+def max_length(limit: int):
+    """Refuse values longer than limit, with a message in the page's language."""
+
+    def check(_form: Any, field: Any) -> None:
+        if field.data and len(field.data) > limit:
+            raise ValidationError(translate("too_long", max=limit))
+
+    return check
+
+
 def valid_email(_form: Any, field: Any) -> None:
     """Syntax check with email-validator; no DNS lookups at submit time."""
     try:
@@ -66,31 +76,35 @@ class LeadForm(FlaskForm):
     class Meta:
         csrf_class = FormTokenCSRF
 
-    email = StringField(validators=[DataRequired(), Length(max=254), no_control_characters, valid_email])
-    page_url = HiddenField(validators=[Optional(), Length(max=2000), no_control_characters])
+    email = StringField(validators=[max_length(254), no_control_characters, valid_email])
+    page_url = HiddenField(validators=[Optional(), max_length(2000), no_control_characters])
     website = StringField()  # honeypot: hidden from people, filled by bots
     shown_at: int = 0
 
     def purpose_keys(self) -> list[str]:
         """The keys of the purposes the visitor ticked."""
-        return [name.removeprefix("purpose_") for name, f in self._fields.items()
-                if name.startswith("purpose_") and f.data]
+        return [
+            name.removeprefix("purpose_") for name, f in self._fields.items() if name.startswith("purpose_") and f.data
+        ]
 
     def extra_fields(self) -> dict[str, str]:
         """The optional personal fields that were filled in."""
-        return {name: self[name].data.strip() for name in ("name", "company", "phone")
-                if name in self and self[name].data and self[name].data.strip()}
+        return {
+            name: self[name].data.strip()
+            for name in ("name", "company", "phone")
+            if name in self and self[name].data and self[name].data.strip()
+        }
 
     def looks_automated(self, min_fill_seconds: int) -> bool:
         """Honeypot filled, or sent faster than a person can fill a form."""
         return bool(self.website.data) or time.time() - self.shown_at < min_fill_seconds
 
 
-def build_form_class(definition: dict[str, Any], max_length: int) -> type[LeadForm]:
+def build_form_class(definition: dict[str, Any], limit: int) -> type[LeadForm]:
     """A LeadForm subclass with the definition's optional fields and one box per purpose."""
     attrs: dict[str, Any] = {}
     for name in definition["fields"]:
-        attrs[name] = StringField(validators=[Optional(), Length(max=max_length), no_control_characters])
+        attrs[name] = StringField(validators=[Optional(), max_length(limit), no_control_characters])
     for purpose in definition["purposes"]:
         # default=False and the template never writes `checked`: boxes are always unticked.
         attrs[f"purpose_{purpose['key']}"] = BooleanField(default=False)

@@ -26,12 +26,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     broker.setup(app)
 
-    from .web import devmail, errors, health, public, security
+    from .web import dev, errors, health, public, security
 
     app.register_blueprint(public.bp)
     app.register_blueprint(health.bp)
-    if devmail.enabled(app.config):
-        app.register_blueprint(devmail.bp)
+    if dev.enabled(app.config):
+        app.register_blueprint(dev.bp)
     errors.register(app)
     security.register(app)
     return app

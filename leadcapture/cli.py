@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
-from .config import ConfigError
+from .config import ConfigError, is_production
+from .models import Form
 
 log = logging.getLogger(__name__)
 
 
 def _app():
+    """The app given by the caller (tests pass one as the click obj), or one from the environment."""
+    from flask import Flask
+
     from . import create_app
 
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.find_root().obj, Flask):
+        return ctx.find_root().obj
     try:
         return create_app()
     except ConfigError as exc:
@@ -129,8 +138,9 @@ def ledger_verify() -> None:
 
 def _start_relay(app, stop: threading.Event) -> threading.Thread:
     """Publish outbox jobs that were not published right after their commit (broker was down)."""
-    from . import outbox
     from workers.broker import publish
+
+    from . import outbox
 
     core = _core(app)
     interval = app.config["OUTBOX_RELAY_INTERVAL"]
@@ -165,15 +175,24 @@ def serve(host: str, port: int) -> None:
     from .dbmigrate import upgrade
 
     app = _app()
+    if not is_production(app.config) and "LEADCAPTURE_BASE_URL" not in os.environ:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        app.config["BASE_URL"] = f"http://{shown}:{port}"  # links in dev mail point here
     upgrade(_core(app).db)
     stop = threading.Event()
     worker = _start_worker(app) if not app.config["BROKER_URL"] else None
     _start_relay(app, stop)
     base = app.config["BASE_URL"]
     click.echo(f"leadcapture on http://{host}:{port} (links in emails use {base})")
+    with _core(app).db.session() as session:
+        slugs = session.scalars(select(Form.slug).where(Form.archived_at.is_(None))).all()
+    for slug in slugs:
+        click.echo(f"  hosted form:       {base}/f/{slug}")
+        if not is_production(app.config):
+            click.echo(f"  embedded example:  {base}/dev/embed/{slug}")
     if worker is not None:
         click.echo("  in-process worker: on")
-    if not app.config["MAIL_URL"]:
+    if not app.config["MAIL_URL"] and not is_production(app.config):
         click.echo(f"  local mailbox:     {base}/dev/mail/")
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -219,14 +219,10 @@ def withdraw(
     return outcome
 
 
-def not_me(
-    session: Session, vault: Vault, settings: Settings, submission: Submission, *, visitor: Visitor
-) -> None:
+def not_me(session: Session, vault: Vault, settings: Settings, submission: Submission, *, visitor: Visitor) -> None:
     """'This wasn't me': drop every pending request of the address and suppress it."""
     person = submission.person
-    pending = select(Request.id).join(Submission).where(
-        Submission.person_id == person.id, Request.state == PENDING
-    )
+    pending = select(Request.id).join(Submission).where(Submission.person_id == person.id, Request.state == PENDING)
     dropped_keys = session.scalars(
         select(Request.purpose_key).where(Request.id.in_(pending), Request.kind == PURPOSE)
     ).all()
@@ -269,9 +265,7 @@ def may_send_purpose(session: Session, person: Person | None, purpose_key: str) 
     """Send-time gate for content under a purpose: consent is current and not suppressed."""
     if person is None or is_suppressed(session, person):
         return False
-    consent = session.scalar(
-        select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose_key)
-    )
+    consent = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose_key))
     return consent is not None and consent.state == CONFIRMED
 
 
@@ -309,9 +303,7 @@ def _claim_confirmation_slot(session: Session, person: Person, settings: Setting
 def _confirm_purpose(session, vault, settings, request, method, visitor, now) -> None:
     submission = request.submission
     consent = session.scalar(
-        select(Consent).where(
-            Consent.person_id == submission.person_id, Consent.purpose_key == request.purpose_key
-        )
+        select(Consent).where(Consent.person_id == submission.person_id, Consent.purpose_key == request.purpose_key)
     )
     purpose = submission.form_version.purpose(request.purpose_key) or {}
     event = "renewed" if consent is not None and consent.state == CONFIRMED else "confirmed"

@@ -25,8 +25,16 @@ MAX_ASSET_BYTES = 20 * 1024 * 1024
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TOP_KEYS = {
-    "slug", "language", "title", "intro", "asset", "privacy_url", "controller",
-    "allowed_origins", "fields", "purposes",
+    "slug",
+    "language",
+    "title",
+    "intro",
+    "asset",
+    "privacy_url",
+    "controller",
+    "allowed_origins",
+    "fields",
+    "purposes",
 }
 _PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
 
@@ -201,9 +209,7 @@ def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tup
         version = existing
     else:
         number = (session.scalar(select(func.max(FormVersion.number)).where(FormVersion.form_id == form.id)) or 0) + 1
-        version = FormVersion(
-            form_id=form.id, number=number, content_hash=chash, definition_json=json.dumps(stored)
-        )
+        version = FormVersion(form_id=form.id, number=number, content_hash=chash, definition_json=json.dumps(stored))
         session.add(version)
         session.flush()
         created = True

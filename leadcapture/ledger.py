@@ -60,9 +60,7 @@ def append(
         raise ValueError(f"unknown ledger event {event!r} or method {method!r}")
     # Bumping the head first takes its row lock (PostgreSQL) or the write lock (SQLite),
     # so concurrent appends queue up instead of forking the chain.
-    bumped = session.execute(
-        update(LedgerHead).where(LedgerHead.id == 1).values(seq=LedgerHead.seq + 1)
-    )
+    bumped = session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=LedgerHead.seq + 1))
     if bumped.rowcount == 0:
         session.add(LedgerHead(id=1, seq=1, hash=GENESIS))
         session.flush()
@@ -97,9 +95,7 @@ def payload_of(vault: Vault, ev: LedgerEvent) -> dict[str, Any] | None:
 
 def erase_payloads(session: Session, person_id: int) -> int:
     """Drop the personal payload of a person's events; hashes and digests stay."""
-    result = session.execute(
-        update(LedgerEvent).where(LedgerEvent.person_id == person_id).values(payload_enc=None)
-    )
+    result = session.execute(update(LedgerEvent).where(LedgerEvent.person_id == person_id).values(payload_enc=None))
     return result.rowcount
 
 

@@ -98,6 +98,8 @@ class Transport(Protocol):
 
     def check(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class MaildirTransport:
     """Writes messages to a local Maildir: the development outbox."""
@@ -109,6 +111,9 @@ class MaildirTransport:
 
     def _box(self) -> mailbox.Maildir:
         return mailbox.Maildir(self.path, create=False)
+
+    def close(self) -> None:
+        """Nothing to close."""
 
     def send(self, msg: EmailMessage) -> None:
         """Deliver msg into the Maildir's new/ folder."""
@@ -149,6 +154,8 @@ class SMTPTransport:
         self.starttls = options.get("starttls", ["0"])[0] in ("1", "true", "yes")
         self.timeout = timeout
         self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()
+        self._lock = threading.Lock()
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
@@ -166,22 +173,36 @@ class SMTPTransport:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
+            with self._lock:
+                self._open.add(conn)
         return conn
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
-            try:
-                conn.close()
-            except OSError:
-                pass
+            self._close(conn)
+
+    def _close(self, conn: smtplib.SMTP) -> None:
+        with self._lock:
+            self._open.discard(conn)
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown)."""
+        with self._lock:
+            conns = list(self._open)
+        for conn in conns:
+            self._close(conn)
 
     def send(self, msg: EmailMessage) -> None:
         """Hand msg to the relay, reconnecting once if the kept connection went stale."""
         sender = parseaddr(str(msg["From"]))[1]
         recipients = [parseaddr(str(msg["To"]))[1]]
-        data = msg.as_bytes()
+        data = msg.as_bytes(policy=policy.SMTP)  # CRLF line endings on the wire (RFC 5321)
         for attempt in (1, 2):
             try:
                 refused = self._connection().sendmail(sender, recipients, data)

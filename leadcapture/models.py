@@ -84,9 +84,7 @@ class Form(Base):
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    current_version: Mapped[FormVersion | None] = relationship(
-        foreign_keys=[current_version_id], post_update=True
-    )
+    current_version: Mapped[FormVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
 
 
 class FormVersion(Base):
@@ -158,9 +156,7 @@ class Request(Base):
 
     __tablename__ = "requests"
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(
-        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
-    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # ASSET or PURPOSE
     purpose_key: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default=PENDING)

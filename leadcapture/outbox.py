@@ -59,9 +59,7 @@ def relay(
                     break
                 done.append(job.id)
             if done:
-                session.execute(
-                    update(OutboxJob).where(OutboxJob.id.in_(done)).values(published_at=utcnow())
-                )
+                session.execute(update(OutboxJob).where(OutboxJob.id.in_(done)).values(published_at=utcnow()))
         published += len(done)
         if error is not None:
             log.warning("outbox relay: broker unavailable (%s); %d job(s) wait", error, len(jobs) - len(done))
@@ -72,7 +70,5 @@ def relay(
 
 def purge_published(session: Session, older_than: timedelta = timedelta(days=7)) -> int:
     """Delete published jobs older than the given age."""
-    result = session.execute(
-        OutboxJob.__table__.delete().where(OutboxJob.published_at < utcnow() - older_than)
-    )
+    result = session.execute(OutboxJob.__table__.delete().where(OutboxJob.published_at < utcnow() - older_than))
     return result.rowcount

@@ -66,19 +66,24 @@ def make_broker(url: str) -> dramatiq.Broker:
     return broker
 
 
-def setup(app: Any) -> dramatiq.Broker:
-    """Create (once per process) the broker for app's BROKER_URL, bind app, declare actors."""
-    url = app.config["BROKER_URL"]
+def ensure_broker(url: str) -> dramatiq.Broker:
+    """The process's broker for url, created on first call, with the actors declared on it."""
     if _state["broker"] is None:
         _state["broker"] = make_broker(url)
         _state["url"] = url
         dramatiq.set_broker(_state["broker"])
     elif _state["url"] != url:
         raise RuntimeError(f"this process already uses broker {_state['url']!r}, not {url!r}")
-    _state["app"] = app
     import workers.actors  # noqa: F401  (declares the actors on the broker)
 
     return _state["broker"]
+
+
+def setup(app: Any) -> dramatiq.Broker:
+    """Create (once per process) the broker for app's BROKER_URL and run actors in app."""
+    broker = ensure_broker(app.config["BROKER_URL"])
+    _state["app"] = app
+    return broker
 
 
 def get_broker() -> dramatiq.Broker:

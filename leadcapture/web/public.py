@@ -70,7 +70,7 @@ def form(slug: str):
     _frame_ancestors(definition)
     embedded = request.values.get("embed") == "1"
     lead_form = make_form(definition)
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only ever show a page
         lead_form.page_url.data = request.args.get("page", "")[:2000] or request.url
         return _render_form(version, lead_form, embedded)
     if not _origin_allowed(definition):
@@ -138,9 +138,7 @@ def _load(kind: str, token: str) -> dict[str, Any] | Response:
 
 
 def _token_page(title_key: str, body_key: str, status: int):
-    return make_response(
-        render_template("message.html", title=translate(title_key), body=translate(body_key)), status
-    )
+    return make_response(render_template("message.html", title=translate(title_key), body=translate(body_key)), status)
 
 
 def _requests_for(payload: dict[str, Any]) -> tuple[Submission | None, list[Request]]:
@@ -175,15 +173,13 @@ def confirm(token: str):
         return _token_page("token_invalid_title", "dropped", 404)
     g.language = submission.language
     definition = submission.form_version.definition
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only ever show a page
         return render_template(
             "confirm.html", definition=definition, items=_describe(submission, requests), token=token
         )
     core = get_core()
     session = get_session()
-    outcome = consent.confirm(
-        session, core.vault, core.settings, requests, method="confirm_page", visitor=_visitor()
-    )
+    outcome = consent.confirm(session, core.vault, core.settings, requests, method="confirm_page", visitor=_visitor())
     session.commit()
     relay_outbox()
     asset_request = next((r for r in requests if r.kind == ASSET and r.state == "confirmed"), None)
@@ -234,7 +230,7 @@ def unsubscribe(token: str):
     label = None
     if not not_me and payload.get("k"):
         label = _purpose_label(session, person, payload["k"])
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only ever show a page
         return render_template("unsubscribe.html", not_me=not_me, label=label, token=token)
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     if person is not None:

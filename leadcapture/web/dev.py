@@ -1,4 +1,4 @@
-"""Development mailbox: lists and shows the messages in the local Maildir outbox."""
+"""Development pages: the local mailbox (Maildir outbox) and an example page embedding a form."""
 
 from __future__ import annotations
 
@@ -10,35 +10,43 @@ from ..config import is_production
 from ..core import get_core
 from ..mail import MaildirTransport
 
-bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
+bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 
 def enabled(config: Any) -> bool:
-    """Only outside production, and only when mail goes to the local outbox."""
-    return not is_production(config) and not config["MAIL_URL"]
+    """Only outside production."""
+    return not is_production(config)
 
 
 def _outbox() -> MaildirTransport:
     transport = get_core().transport
-    assert isinstance(transport, MaildirTransport)
+    if not isinstance(transport, MaildirTransport):
+        abort(404)  # mail goes to an SMTP relay: there is no local mailbox to show
     return transport
 
 
-@bp.get("/")
-def index():
+@bp.get("/embed/<slug>")
+def embed_example(slug: str):
+    """A plain page with the embed snippet, as a customer's website would have it."""
+    snippet = f'<script src="{get_core().url(f"/f/{slug}/embed.js")}" async></script>'
+    return render_template("dev/embed.html", snippet=snippet, title=f"Embed example: {slug}")
+
+
+@bp.get("/mail/")
+def mailbox():
     """Every message in the outbox, newest first."""
-    return render_template("devmail/index.html", messages=_outbox().messages(), title="Outbox")
+    return render_template("dev/mailbox.html", messages=_outbox().messages(), title="Outbox")
 
 
-@bp.get("/<key>")
-def show(key: str):
+@bp.get("/mail/<key>")
+def message(key: str):
     """One message: its headers, text part and HTML part."""
     for msg_key, msg in _outbox().messages():
         if msg_key == key:
             text = msg.get_body(("plain",))
             html = msg.get_body(("html",))
             return render_template(
-                "devmail/show.html",
+                "dev/message.html",
                 key=key,
                 msg=msg,
                 headers=[(k, str(v)) for k, v in msg.items()],

@@ -1,0 +1,37 @@
+# leadcapture: `make run` serves the demo form; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test lint browser clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,production]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/leadcapture db upgrade
+	$(BIN)/leadcapture forms import demo/sales-machine.toml
+	$(BIN)/leadcapture serve --host $(HOST) --port $(PORT)
+
+# Headless Chromium for the browser tests: Debian's package (Playwright's own download
+# needs internet). Installed when missing and we may (root); otherwise those tests say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: install it (apt-get install chromium) to run the browser tests"; fi; }
+
+test: $(BIN)/.installed browser
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
