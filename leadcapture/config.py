@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "IP_MINIMISATION": "truncate",  # "full", "truncate" (/24, /48) or "none" (not stored)
     "MAX_FIELD_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 64 * 1024,
-    "MIN_FILL_SECONDS": 2,
+    "MIN_FILL_SECONDS": None,  # time trap; None: 2 in production, 0 in development (scriptable)
     "WORKER_THREADS": 2,
     "OUTBOX_RELAY_INTERVAL": 2.0,
 }
@@ -58,6 +58,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         app.config.from_prefixed_env("LEADCAPTURE", loads=str)
     else:
         app.config.update(test_config)
+    if app.config["MIN_FILL_SECONDS"] is None:
+        app.config["MIN_FILL_SECONDS"] = 2 if is_production(app.config) else 0
     for key in _INT_KEYS:
         app.config[key] = _as_int(key, app.config[key])
     app.config["OUTBOX_RELAY_INTERVAL"] = float(app.config["OUTBOX_RELAY_INTERVAL"])

@@ -349,3 +349,11 @@ def test_the_dev_mailbox_lists_and_shows_messages(client, worker, mailbox):
     key = re.search(r'href="/dev/mail/([^"]+)"', index).group(1)
     shown = client.get(f"/dev/mail/{key}").get_data(as_text=True)
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in shown
+
+
+def test_a_form_sent_faster_than_a_person_can_fill_it_is_ignored(client, worker, mailbox, core, app):
+    app.config["MIN_FILL_SECONDS"] = 30
+    response = submit(client, "fast@example.com")
+    assert response.status_code == 200 and "Kijk in je mailbox" in response.get_data(as_text=True)
+    worker.drain()
+    assert mailbox.messages() == [] and table_counts(core)["requests"] == []

@@ -119,3 +119,11 @@ def test_the_content_hash_is_stable_and_order_independent():
     a = {"b": 1, "a": [1, 2]}
     assert content_hash(a) == content_hash(json.loads(json.dumps(a, sort_keys=True)))
     assert content_hash(a) != content_hash({"b": 1, "a": [2, 1]})
+
+
+def test_an_english_form_speaks_english(runner, client, tmp_path):
+    path = demo_copy(tmp_path, {'language = "nl"': 'language = "en"', 'slug = "sales-machine"': 'slug = "sales-en"'})
+    assert runner.invoke(args=["forms", "import", str(path)]).exit_code == 0
+    page = client.get("/f/sales-en").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Email address" in page and "Privacy notice" in page
+    assert "Legal basis: your consent" in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, make_response, render_template
 
 from ..config import is_production
 from ..core import get_core
@@ -45,7 +45,7 @@ def message(key: str):
         if msg_key == key:
             text = msg.get_body(("plain",))
             html = msg.get_body(("html",))
-            return render_template(
+            page = render_template(
                 "dev/message.html",
                 key=key,
                 msg=msg,
@@ -54,4 +54,12 @@ def message(key: str):
                 html=html.get_content() if html else "",
                 title=str(msg["Subject"]),
             )
+            response = make_response(page)
+            # The HTML part is shown in a sandboxed srcdoc frame, which inherits this policy:
+            # allow the inline styles that email HTML is made of, still no scripts.
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "script-src 'none'; frame-ancestors 'none'"
+            )
+            return response
     abort(404)
