@@ -18,6 +18,8 @@ from wtforms.validators import Optional
 from leadcapture.i18n import translate
 from leadcapture.tokens import FORM, TokenError
 
+from . import pow as proof_of_work
+
 HONEYPOT = "website"
 
 
@@ -79,6 +81,7 @@ class LeadForm(FlaskForm):
     email = StringField(validators=[max_length(254), no_control_characters, valid_email])
     page_url = HiddenField(validators=[Optional(), max_length(2000), no_control_characters])
     website = StringField()  # honeypot: hidden from people, filled by bots
+    pow = HiddenField()  # the proof-of-work nonce, when the deployment asks for one
     shown_at: int = 0
 
     def purpose_keys(self) -> list[str]:
@@ -94,6 +97,15 @@ class LeadForm(FlaskForm):
             for name in ("name", "company", "phone")
             if name in self and self[name].data and self[name].data.strip()
         }
+
+    def proof_of_work_ok(self, bits: int) -> bool:
+        """Check the proof-of-work nonce against this form token and address; records an error if wrong."""
+        email = (self.email.raw_data or [""])[0] or ""
+        token = (self.csrf_token.raw_data or [""])[0] or ""
+        if proof_of_work.verify(token, email, self.pow.data or "", bits):
+            return True
+        self.pow.errors = [translate("pow_failed")]
+        return False
 
     def looks_automated(self, min_fill_seconds: int) -> bool:
         """Honeypot filled, or sent faster than a person can fill a form."""
