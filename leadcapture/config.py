@@ -71,7 +71,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config["OUTBOX_RELAY_INTERVAL"] = float(app.config["OUTBOX_RELAY_INTERVAL"])
     app.config["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", app.config["RATELIMIT_ENABLED"])
     if not 0 <= app.config["POW_DIFFICULTY"] <= 24:
-        raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser well under a second.")
+        raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
     if isinstance(app.config["SECRET_KEY_FALLBACKS"], str):
         app.config["SECRET_KEY_FALLBACKS"] = _split(app.config["SECRET_KEY_FALLBACKS"])
 

@@ -124,8 +124,13 @@ def _render_form(version: FormVersion, lead_form: Any, embedded: bool) -> str:
         embedded=embedded,
         retention_days=get_core().config["UNCONFIRMED_RETENTION_DAYS"],
         pow_bits=get_core().config["POW_DIFFICULTY"],
-        form_query=({"embed": "1", "origin": g.parent_origin} if g.parent_origin else {"embed": "1"}) if embedded else {},
+        form_query=_embed_query() if embedded else {},
     )
+
+
+def _embed_query() -> dict[str, str]:
+    """Query of the embedded form's action: the POST answer stays embedded and knows its parent."""
+    return {"embed": "1", "origin": g.parent_origin} if g.get("parent_origin") else {"embed": "1"}
 
 
 @bp.get("/f/<slug>/embed.js")
