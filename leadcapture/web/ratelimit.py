@@ -62,8 +62,9 @@ def register(app: Flask) -> Limiter:
         storage_uri=storage_uri(app.config),
         storage_options=_storage_options(app.config),
         key_prefix="leadcapture-rl",
-        default_limits=[app.config["RATELIMIT_PER_IP"]] if app.config["RATELIMIT_PER_IP"] else [],
-        default_limits_exempt_when=_exempt,
+        # One ceiling per address across every page (not per endpoint).
+        application_limits=[app.config["RATELIMIT_PER_IP"]] if app.config["RATELIMIT_PER_IP"] else [],
+        application_limits_exempt_when=_exempt,
         strategy="moving-window",
         swallow_errors=True,  # a Redis outage must not take the forms down; the window still holds
         in_memory_fallback_enabled=True,
