@@ -1,5 +1,5 @@
 /* Inside the embed iframe: tell the host page our height and state, only ever at its own origin
-   (validated by the server against the form's allowed_origins); never to "*". */
+   (validated by the server against the form's allowed_origins); never to any origin at all. */
 (function () {
   "use strict";
   var script = document.currentScript;
