@@ -48,8 +48,9 @@ class FormTokenCSRF(CSRF):
 
 
 def no_control_characters(_form: Any, field: Any) -> None:
-    """Refuse CR, LF and other control characters (they could reach a mail header)."""
-    if field.data and any(unicodedata.category(ch)[0] == "C" for ch in field.data):
+    """Refuse CR, LF, other control characters and Unicode line/paragraph separators (header injection)."""
+    if field.data and any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+                          for ch in field.data):  # fmt: skip
         raise ValidationError(translate("invalid_chars"))
 
 

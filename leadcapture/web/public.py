@@ -30,8 +30,13 @@ def _visitor(page_url: str | None = None) -> Visitor:
     return Visitor(
         ip=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:300] or None,
-        page_url=page_url or request.url,
+        page_url=page_url or _this_url(),
     )
+
+
+def _this_url() -> str:
+    """The URL of this request built on BASE_URL: a forged Host header never reaches the ledger."""
+    return get_core().url(request.full_path.rstrip("?"))[:2000]
 
 
 def _live_version(slug: str) -> FormVersion:
@@ -87,7 +92,7 @@ def form(slug: str):
     g.parent_origin = _parent_origin(definition) if embedded else None
     lead_form = make_form(definition)
     if request.method != "POST":  # GET and HEAD only ever show a page
-        lead_form.page_url.data = request.args.get("page", "")[:2000] or request.url
+        lead_form.page_url.data = request.args.get("page", "")[:2000] or _this_url()
         return _render_form(version, lead_form, embedded)
     if not _origin_allowed(definition):
         return page(403)
