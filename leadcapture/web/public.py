@@ -157,6 +157,8 @@ def embed_js(slug: str):
     return response
 
 
+# Which id a token of each kind must carry (one of them).
+_NEEDS = {CONFIRM: ("r", "s"), UNSUBSCRIBE: ("s", "p"), DOWNLOAD: ("r",), PREFERENCES: ("p",)}
 MAX_TOKEN_LENGTH = 1024  # ours are under 200 characters; longer ones are refused before any work
 
 
@@ -169,7 +171,7 @@ def _load(kind: str, token: str) -> dict[str, Any] | Response:
         return _token_page("token_expired_title", "token_expired_body", 410)
     except TokenInvalid:
         return _token_page("token_invalid_title", "token_invalid_body", 404)
-    if not _well_formed(payload):
+    if not _well_formed(payload) or not any(k in payload for k in _NEEDS[kind]):
         return _token_page("token_invalid_title", "token_invalid_body", 404)
     return payload
 
@@ -182,7 +184,7 @@ def _well_formed(payload: dict[str, Any]) -> bool:
         if k in payload
     )
     key = payload.get("k")
-    return ids_ok and (key is None or isinstance(key, str)) and any(k in payload for k in "rsp")
+    return ids_ok and (key is None or isinstance(key, str))
 
 
 def _token_page(title_key: str, body_key: str, status: int):
@@ -273,7 +275,7 @@ def unsubscribe(token: str):
     core = get_core()
     not_me = "s" in payload
     submission = session.get(Submission, payload["s"]) if not_me else None
-    person = submission.person if submission else session.get(Person, payload.get("p"))
+    person = submission.person if submission else (session.get(Person, payload["p"]) if "p" in payload else None)
     g.language = person.language if person else DEFAULT_LANGUAGE
     label = None
     if not not_me and payload.get("k"):
