@@ -159,3 +159,14 @@ def test_a_site_that_is_not_allowed_does_not_get_the_form(context, server, sites
         except Exception as exc:  # an error page's frame may not be scriptable at all
             assert "Target" in str(exc) or "frame" in str(exc).lower()
     assert any("frame-ancestors" in m for m in messages), messages
+
+
+def test_the_browser_proof_of_work_hashes_exactly_like_the_server(context, server):
+    import hashlib
+
+    page = context.new_page()
+    page.goto(f"{server}/f/sales-machine")
+    samples = ["", "abc", "a" * 55, "b" * 56, "c" * 64, "d" * 119, "tøken:ém@ïl.nl:123", "𝔘" * 40]
+    script = """samples => samples.map(s => window.leadcaptureSha256(new TextEncoder().encode(s))
+        .map(w => (w >>> 0).toString(16).padStart(8, '0')).join(''))"""
+    assert page.evaluate(script, samples) == [hashlib.sha256(s.encode()).hexdigest() for s in samples]
