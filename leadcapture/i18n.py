@@ -87,7 +87,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "pow_failed": "Your browser could not complete the anti-spam check. Please try again (JavaScript must be on).",
         "pow_working": "One moment, we are checking your browser…",
         "pow_needs_js": "This form needs JavaScript for its anti-spam check.",
-        "pow": "Check",
         "too_many_form_body": "Too many forms were sent from your connection. Please wait a few minutes and try again.",
     },
     "nl": {
@@ -170,7 +169,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "pow_failed": "Je browser kon de anti-spamcontrole niet afronden. Probeer het opnieuw (JavaScript moet aan staan).",
         "pow_working": "Een moment, we controleren je browser…",
         "pow_needs_js": "Dit formulier heeft JavaScript nodig voor de anti-spamcontrole.",
-        "pow": "Controle",
         "too_many_form_body": "Er zijn te veel formulieren verstuurd vanaf je verbinding. Wacht een paar minuten en probeer het opnieuw.",
     },
 }

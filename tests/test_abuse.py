@@ -128,6 +128,19 @@ def test_with_limits_on_a_burst_from_many_ips_hits_the_per_form_limit(make_app, 
     assert len(mailbox_for(app, dramatiq_worker).to(VICTIM)) == 1
 
 
+def test_an_ipv6_client_is_limited_per_64_so_rotating_addresses_does_not_help(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT_PER_IP="2 per minute")
+    client = app.test_client()
+    token = form_token(client)
+    ips = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2:abcd::", "2001:db8:1:3::1"]
+    assert [post(client, token, f"v6-{i}@example.com", ip=ip).status_code for i, ip in enumerate(ips)] == [
+        200,
+        200,
+        429,
+        200,  # another /64: another client
+    ]
+
+
 def test_the_per_form_limit_counts_each_form_apart(make_app):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT_PER_FORM="2 per minute", RATELIMIT_SUBMIT_PER_IP="")
     client = app.test_client()
@@ -314,3 +327,15 @@ def test_no_limit_or_check_ever_changes_the_answer_for_an_address(make_app):
     bot = post(client, token, website="http://x").get_data(as_text=True)
     strip = re.compile(r'value="[^"]*"')
     assert strip.sub("", first) == strip.sub("", again) == strip.sub("", bot)
+
+
+@pytest.mark.parametrize(
+    ("remote", "key"),
+    [("203.0.113.9", "203.0.113.9"), ("::ffff:203.0.113.9", "203.0.113.9"), ("2001:db8::1", "2001:db8::/64"),
+     ("not an ip", "not an ip")],
+)  # fmt: skip
+def test_the_client_key(app, remote, key):
+    from leadcapture.web.ratelimit import client_key
+
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": remote}):
+        assert client_key() == key

@@ -6,6 +6,8 @@ honeypot, the minimum fill time and the optional proof-of-work; each holds on it
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -34,6 +36,20 @@ def _storage_options(config) -> dict:
     return {}
 
 
+def client_key() -> str:
+    """The client's address; an IPv6 client counts per /64, since one host usually holds a whole /64."""
+    address = get_remote_address() or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _form_key() -> str:
     return "form:" + str((request.view_args or {}).get("slug", ""))
 
@@ -57,7 +73,7 @@ def register(app: Flask) -> Limiter:
             frame_ancestors_for_slug(request.view_args["slug"])
 
     limiter = Limiter(
-        get_remote_address,
+        client_key,
         app=app,
         storage_uri=storage_uri(app.config),
         storage_options=_storage_options(app.config),
@@ -73,7 +89,7 @@ def register(app: Flask) -> Limiter:
     submit_limits = [
         limiter.limit(app.config[key], methods=["POST"], key_func=key_func)
         for key, key_func in (
-            ("RATELIMIT_SUBMIT_PER_IP", get_remote_address),
+            ("RATELIMIT_SUBMIT_PER_IP", client_key),
             ("RATELIMIT_SUBMIT_PER_FORM", _form_key),
         )
         if app.config[key]
