@@ -18,6 +18,8 @@ from wtforms.validators import Optional
 from leadcapture.i18n import translate
 from leadcapture.tokens import FORM, TokenError
 
+from . import pow as proof_of_work
+
 HONEYPOT = "website"
 
 
@@ -46,8 +48,9 @@ class FormTokenCSRF(CSRF):
 
 
 def no_control_characters(_form: Any, field: Any) -> None:
-    """Refuse CR, LF and other control characters (they could reach a mail header)."""
-    if field.data and any(unicodedata.category(ch)[0] == "C" for ch in field.data):
+    """Refuse CR, LF, other control characters and Unicode line/paragraph separators (header injection)."""
+    if field.data and any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+                          for ch in field.data):  # fmt: skip
         raise ValidationError(translate("invalid_chars"))
 
 
@@ -79,6 +82,7 @@ class LeadForm(FlaskForm):
     email = StringField(validators=[max_length(254), no_control_characters, valid_email])
     page_url = HiddenField(validators=[Optional(), max_length(2000), no_control_characters])
     website = StringField()  # honeypot: hidden from people, filled by bots
+    pow = HiddenField()  # the proof-of-work nonce, when the deployment asks for one
     shown_at: int = 0
 
     def purpose_keys(self) -> list[str]:
@@ -94,6 +98,15 @@ class LeadForm(FlaskForm):
             for name in ("name", "company", "phone")
             if name in self and self[name].data and self[name].data.strip()
         }
+
+    def proof_of_work_ok(self, bits: int) -> bool:
+        """Check the proof-of-work nonce against this form token and address; records an error if wrong."""
+        email = (self.email.raw_data or [""])[0] or ""
+        token = (self.csrf_token.raw_data or [""])[0] or ""
+        if proof_of_work.verify(token, email, self.pow.data or "", bits):
+            return True
+        self.pow.errors = [translate("pow_failed")]
+        return False
 
     def looks_automated(self, min_fill_seconds: int) -> bool:
         """Honeypot filled, or sent faster than a person can fill a form."""

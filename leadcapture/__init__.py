@@ -26,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     broker.setup(app)
 
-    from .web import dev, errors, health, public, security
+    from .web import dev, errors, health, public, ratelimit, security
 
     app.register_blueprint(public.bp)
     app.register_blueprint(health.bp)
@@ -34,4 +34,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(dev.bp)
     errors.register(app)
     security.register(app)
+    ratelimit.register(app)
     return app

@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "MIN_FILL_SECONDS": None,  # time trap; None: 2 in production, 0 in development (scriptable)
     "WORKER_THREADS": 2,
     "OUTBOX_RELAY_INTERVAL": 2.0,
+    # Abuse resistance (issue 7): Flask-Limiter limits, "N per minute" strings joined by ";".
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URL": "",  # empty: the redis:// BROKER_URL if there is one, else memory
+    "RATELIMIT_SUBMIT_PER_IP": "5 per minute;30 per hour",
+    "RATELIMIT_SUBMIT_PER_FORM": "120 per minute;2000 per hour",
+    "RATELIMIT_PER_IP": "300 per minute",
+    "POW_DIFFICULTY": 0,  # leading zero bits of the proof-of-work; 0 switches it off
 }
 
 _INT_KEYS = {
@@ -48,6 +55,7 @@ _INT_KEYS = {
     "MAX_CONTENT_LENGTH",
     "MIN_FILL_SECONDS",
     "WORKER_THREADS",
+    "POW_DIFFICULTY",
 }
 
 
@@ -63,6 +71,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     for key in _INT_KEYS:
         app.config[key] = _as_int(key, app.config[key])
     app.config["OUTBOX_RELAY_INTERVAL"] = float(app.config["OUTBOX_RELAY_INTERVAL"])
+    app.config["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", app.config["RATELIMIT_ENABLED"])
+    if not 0 <= app.config["POW_DIFFICULTY"] <= 24:
+        raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
     if isinstance(app.config["SECRET_KEY_FALLBACKS"], str):
         app.config["SECRET_KEY_FALLBACKS"] = _split(app.config["SECRET_KEY_FALLBACKS"])
 
@@ -141,3 +152,14 @@ def _as_int(key: str, value: Any) -> int:
         return int(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"LEADCAPTURE_{key} must be a whole number, got {value!r}.") from exc
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"LEADCAPTURE_{key} must be true or false, got {value!r}.")

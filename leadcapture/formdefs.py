@@ -38,6 +38,8 @@ _TOP_KEYS = {
 }
 _PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
 
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?/?")
+
 
 class FormDefinitionError(ValueError):
     """The definition is not valid; .problems lists every reason, one per line."""
@@ -79,8 +81,8 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         problems.append("allowed_origins must be a list of origins")
         origins = []
     for origin in origins:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
+        # Strict shape: origins go verbatim into a CSP header and into embed.js.
+        if not _ORIGIN.fullmatch(origin):
             problems.append(f"allowed origin {origin!r} must look like https://www.example.com")
     fields = raw.get("fields", [])
     if not isinstance(fields, list) or any(f not in OPTIONAL_FIELDS for f in fields):
@@ -139,7 +141,7 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         "asset": text("asset", limit=255),
         "privacy_url": privacy_url,
         "controller": text("controller", limit=500),
-        "allowed_origins": [o.rstrip("/") for o in origins],
+        "allowed_origins": [o.rstrip("/").lower() for o in origins],
         "fields": [f for f in OPTIONAL_FIELDS if f in fields],
         "purposes": purposes,
     }

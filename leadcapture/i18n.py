@@ -83,6 +83,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "server_error_title": "Temporarily unavailable",
         "server_error_body": "We could not process this right now. Nothing was lost; please try again in a moment.",
         "preferences_link": "Manage your preferences",
+        # issue 7: embedding and abuse resistance
+        "pow_failed": "Your browser could not complete the anti-spam check. Please try again (JavaScript must be on).",
+        "pow_working": "One moment, we are checking your browser…",
+        "pow_needs_js": "This form needs JavaScript for its anti-spam check.",
+        "too_many_form_body": "Too many forms were sent from your connection. Please wait a few minutes and try again.",
     },
     "nl": {
         "email": "E-mailadres",
@@ -160,6 +165,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "server_error_title": "Tijdelijk niet beschikbaar",
         "server_error_body": "We konden dit nu niet verwerken. Er is niets verloren gegaan; probeer het zo nog eens.",
         "preferences_link": "Beheer je voorkeuren",
+        # issue 7: embedding and abuse resistance
+        "pow_failed": "Je browser kon de anti-spamcontrole niet afronden. Probeer het opnieuw (JavaScript moet aan staan).",
+        "pow_working": "Een moment, we controleren je browser…",
+        "pow_needs_js": "Dit formulier heeft JavaScript nodig voor de anti-spamcontrole.",
+        "too_many_form_body": "Er zijn te veel formulieren verstuurd vanaf je verbinding. Wacht een paar minuten en probeer het opnieuw.",
     },
 }
 

@@ -32,6 +32,7 @@ def make_config(tmp_path: Path, **overrides) -> dict:
         "BASE_URL": BASE_URL,
         "MAIL_FROM": "Voorbeeld B.V. <hallo@voorbeeld.nl>",
         "MIN_FILL_SECONDS": 0,
+        "RATELIMIT_ENABLED": False,  # tests of the limits switch them on (tests/test_abuse.py)
         "TESTING": True,
     }
     config.update(overrides)

@@ -30,8 +30,13 @@ def _visitor(page_url: str | None = None) -> Visitor:
     return Visitor(
         ip=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:300] or None,
-        page_url=page_url or request.url,
+        page_url=page_url or _this_url(),
     )
+
+
+def _this_url() -> str:
+    """The URL of this request built on BASE_URL: a forged Host header never reaches the ledger."""
+    return get_core().url(request.full_path.rstrip("?"))[:2000]
 
 
 def _live_version(slug: str) -> FormVersion:
@@ -46,12 +51,27 @@ def _frame_ancestors(definition: dict[str, Any]) -> None:
     g.frame_ancestors = " ".join(["'self'", *definition["allowed_origins"]])
 
 
+def frame_ancestors_for_slug(slug: str) -> None:
+    """Set the form's CSP frame-ancestors early (before rate limits), so even a 429 shows in its embed."""
+    _frame_ancestors(_live_version(slug).definition)
+
+
+def _own_origin() -> str:
+    base = urlsplit(get_core().config["BASE_URL"])
+    return f"{base.scheme}://{base.netloc}"
+
+
 def _origin_allowed(definition: dict[str, Any]) -> bool:
     origin = request.headers.get("Origin")
     if not origin or origin == "null":
         return True  # same-origin form posts from some browsers, and non-browser clients
-    base = urlsplit(get_core().config["BASE_URL"])
-    return origin in (f"{base.scheme}://{base.netloc}", *definition["allowed_origins"])
+    return origin in (_own_origin(), *definition["allowed_origins"])
+
+
+def _parent_origin(definition: dict[str, Any]) -> str | None:
+    """The embedding page's origin as embed.js passed it, if the form allows it (frame.js posts only there)."""
+    origin = request.args.get("origin", "")
+    return origin if origin in (_own_origin(), *definition["allowed_origins"]) else None
 
 
 def relay_outbox() -> None:
@@ -69,15 +89,16 @@ def form(slug: str):
     definition = version.definition
     _frame_ancestors(definition)
     embedded = request.values.get("embed") == "1"
+    g.parent_origin = _parent_origin(definition) if embedded else None
     lead_form = make_form(definition)
     if request.method != "POST":  # GET and HEAD only ever show a page
-        lead_form.page_url.data = request.args.get("page", "")[:2000] or request.url
+        lead_form.page_url.data = request.args.get("page", "")[:2000] or _this_url()
         return _render_form(version, lead_form, embedded)
     if not _origin_allowed(definition):
         return page(403)
-    if not lead_form.validate():
-        return _render_form(version, lead_form, embedded), 400
     core = get_core()
+    if not lead_form.validate() or not lead_form.proof_of_work_ok(core.config["POW_DIFFICULTY"]):
+        return _render_form(version, lead_form, embedded), 400
     if not lead_form.looks_automated(core.config["MIN_FILL_SECONDS"]):
         offered = {p["key"] for p in definition["purposes"]}
         keys = [k for k in lead_form.purpose_keys() if k in offered]
@@ -107,7 +128,14 @@ def _render_form(version: FormVersion, lead_form: Any, embedded: bool) -> str:
         form=lead_form,
         embedded=embedded,
         retention_days=get_core().config["UNCONFIRMED_RETENTION_DAYS"],
+        pow_bits=get_core().config["POW_DIFFICULTY"],
+        form_query=_embed_query() if embedded else {},
     )
+
+
+def _embed_query() -> dict[str, str]:
+    """Query of the embedded form's action: the POST answer stays embedded and knows its parent."""
+    return {"embed": "1", "origin": g.parent_origin} if g.get("parent_origin") else {"embed": "1"}
 
 
 @bp.get("/f/<slug>/embed.js")
@@ -118,7 +146,8 @@ def embed_js(slug: str):
     body = render_template(
         "embed.js",
         frame_url=core.url(f"/f/{slug}?embed=1"),
-        origin=core.config["BASE_URL"],
+        origin=_own_origin(),
+        allowed=[_own_origin(), *version.definition["allowed_origins"]],
         slug=slug,
         title=version.definition["title"],
     )
@@ -128,13 +157,34 @@ def embed_js(slug: str):
     return response
 
 
+# Which id a token of each kind must carry (one of them).
+_NEEDS = {CONFIRM: ("r", "s"), UNSUBSCRIBE: ("s", "p"), DOWNLOAD: ("r",), PREFERENCES: ("p",)}
+MAX_TOKEN_LENGTH = 1024  # ours are under 200 characters; longer ones are refused before any work
+
+
 def _load(kind: str, token: str) -> dict[str, Any] | Response:
     try:
-        return get_core().tokens.load(kind, token)
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenInvalid(kind)
+        payload = get_core().tokens.load(kind, token)
     except TokenExpired:
         return _token_page("token_expired_title", "token_expired_body", 410)
     except TokenInvalid:
         return _token_page("token_invalid_title", "token_invalid_body", 404)
+    if not _well_formed(payload) or not any(k in payload for k in _NEEDS[kind]):
+        return _token_page("token_invalid_title", "token_invalid_body", 404)
+    return payload
+
+
+def _well_formed(payload: dict[str, Any]) -> bool:
+    """Ids are integers and keys strings: a validly signed but odd payload (old code, a bug) is refused, not a 500."""
+    ids_ok = all(
+        type(payload[k]) is int and 0 < payload[k] < 2**63  # a database integer, never a bool or a string
+        for k in "rsp"
+        if k in payload
+    )
+    key = payload.get("k")
+    return ids_ok and (key is None or isinstance(key, str))
 
 
 def _token_page(title_key: str, body_key: str, status: int):
@@ -225,7 +275,7 @@ def unsubscribe(token: str):
     core = get_core()
     not_me = "s" in payload
     submission = session.get(Submission, payload["s"]) if not_me else None
-    person = submission.person if submission else session.get(Person, payload.get("p"))
+    person = submission.person if submission else (session.get(Person, payload["p"]) if "p" in payload else None)
     g.language = person.language if person else DEFAULT_LANGUAGE
     label = None
     if not not_me and payload.get("k"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,12 +10,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import DEMO_FORM, ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CLI = [sys.executable, "-m", "leadcapture.cli"]
 
 
 def free_port() -> int:
@@ -32,21 +36,29 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+class LiveServer(str):
+    """The base URL of a running `leadcapture serve`; .var is its VAR_DIR (database, outbox)."""
+
+    var: Path
+    env: dict
+
+
+@contextlib.contextmanager
+def serving(var: Path, **settings: str):
     """`leadcapture serve` on a free port with the demo form, as `make run` starts it."""
-    var = tmp_path_factory.mktemp("live") / "var"
+    var.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "LEADCAPTURE_VAR_DIR": str(var), "LEADCAPTURE_MIN_FILL_SECONDS": "1"}
+    env.update({f"LEADCAPTURE_{key}": value for key, value in settings.items()})
     env.pop("LEADCAPTURE_BASE_URL", None)
-    cli = [sys.executable, "-m", "leadcapture.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([*cli, "forms", "import", str(DEMO_FORM)], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([*CLI, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([*CLI, "forms", "import", str(DEMO_FORM)], env=env, cwd=ROOT, check=True, capture_output=True)
     log = open(var / "serve.log", "w")
     proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        [*CLI, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
-    base = f"http://127.0.0.1:{port}"
+    base = LiveServer(f"http://127.0.0.1:{port}")
+    base.var, base.env = var, env
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -57,10 +69,19 @@ def live_server(tmp_path_factory):
                 proc.kill()
                 raise RuntimeError((var / "serve.log").read_text()) from None
             time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """`leadcapture serve` on a free port with the demo form (a str: its base URL; .var: its VAR_DIR)."""
+    with serving(tmp_path_factory.mktemp("live") / "var") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +92,7 @@ def browser(chromium_path):
         b = p.chromium.launch(
             executable_path=chromium_path,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=CHROMIUM_ARGS,
         )
         yield b
         b.close()

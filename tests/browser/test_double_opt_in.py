@@ -11,8 +11,13 @@ pytestmark = pytest.mark.browser
 
 
 def open_newest_mail(page, base, subject_part):
-    page.goto(f"{base}/dev/mail/")
-    page.get_by_role("link", name=re.compile(subject_part)).first.click()
+    link = page.get_by_role("link", name=re.compile(subject_part)).first
+    for _ in range(50):  # the in-process worker sends a moment after the page answered
+        page.goto(f"{base}/dev/mail/")
+        if link.count():
+            break
+        page.wait_for_timeout(200)
+    link.click()
     return page.locator("#text-part").inner_text()
 
 
