@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "SECRET_KEY_FALLBACKS": [],
     "DATA_KEY": "",
+    "INDEX_KEY": "",  # empty: the blind-index key is derived from the oldest DATA_KEY
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "leadcapture <noreply@localhost>",
     "LIST_UNSUBSCRIBE_MAILTO": "",  # optional address for RFC 2369 mailto unsubscribe
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "MIN_FILL_SECONDS": 2,
     "WORKER_THREADS": 2,
     "OUTBOX_RELAY_INTERVAL": 2.0,
+    "SCHEDULER_INTERVAL": 600,  # seconds between runs of retention, expiry and re-permission
 }
 
 _INT_KEYS = {
@@ -48,6 +50,7 @@ _INT_KEYS = {
     "MAX_CONTENT_LENGTH",
     "MIN_FILL_SECONDS",
     "WORKER_THREADS",
+    "SCHEDULER_INTERVAL",
 }
 
 
@@ -113,6 +116,22 @@ def data_keys(config: Any) -> list[bytes]:
     if not keys:
         raise ConfigError("LEADCAPTURE_DATA_KEY is empty.")
     return keys
+
+
+def index_key(config: Any) -> bytes | None:
+    """Decode LEADCAPTURE_INDEX_KEY (one base64 32-byte key), or None when it is not set."""
+    value = str(config.get("INDEX_KEY") or "").strip()
+    if not value:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError as exc:
+        raise ConfigError("LEADCAPTURE_INDEX_KEY must be one base64 key.") from exc
+    if len(key) != 32:
+        raise ConfigError(
+            "LEADCAPTURE_INDEX_KEY must decode to 32 bytes; print the current one with `leadcapture keys index-key`."
+        )
+    return key
 
 
 def _persistent_secret(path: Path, size: int) -> str:
