@@ -9,7 +9,16 @@ import threading
 
 import click
 
-from .cli import _app, _core
+
+def _app():
+    from .cli import _app as app
+
+    return app()
+
+
+def _core(app):
+    return app.extensions["leadcapture"]
+
 
 # --- people ----------------------------------------------------------------------------------
 

@@ -112,11 +112,7 @@ def _confirmed(session: Session, *, before: datetime) -> list[Consent]:
     """Confirmed consents whose last activity is old enough that they may be due (coarse filter)."""
     # Retention is at least one month, so anything active within the last month is not due.
     horizon = add_months(before, -1)
-    stmt = (
-        select(Consent)
-        .where(Consent.state == CONFIRMED, Consent.last_activity_at <= horizon)
-        .order_by(Consent.id)
-    )
+    stmt = select(Consent).where(Consent.state == CONFIRMED, Consent.last_activity_at <= horizon).order_by(Consent.id)
     return list(session.scalars(stmt))
 
 
