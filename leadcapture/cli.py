@@ -171,8 +171,14 @@ def _start_scheduler(app, stop: threading.Event) -> threading.Thread:
     """Retention, expiry and re-permission in this process (a DB lease keeps it to one place)."""
     from workers.broker import publish
 
+    from .keys import IndexKeyMismatch, check_index_key
     from .scheduler import start_thread
 
+    try:
+        with _core(app).db.session() as session:
+            check_index_key(session, _core(app).vault)
+    except IndexKeyMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     return start_thread(_core(app), stop, publish)
 
 

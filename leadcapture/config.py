@@ -101,18 +101,12 @@ def is_production(config: Any) -> bool:
 
 def data_keys(config: Any) -> list[bytes]:
     """Decode LEADCAPTURE_DATA_KEY (comma-separated base64 keys, newest first)."""
-    keys = []
-    for part in _split(config["DATA_KEY"]):
-        try:
-            key = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        except ValueError as exc:
-            raise ConfigError("LEADCAPTURE_DATA_KEY must be base64 keys, comma-separated.") from exc
-        if len(key) != 32:
-            raise ConfigError(
-                "Each LEADCAPTURE_DATA_KEY key must decode to 32 bytes; create one with "
-                "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
-            )
-        keys.append(key)
+    malformed = "LEADCAPTURE_DATA_KEY must be base64 keys, comma-separated."
+    wrong_size = (
+        "Each LEADCAPTURE_DATA_KEY key must decode to 32 bytes; create one with "
+        "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
+    )
+    keys = [_decode_key(part, malformed, wrong_size) for part in _split(config["DATA_KEY"])]
     if not keys:
         raise ConfigError("LEADCAPTURE_DATA_KEY is empty.")
     return keys
@@ -123,14 +117,20 @@ def index_key(config: Any) -> bytes | None:
     value = str(config.get("INDEX_KEY") or "").strip()
     if not value:
         return None
+    return _decode_key(
+        value,
+        "LEADCAPTURE_INDEX_KEY must be one base64 key.",
+        "LEADCAPTURE_INDEX_KEY must decode to 32 bytes; print the current one with `leadcapture keys index-key`.",
+    )
+
+
+def _decode_key(text: str, malformed: str, wrong_size: str) -> bytes:
     try:
-        key = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError as exc:
-        raise ConfigError("LEADCAPTURE_INDEX_KEY must be one base64 key.") from exc
+        raise ConfigError(malformed) from exc
     if len(key) != 32:
-        raise ConfigError(
-            "LEADCAPTURE_INDEX_KEY must decode to 32 bytes; print the current one with `leadcapture keys index-key`."
-        )
+        raise ConfigError(wrong_size)
     return key
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import calendar
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import ledger, outbox
-from .consent import Settings, Visitor, _trace, is_suppressed
+from .consent import Settings, Visitor, _trace, is_suppressed, purpose_notice
 from .crypto import Vault
 from .models import CONFIRMED, EXPIRED, Consent, Form, FormVersion, Person, Repermission
 
@@ -124,25 +123,6 @@ def live_version(session: Session, consent: Consent) -> FormVersion | None:
     return form.current_version if form.current_version.purpose(consent.purpose_key) else None
 
 
-def notice(version: FormVersion, purpose_key: str) -> dict[str, Any]:
-    """The wording of a purpose in a version, as recorded in the ledger (what the person saw)."""
-    definition = version.definition
-    purpose = version.purpose(purpose_key) or {}
-    return {
-        "form_slug": definition["slug"],
-        "form_version": version.number,
-        "form_version_hash": version.content_hash,
-        "language": definition["language"],
-        "label": purpose.get("label"),
-        "description": purpose.get("description"),
-        "channel": purpose.get("channel"),
-        "legal_basis": purpose.get("legal_basis"),
-        "retention_months": purpose.get("retention_months"),
-        "controller": definition["controller"],
-        "privacy_url": definition["privacy_url"],
-    }
-
-
 def renew(
     session: Session,
     vault: Vault,
@@ -158,7 +138,7 @@ def renew(
     An active consent is `renewed`. A lapsed one is a fresh consent: a `requested` event with the
     wording shown on the page, then `confirmed`, both with method preference_centre.
     """
-    shown = {**_trace(visitor, settings), **notice(version, consent.purpose_key)}
+    shown = {**_trace(visitor, settings), **purpose_notice(version, consent.purpose_key)}
     common = {"method": "preference_centre", "person_id": consent.person_id, "purpose_key": consent.purpose_key}
     if consent.state == CONFIRMED:
         event = "renewed"
