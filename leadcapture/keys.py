@@ -9,10 +9,11 @@ work against a database whose addresses were indexed with another key.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Table, and_, func, or_, select, update
+from sqlalchemy import Column, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .crypto import Vault
@@ -68,8 +69,7 @@ def rotate(
         rewritten[t.table.name] = 0
         for rows in _batches(db, vault, t, batch):
             with db.session() as session:
-                for row in rows:
-                    rewritten[t.table.name] += _rewrite(session, vault, t, row)
+                rewritten[t.table.name] += _rewrite(session, vault, t, rows)
             if progress is not None:
                 progress(len(rows))
     return rewritten
@@ -89,19 +89,27 @@ def _batches(db: Database, vault: Vault, t: EncryptedTable, batch: int) -> Itera
         last = rows[-1][0]
 
 
-def _rewrite(session: Session, vault: Vault, t: EncryptedTable, row) -> int:
-    key_value, *values = row
-    changes = {}
-    for column, token in zip(t.columns, values, strict=True):
-        if vault.needs_rotation(token):
-            changes[column] = (token, vault.encrypt(vault.decrypt(token)))
-    if not changes:
-        return 0
-    guard = [column == old for column, (old, _new) in changes.items()]
-    result = session.execute(
-        update(t.table).where(t.key == key_value, *guard).values({c.name: new for c, (_old, new) in changes.items()})
-    )
-    return len(changes) if result.rowcount == 1 else 0
+def _rewrite(session: Session, vault: Vault, t: EncryptedTable, rows: list) -> int:
+    """Re-encrypt one batch with one executemany per set of stale columns; return values written."""
+    groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
+    for key_value, *values in rows:
+        params: dict = {"pk_": key_value}
+        for column, token in zip(t.columns, values, strict=True):
+            if vault.needs_rotation(token):
+                params[f"old_{column.name}"] = token
+                params[f"new_{column.name}"] = vault.encrypt(vault.decrypt(token))
+        names = tuple(c.name for c in t.columns if f"old_{c.name}" in params)
+        if names:
+            groups[names].append(params)
+    written = 0
+    for names, params_list in groups.items():
+        stmt = (
+            update(t.table)
+            .where(t.key == bindparam("pk_"), *(t.table.c[n] == bindparam(f"old_{n}") for n in names))
+            .values({n: bindparam(f"new_{n}") for n in names})
+        )
+        written += session.connection().execute(stmt, params_list).rowcount * len(names)
+    return written
 
 
 def check_index_key(session: Session, vault: Vault) -> None:

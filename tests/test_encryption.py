@@ -134,6 +134,6 @@ def test_a_rotation_racing_a_write_never_overwrites_it(client, worker, mailbox, 
         with core.db.session() as session:  # the person changes their name meanwhile
             session.scalar(select(Person)).name_enc = core.vault.encrypt("Jan Nieuw")
         with core2.db.session() as session:
-            assert keys._rewrite(session, core2.vault, table, row) == 0
+            assert keys._rewrite(session, core2.vault, table, [row]) == 0
         with core2.db.session() as session:
             assert core2.vault.decrypt(session.scalar(select(Person.name_enc))) == "Jan Nieuw"
