@@ -136,3 +136,17 @@ def test_a_pending_request_of_a_confirmed_person_goes_but_the_person_stays(clien
     with core.db.session() as session:
         assert consent_of(session, "newsletter").state == "confirmed"
         assert session.scalar(select(func.count()).select_from(Repermission)) == 0
+
+
+def test_erasing_a_person_with_a_queued_repermission_works(client, worker, mailbox, core, runner):
+    confirmed_person(client, worker, mailbox, purposes=("call",))
+    with core.db.session() as session:
+        start = consent_of(session, "call").last_activity_at
+    assert run(core, lifecycle.add_months(start, 5) + timedelta(hours=1))["repermission_queued"] == 1
+    result = runner.invoke(["people", "erase", "jan@example.com", "--yes"])
+    assert result.exit_code == 0, result.output
+    worker.drain()
+    with core.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Repermission)) == 0
+        assert session.scalar(select(Message.status).where(Message.kind == "repermission")) == "skipped"
+    assert not [m for m in mailbox.to("jan@example.com") if "Wil je dit nog?" in str(m["Subject"])]
