@@ -210,7 +210,11 @@ def scheduler_cmd(once: bool) -> None:
     if app.config["BROKER_URL"]:
         from workers.broker import publish
     if once:
-        report = scheduler.run_once(core, scheduler.holder_id(), utcnow(), publish)
+        holder = scheduler.holder_id()
+        try:
+            report = scheduler.run_once(core, holder, utcnow(), publish)
+        finally:
+            scheduler.release(core.db, scheduler.LEASE, holder)
         if report is None:
             click.echo("another process holds the scheduler lease; nothing done")
             return

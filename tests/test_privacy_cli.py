@@ -112,6 +112,15 @@ def test_the_lease_lets_one_process_run_the_jobs(core):
         assert session.scalar(select(func.count()).select_from(Lock)) == 0
 
 
+def test_scheduler_once_runs_and_gives_the_lease_back(runner, core):
+    for _ in range(2):
+        result = runner.invoke(["scheduler", "--once"])
+        assert result.exit_code == 0 and "expired 0 consent(s)" in result.output
+    assert scheduler.acquire(core.db, "scheduler", "other", timedelta(minutes=5), datetime.now(UTC))
+    busy = runner.invoke(["scheduler", "--once"])
+    assert busy.exit_code == 0 and "another process holds the scheduler lease" in busy.output
+
+
 def test_the_scheduler_loop_runs_and_releases_its_lease(core):
     core.config["SCHEDULER_INTERVAL"] = 3600
     stop = threading.Event()
