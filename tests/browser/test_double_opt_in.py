@@ -11,8 +11,14 @@ pytestmark = pytest.mark.browser
 
 
 def open_newest_mail(page, base, subject_part):
-    page.goto(f"{base}/dev/mail/")
-    page.get_by_role("link", name=re.compile(subject_part)).first.click()
+    # The in-process worker sends after the response: reload the mailbox until the mail is there.
+    link = page.get_by_role("link", name=re.compile(subject_part)).first
+    for _ in range(60):
+        page.goto(f"{base}/dev/mail/")
+        if link.count():
+            break
+        page.wait_for_timeout(500)
+    link.click()
     return page.locator("#text-part").inner_text()
 
 
