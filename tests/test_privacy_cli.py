@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture import register, scheduler
+from leadcapture import lifecycle, register, scheduler
 from leadcapture.formdefs import load_toml, save
 from leadcapture.models import Lock, Person, Suppression
 from tests.conftest import DEMO_FORM, submit
@@ -27,6 +27,8 @@ def test_people_export_prints_json_with_the_proof(client, worker, mailbox, runne
     data = json.loads(result.stdout)
     assert data["subject"]["email"] == "jan@example.com"
     assert {c["purpose"] for c in data["consents"]} == {"newsletter", "call"}
+    call = next(c for c in data["consents"] if c["purpose"] == "call")
+    assert call["lapses_at"][:10] == lifecycle.add_months(datetime.now(UTC), 6).date().isoformat()
     assert all(e["hash"] for e in data["ledger"])
 
 
