@@ -167,6 +167,21 @@ def _start_worker(app):
     return worker
 
 
+def _start_scheduler(app, stop: threading.Event) -> threading.Thread:
+    """Retention, expiry and re-permission in this process (a DB lease keeps it to one place)."""
+    from workers.broker import publish
+
+    from .keys import IndexKeyMismatch, check_index_key
+    from .scheduler import start_thread
+
+    try:
+        with _core(app).db.session() as session:
+            check_index_key(session, _core(app).vault)
+    except IndexKeyMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    return start_thread(_core(app), stop, publish)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -182,6 +197,7 @@ def serve(host: str, port: int) -> None:
     stop = threading.Event()
     worker = _start_worker(app) if not app.config["BROKER_URL"] else None
     _start_relay(app, stop)
+    _start_scheduler(app, stop)
     base = app.config["BASE_URL"]
     click.echo(f"leadcapture on http://{host}:{port} (links in emails use {base})")
     with _core(app).db.session() as session:
@@ -226,6 +242,11 @@ def worker() -> None:
     stop.wait()
     w.stop()
 
+
+from .cli_privacy import COMMANDS as _PRIVACY_COMMANDS  # noqa: E402  (people, keys, register, scheduler)
+
+for _command in _PRIVACY_COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "SECRET_KEY_FALLBACKS": [],
     "DATA_KEY": "",
+    "INDEX_KEY": "",  # empty: the blind-index key is derived from the oldest DATA_KEY
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "leadcapture <noreply@localhost>",
     "LIST_UNSUBSCRIBE_MAILTO": "",  # optional address for RFC 2369 mailto unsubscribe
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_SUBMIT_PER_FORM": "120 per minute;2000 per hour",
     "RATELIMIT_PER_IP": "300 per minute",
     "POW_DIFFICULTY": 0,  # leading zero bits of the proof-of-work; 0 switches it off
+    "SCHEDULER_INTERVAL": 600,  # seconds between runs of retention, expiry and re-permission
 }
 
 _INT_KEYS = {
@@ -56,6 +58,7 @@ _INT_KEYS = {
     "MIN_FILL_SECONDS",
     "WORKER_THREADS",
     "POW_DIFFICULTY",
+    "SCHEDULER_INTERVAL",
 }
 
 
@@ -111,21 +114,37 @@ def is_production(config: Any) -> bool:
 
 def data_keys(config: Any) -> list[bytes]:
     """Decode LEADCAPTURE_DATA_KEY (comma-separated base64 keys, newest first)."""
-    keys = []
-    for part in _split(config["DATA_KEY"]):
-        try:
-            key = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        except ValueError as exc:
-            raise ConfigError("LEADCAPTURE_DATA_KEY must be base64 keys, comma-separated.") from exc
-        if len(key) != 32:
-            raise ConfigError(
-                "Each LEADCAPTURE_DATA_KEY key must decode to 32 bytes; create one with "
-                "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
-            )
-        keys.append(key)
+    malformed = "LEADCAPTURE_DATA_KEY must be base64 keys, comma-separated."
+    wrong_size = (
+        "Each LEADCAPTURE_DATA_KEY key must decode to 32 bytes; create one with "
+        "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
+    )
+    keys = [_decode_key(part, malformed, wrong_size) for part in _split(config["DATA_KEY"])]
     if not keys:
         raise ConfigError("LEADCAPTURE_DATA_KEY is empty.")
     return keys
+
+
+def index_key(config: Any) -> bytes | None:
+    """Decode LEADCAPTURE_INDEX_KEY (one base64 32-byte key), or None when it is not set."""
+    value = str(config.get("INDEX_KEY") or "").strip()
+    if not value:
+        return None
+    return _decode_key(
+        value,
+        "LEADCAPTURE_INDEX_KEY must be one base64 key.",
+        "LEADCAPTURE_INDEX_KEY must decode to 32 bytes; print the current one with `leadcapture keys index-key`.",
+    )
+
+
+def _decode_key(text: str, malformed: str, wrong_size: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:
+        raise ConfigError(malformed) from exc
+    if len(key) != 32:
+        raise ConfigError(wrong_size)
+    return key
 
 
 def _persistent_secret(path: Path, size: int) -> str:

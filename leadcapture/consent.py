@@ -349,10 +349,19 @@ def _trace(visitor: Visitor, settings: Settings) -> dict[str, Any]:
 
 def _notice(version, request, submission, visitor, settings) -> dict[str, Any]:
     """Everything the person saw for this purpose: the proof of what they asked for."""
-    definition = version.definition
-    purpose = version.purpose(request.purpose_key) or {}
     return {
         **_trace(visitor, settings),
+        **purpose_notice(version, request.purpose_key),
+        "submission_id": submission.id,
+        "request_id": request.id,
+    }
+
+
+def purpose_notice(version: FormVersion, purpose_key: str) -> dict[str, Any]:
+    """The wording of one purpose in a form version, as recorded in the ledger."""
+    definition = version.definition
+    purpose = version.purpose(purpose_key) or {}
+    return {
         "form_slug": definition["slug"],
         "form_version": version.number,
         "form_version_hash": version.content_hash,
@@ -364,6 +373,4 @@ def _notice(version, request, submission, visitor, settings) -> dict[str, Any]:
         "retention_months": purpose.get("retention_months"),
         "controller": definition["controller"],
         "privacy_url": definition["privacy_url"],
-        "submission_id": submission.id,
-        "request_id": request.id,
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 
-from .config import data_keys
+from .config import data_keys, index_key
 from .consent import Settings
 from .crypto import Vault
 from .db import Database
@@ -20,7 +20,7 @@ class Core:
     def __init__(self, config: Any):
         self.config = config
         self.db = Database(config["DATABASE_URL"])
-        self.vault = Vault(data_keys(config))
+        self.vault = Vault(data_keys(config), index_key(config))
         self.tokens = Tokens(
             config["SECRET_KEY"],
             config["SECRET_KEY_FALLBACKS"],

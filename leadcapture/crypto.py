@@ -21,12 +21,34 @@ class DecryptionError(ValueError):
 class Vault:
     """Encrypts and decrypts short strings; the first key encrypts, every key decrypts."""
 
-    def __init__(self, keys: list[bytes]):
+    def __init__(self, keys: list[bytes], index_key: bytes | None = None):
         if not keys:
             raise ValueError("at least one data key is needed")
         self._keys = [(_key_id(k), AESGCM(_derive(k, b"leadcapture encryption"))) for k in keys]
-        # The blind index uses the oldest key so that adding a new key keeps lookups working.
-        self._index_key = _derive(keys[-1], b"leadcapture blind index")
+        # The blind index never changes with data-key rotation: the suppression list holds only
+        # hashes of erased addresses, which cannot be recomputed. By default it is derived from
+        # the oldest data key; LEADCAPTURE_INDEX_KEY pins it so that key can be retired.
+        self._index_key = index_key if index_key is not None else _derive(keys[-1], b"leadcapture blind index")
+
+    @property
+    def current_key_id(self) -> str:
+        """The id of the key new values are encrypted with."""
+        return self._keys[0][0]
+
+    @property
+    def key_ids(self) -> list[str]:
+        """Ids of every configured data key, newest first."""
+        return [kid for kid, _aead in self._keys]
+
+    @property
+    def index_key(self) -> bytes:
+        """The blind-index HMAC key (to pin it in LEADCAPTURE_INDEX_KEY)."""
+        return self._index_key
+
+    @property
+    def index_key_id(self) -> str:
+        """A fingerprint of the blind-index key, safe to store and print."""
+        return _key_id(b"index" + self._index_key)
 
     def encrypt(self, plaintext: str | None) -> str | None:
         """Return an encrypted, self-describing token for plaintext (None stays None)."""
@@ -53,7 +75,12 @@ class Vault:
 
     def needs_rotation(self, token: str | None) -> bool:
         """Tell whether a token was encrypted with another key than the current one."""
-        return token is not None and token.split(":", 2)[1] != self._keys[0][0]
+        return token is not None and not token.startswith(self.current_prefix)
+
+    @property
+    def current_prefix(self) -> str:
+        """The prefix every token made with the current key starts with."""
+        return f"{_PREFIX}:{self._keys[0][0]}:"
 
     def blind_index(self, value: str) -> str:
         """Keyed hash of a normalised value, for equality lookups without plaintext."""

@@ -243,3 +243,35 @@ class Message(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+# --- issue 5: scheduler leases, re-permission mail, key bookkeeping -------------------------
+
+
+class Lock(Base):
+    """A named lease: the periodic jobs run where the current holder is (one place at a time)."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+class Repermission(Base):
+    """One re-permission email per consent and inactivity cycle (the cycle is its last activity)."""
+
+    __tablename__ = "repermissions"
+    __table_args__ = (UniqueConstraint("consent_id", "cycle"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id", ondelete="CASCADE"), index=True)
+    cycle: Mapped[str] = mapped_column(String(40))
+    lapses_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Setting(Base):
+    """Small facts the service checks across restarts, e.g. the blind-index key id."""
+
+    __tablename__ = "settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

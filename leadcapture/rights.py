@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .crypto import Vault
-from .models import Consent, LedgerEvent, Message, Person, Submission, Suppression, utcnow
+from .lifecycle import lapses_at
+from .models import CONFIRMED, EXPIRED, Consent, LedgerEvent, Message, Person, Submission, Suppression, utcnow
 
 EXPORT_SCHEMA = "leadcapture.person-export/1"
 
@@ -110,6 +111,8 @@ def _consent_record(consent: Consent, events: list[LedgerEvent], vault: Vault) -
         "confirmed": _event_summary(confirmed, ledger.payload_of(vault, confirmed) if confirmed else None),
         "withdrawn_at": _iso(consent.withdrawn_at),
         "last_activity": _iso(consent.last_activity_at),
+        # When it lapses without activity (confirmed), or lapsed (expired); see lifecycle.py.
+        "lapses_at": _iso(lapses_at(consent)) if consent.state in (CONFIRMED, EXPIRED) else None,
     }
 
 

@@ -23,3 +23,11 @@ def send_confirmation(submission_id: int) -> None:
 def deliver_asset(request_id: int) -> None:
     """Send the whitepaper for a confirmed asset request."""
     sending.deliver_asset(get_core(), request_id)
+
+
+@dramatiq.actor(queue_name="mail", **_RETRY)
+def send_repermission(repermission_id: int) -> None:
+    """Ask a person whether to keep a consent that lapses in a month (queued by the scheduler)."""
+    from leadcapture.repermission import send_repermission as send
+
+    send(get_core(), repermission_id)

@@ -1,4 +1,4 @@
-"""Public pages: the hosted form, confirmation, one-click opt-out, preferences, download.
+"""Public pages: the hosted form, confirmation, one-click opt-out, download (preferences: web/preferences.py).
 
 Links in emails never change state on GET or HEAD: they show a page whose button POSTs.
 """
@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, g, make_response, render_template, request
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from forms import make_form
@@ -300,46 +299,3 @@ def _purpose_label(session, person: Person | None, key: str) -> str:
     row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
     purpose = row.form_version.purpose(key) if row else None
     return purpose["label"] if purpose else key
-
-
-class PreferencesForm(FlaskForm):
-    """Only the CSRF token; the pressed button names the action."""
-
-
-@bp.route("/p/<token>", methods=["GET", "POST"])
-def preferences(token: str):
-    """The preference centre: every purpose with its state; withdraw one or all."""
-    payload = _load(PREFERENCES, token)
-    if isinstance(payload, Response):
-        return payload
-    session = get_session()
-    person = session.get(Person, payload.get("p"))
-    if person is None:
-        return _token_page("not_found_title", "no_purposes", 404)
-    g.language = person.language
-    form = PreferencesForm()
-    saved = False
-    if request.method == "POST":
-        if not form.validate():
-            return page(400)
-        core = get_core()
-        action = request.form.get("withdraw", "")
-        keys = None if action == "__all__" else [action]
-        consent.withdraw(
-            session, core.vault, core.settings, person, keys, method="preference_centre", visitor=_visitor()
-        )
-        session.commit()
-        saved = True
-    consents = session.scalars(
-        select(Consent).where(Consent.person_id == person.id).order_by(Consent.purpose_key)
-    ).all()
-    rows = [
-        {
-            "key": c.purpose_key,
-            "label": (c.form_version.purpose(c.purpose_key) or {}).get("label", c.purpose_key),
-            "state": c.state,
-            "since": c.withdrawn_at if c.state == "withdrawn" else c.confirmed_at,
-        }
-        for c in consents
-    ]
-    return render_template("preferences.html", rows=rows, form=form, saved=saved)

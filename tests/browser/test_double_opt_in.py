@@ -16,7 +16,7 @@ def open_newest_mail(page, base, subject_part):
         page.goto(f"{base}/dev/mail/")
         if link.count():
             break
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(300)
     link.click()
     return page.locator("#text-part").inner_text()
 

@@ -1,0 +1,128 @@
+"""Periodic jobs: retention purge, consent expiry, re-permission mail, outbox clean-up.
+
+They run in exactly one place at a time: whoever holds the `scheduler` lease (a row in the
+`locks` table, taken with one conditional UPDATE, which works the same on SQLite and
+PostgreSQL). The embedded `leadcapture serve` runs the loop in a thread; in production run
+`leadcapture scheduler` on one or more machines: only the lease holder works, another takes
+over when a holder dies and its lease runs out. Every job is idempotent, so a run repeated
+after a crash changes nothing twice. `now` is always passed in, never read inside a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from . import lifecycle, outbox, retention
+from .core import Core
+from .db import Database
+from .keys import check_index_key
+from .models import Lock, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+
+
+def holder_id() -> str:
+    """A name for this process that is unique across machines."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def acquire(db: Database, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+    """Take or extend the named lease; False while another holder's lease is still valid."""
+    try:
+        with db.session() as session:
+            result = session.execute(
+                update(Lock)
+                .where(Lock.name == name, or_(Lock.holder == holder, Lock.expires_at < now))
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            if result.rowcount == 1:
+                return True
+            if session.get(Lock, name) is not None:
+                return False
+            session.add(Lock(name=name, holder=holder, expires_at=now + ttl))
+        return True
+    except IntegrityError:  # another process created the row at the same moment
+        return False
+
+
+def release(db: Database, name: str, holder: str) -> None:
+    """Give the lease up (at shutdown) so another process can take over at once."""
+    with db.session() as session:
+        session.execute(Lock.__table__.delete().where(Lock.name == name, Lock.holder == holder))
+
+
+def run_jobs(core: Core, now: datetime) -> dict[str, Any]:
+    """One run of every periodic job, each in its own transaction; returns what each did."""
+    report: dict[str, Any] = {}
+    with core.db.session() as session:
+        check_index_key(session, core.vault)
+    with core.db.session() as session:
+        purged = retention.purge_unconfirmed(session, core.vault, now, core.config["UNCONFIRMED_RETENTION_DAYS"])
+        report["purged"] = purged.__dict__
+    with core.db.session() as session:
+        report["expired"] = lifecycle.expire_lapsed(session, core.vault, now)
+    with core.db.session() as session:
+        report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
+    with core.db.session() as session:
+        report["outbox_purged"] = outbox.purge_published(session)
+    return report
+
+
+def run_once(
+    core: Core, holder: str, now: datetime, publish: Callable[[str, list[Any]], None] | None = None
+) -> dict[str, Any] | None:
+    """Run the jobs if this process holds the lease; None when another process does."""
+    ttl = timedelta(seconds=max(2 * core.config["SCHEDULER_INTERVAL"], 300))
+    if not acquire(core.db, LEASE, holder, ttl, now):
+        return None
+    report = run_jobs(core, now)
+    if publish is not None:
+        outbox.relay(core.db.sessionmaker, publish)
+    if any(report["purged"].values()) or any(v for k, v in report.items() if k != "purged"):
+        log.info("scheduler run: %s", report)  # counts only, never personal data
+    return report
+
+
+def loop(
+    core: Core,
+    stop: threading.Event,
+    *,
+    publish: Callable[[str, list[Any]], None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    first_delay: float = 5.0,
+) -> None:
+    """Run the jobs every SCHEDULER_INTERVAL seconds until stop is set; errors are logged, not fatal."""
+    holder = holder_id()
+    delay = first_delay
+    try:
+        while not stop.wait(delay):
+            delay = core.config["SCHEDULER_INTERVAL"]
+            try:
+                run_once(core, holder, clock(), publish)
+            except Exception:  # noqa: BLE001  (the database may come back; try again next time)
+                log.exception("scheduler run failed; retrying in %ss", delay)
+    finally:
+        try:
+            release(core.db, LEASE, holder)
+        except Exception:  # noqa: BLE001
+            log.warning("could not release the scheduler lease; it expires by itself")
+
+
+def start_thread(core: Core, stop: threading.Event, publish=None) -> threading.Thread:
+    """The embedded scheduler: a daemon thread in `leadcapture serve`."""
+    thread = threading.Thread(target=loop, args=(core, stop), kwargs={"publish": publish}, name="scheduler")
+    thread.daemon = True
+    thread.start()
+    return thread
