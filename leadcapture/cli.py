@@ -227,5 +227,10 @@ def worker() -> None:
     w.stop()
 
 
+from .cli_users import users  # noqa: E402  (issue 4)
+
+main.add_command(users)
+
+
 if __name__ == "__main__":
     main()
