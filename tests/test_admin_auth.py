@@ -146,8 +146,11 @@ def test_login_is_throttled_per_ip(app, core):
 def test_after_login_only_local_paths_are_followed(app, core):
     make_user(core, "kim@example.com", "admin")
     admin = AdminClient(app, "kim@example.com")
-    for target, expected in [("/admin/people/", "/admin/people/"), ("//evil.example/", "/admin/"),
-                             ("https://evil.example/admin/", "/admin/")]:
+    for target, expected in [
+        ("/admin/people/", "/admin/people/"),
+        ("//evil.example/", "/admin/"),
+        ("https://evil.example/admin/", "/admin/"),
+    ]:
         response = admin.client.post(
             f"/admin/login?next={target}",
             data={"csrf_token": admin.token(), "email": admin.email, "password": PASSWORD},

@@ -176,7 +176,9 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def contact_rows(core: Any, purpose: str, channel: str, batch: int = 1000) -> Iterator[str]:
+def contact_rows(
+    core: Any, purpose: str, channel: str, batch: int = 1000, chunk_bytes: int = 64 * 1024
+) -> Iterator[str]:
     """The CSV, a chunk at a time, from its own session; rows are fetched and decrypted in batches."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -216,7 +218,7 @@ def contact_rows(core: Any, purpose: str, channel: str, batch: int = 1000) -> It
                     chash,
                 ]
             )
-            if buffer.tell() > 64 * 1024:
+            if buffer.tell() > chunk_bytes:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
