@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tomllib
 
 import pytest
@@ -190,3 +191,14 @@ def test_the_funnel_counts_submitted_confirmed_withdrawn(marketer, client, core,
     assert "Whitepaper download" in page and "Stuur mij de maandelijkse nieuwsbrief" in page
     assert marketer.get("/admin/forms/sales-machine/funnel?period=week").status_code == 200
     assert marketer.get("/admin/forms/sales-machine/funnel?period=year").status_code == 200  # falls back to days
+
+
+def test_a_chosen_pdf_survives_row_buttons_and_validation_errors(marketer, client):
+    page = marketer.post("/admin/forms/new", editor_data(action="add")).get_data(as_text=True)
+    assert "Chosen: webinar.pdf" in page
+    pending = re.search(r'name="pending_asset" value="([0-9a-f]{64})"', page).group(1)
+    retry = marketer.post("/admin/forms/new", editor_data(pdf=None, title="", pending_asset=pending))
+    assert retry.status_code == 400 and "Chosen: webinar.pdf" in retry.get_data(as_text=True)
+    saved = marketer.post("/admin/forms/new", editor_data(pdf=None, pending_asset=pending))
+    assert saved.status_code == 302
+    assert marketer.get("/admin/forms/webinar/asset").data == PDF

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from typing import Any
 
@@ -68,6 +69,28 @@ def raw_from_request(values: Any) -> dict[str, Any]:
     return raw
 
 
+def _keep_upload(raw: dict[str, Any], form: Form | None) -> list[str]:
+    """Keep a PDF chosen before pressing a row button, so the round trip does not lose it."""
+    upload = request.files.get("asset")
+    if not (upload is not None and upload.filename) and not request.form.get("pending_asset"):
+        return []
+    try:
+        name, data = _uploaded_asset(form)
+    except FormDefinitionError as exc:
+        return exc.problems
+    _stash(raw, name, data)
+    return []
+
+
+def _stash(raw: dict[str, Any], name: str, data: bytes) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    db = get_session()
+    if db.get(Asset, digest) is None:
+        db.add(Asset(sha256=digest, filename=name, content_type="application/pdf", size=len(data), data=data))
+        db.commit()
+    raw["pending_asset"], raw["pending_name"] = digest, name
+
+
 def _edit_purposes(raw: dict[str, Any], action: str) -> None:
     """Add, remove or move a purpose row (the editor's buttons; no JavaScript needed)."""
     purposes = raw["purposes"]
@@ -84,7 +107,7 @@ def _edit_purposes(raw: dict[str, Any], action: str) -> None:
 
 
 def _uploaded_asset(form: Form | None) -> tuple[str, bytes]:
-    """The uploaded PDF, or the form's current asset when none was uploaded."""
+    """The uploaded PDF, one uploaded before a purpose row was added, or the form's current asset."""
     upload = request.files.get("asset")
     if upload is not None and upload.filename:
         name = secure_filename(upload.filename) or "asset.pdf"
@@ -93,6 +116,9 @@ def _uploaded_asset(form: Form | None) -> tuple[str, bytes]:
         data = upload.read()
         formdefs.check_asset(name, data)
         return name, data
+    pending = get_session().get(Asset, request.form.get("pending_asset", ""))
+    if pending is not None:
+        return pending.filename, pending.data
     if form is not None and form.current_version is not None:
         asset = get_session().get(Asset, form.current_version.definition["asset_sha256"])
         if asset is not None:
@@ -125,9 +151,14 @@ def _save(raw: dict[str, Any], form: Form | None):
     db = get_session()
     try:
         name, data = _uploaded_asset(form)
-        raw["asset"] = name
+    except FormDefinitionError as exc:
+        return _editor(raw, form, exc.problems, 400)
+    raw["asset"] = name
+    try:
         definition = formdefs.validate(raw)
     except FormDefinitionError as exc:
+        if request.files.get("asset") or request.form.get("pending_asset"):
+            _stash(raw, name, data)  # fixing a typo does not mean choosing the file again
         return _editor(raw, form, exc.problems, 400)
     if form is None and db.scalar(select(Form.id).where(Form.slug == definition["slug"])) is not None:
         return _editor(raw, form, [f"a form with slug {definition['slug']!r} already exists"], 400)
@@ -176,7 +207,7 @@ def form_new():
     action = request.form.get("action", "save")
     if action != "save":
         _edit_purposes(raw, action)
-        return _editor(raw, None)
+        return _editor(raw, None, _keep_upload(raw, None))
     return _save(raw, None)
 
 
@@ -193,7 +224,7 @@ def form_edit(slug: str):
     action = request.form.get("action", "save")
     if action != "save":
         _edit_purposes(raw, action)
-        return _editor(raw, form)
+        return _editor(raw, form, _keep_upload(raw, form))
     return _save(raw, form)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -32,14 +33,25 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+CLI = [sys.executable, "-m", "leadcapture.cli"]
+
+
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
-    """`leadcapture serve` on a free port with the demo form, as `make run` starts it."""
+def live_env(tmp_path_factory) -> dict:
+    """The environment of the live server; run `leadcapture` commands against it with this."""
     var = tmp_path_factory.mktemp("live") / "var"
-    port = free_port()
     env = {**os.environ, "LEADCAPTURE_VAR_DIR": str(var), "LEADCAPTURE_MIN_FILL_SECONDS": "1"}
     env.pop("LEADCAPTURE_BASE_URL", None)
-    cli = [sys.executable, "-m", "leadcapture.cli"]
+    return env
+
+
+@pytest.fixture(scope="module")
+def live_server(live_env):
+    """`leadcapture serve` on a free port with the demo form, as `make run` starts it."""
+    env = live_env
+    var = Path(env["LEADCAPTURE_VAR_DIR"])
+    port = free_port()
+    cli = CLI
     subprocess.run([*cli, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run([*cli, "forms", "import", str(DEMO_FORM)], env=env, cwd=ROOT, check=True, capture_output=True)
     log = open(var / "serve.log", "w")
