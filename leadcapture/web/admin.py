@@ -12,7 +12,19 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -37,6 +49,14 @@ def current_user() -> AdminUser | None:
 def audit(action: str, target: str | None = None, **detail: Any) -> None:
     """Record a state-changing action by the signed-in user in the request's transaction."""
     accounts.audit(get_session(), current_user(), action, target, ip=request.remote_addr, detail=detail or None)
+
+
+def download(body: str | bytes, content_type: str, filename: str) -> Response:
+    """A response the browser saves as a file."""
+    response = make_response(body)
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def require(permission: str) -> Callable:

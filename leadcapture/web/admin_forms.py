@@ -6,7 +6,7 @@ import hashlib
 import tomllib
 from typing import Any
 
-from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 
@@ -17,7 +17,7 @@ from ..core import get_core
 from ..db import get_session
 from ..formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, FormDefinitionError
 from ..models import Asset, Form, FormVersion, Submission, utcnow
-from .admin import audit, bp, require
+from .admin import audit, bp, download, require
 
 PURPOSE_FIELDS = ("key", "label", "description", "channel", "legal_basis", "retention_months")
 PREVIEW_SLUG = "__preview__"  # the preview's form posts here: a 404, never a real submission
@@ -294,10 +294,7 @@ def version_detail(slug: str, number: int):
 def version_toml(slug: str, number: int):
     """Download a version as TOML (the format `leadcapture forms import` reads)."""
     version = _version(_form(slug), number)
-    response = make_response(formdefs.to_toml(version))
-    response.headers["Content-Type"] = "application/toml; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-v{number}.toml"'
-    return response
+    return download(formdefs.to_toml(version), "application/toml; charset=utf-8", f"{slug}-v{number}.toml")
 
 
 @bp.get("/forms/<slug>/asset")
@@ -308,10 +305,7 @@ def form_asset(slug: str):
     asset = get_session().get(Asset, form.current_version.definition["asset_sha256"])
     if asset is None:
         abort(404)
-    response = make_response(asset.data)
-    response.headers["Content-Type"] = asset.content_type
-    response.headers["Content-Disposition"] = f'attachment; filename="{asset.filename}"'
-    return response
+    return download(asset.data, asset.content_type, asset.filename)
 
 
 @bp.post("/forms/<slug>/archive")

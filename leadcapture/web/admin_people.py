@@ -19,7 +19,7 @@ from ..crypto import normalise_email
 from ..db import get_session
 from ..formdefs import CHANNELS
 from ..models import CONFIRMED, Consent, Form, FormVersion, Person, Suppression
-from .admin import audit, bp, require
+from .admin import audit, bp, download, require
 
 PROOF_SCHEMA = "leadcapture.proof-of-consent/1"
 CSV_COLUMNS = (
@@ -44,9 +44,15 @@ def _person(person_id: int) -> Person:
 
 
 def _json_download(data: dict[str, Any], filename: str) -> Response:
-    response = Response(json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return download(json.dumps(data, indent=2, ensure_ascii=False), "application/json", filename)
+
+
+def _exported(person_id: int, action: str, **detail: Any) -> dict[str, Any]:
+    """The person's export, the access written to the audit log."""
+    data = rights.export_person(get_session(), get_core().vault, _person(person_id))
+    audit(action, f"person {person_id}", **detail)
+    get_session().commit()
+    return data
 
 
 def proof_of(export: dict[str, Any]) -> dict[str, Any]:
@@ -92,9 +98,7 @@ def person(person_id: int):
 @require("people")
 def proof_json(person_id: int):
     """Proof of consent as JSON."""
-    data = rights.export_person(get_session(), get_core().vault, _person(person_id))
-    audit("person.proof", f"person {person_id}", format="json")
-    get_session().commit()
+    data = _exported(person_id, "person.proof", format="json")
     return _json_download(proof_of(data), f"proof-of-consent-{person_id}.json")
 
 
@@ -102,9 +106,7 @@ def proof_json(person_id: int):
 @require("people")
 def proof_html(person_id: int):
     """Proof of consent as a printable page."""
-    data = rights.export_person(get_session(), get_core().vault, _person(person_id))
-    audit("person.proof", f"person {person_id}", format="html")
-    get_session().commit()
+    data = _exported(person_id, "person.proof", format="html")
     return render_template("admin/proof.html", person_id=person_id, data=proof_of(data))
 
 
@@ -112,9 +114,7 @@ def proof_html(person_id: int):
 @require("people")
 def person_export(person_id: int):
     """All data held about the person (access and portability, Art. 15 and 20)."""
-    data = rights.export_person(get_session(), get_core().vault, _person(person_id))
-    audit("person.export", f"person {person_id}")
-    get_session().commit()
+    data = _exported(person_id, "person.export")
     return _json_download(data, f"person-{person_id}.json")
 
 
