@@ -26,11 +26,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     broker.setup(app)
 
-    from .web import admin, dev, errors, health, public, security
+    from .web import admin, api, dev, errors, health, public, security
 
     app.register_blueprint(public.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
     if dev.enabled(app.config):
         app.register_blueprint(dev.bp)
     errors.register(app)

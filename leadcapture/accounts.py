@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from datetime import timedelta
@@ -13,13 +14,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import ROLES, AdminUser, AuditEntry, utcnow
+from .models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 
 # What each role may do. "admin" may do everything, including users and the audit log.
 PERMISSIONS: dict[str, set[str]] = {
     "marketer": {"forms", "funnel", "contacts"},
     "privacy": {"people", "erase", "register"},
-    "admin": {"forms", "funnel", "contacts", "people", "erase", "register", "users", "audit"},
+    "admin": {"forms", "funnel", "contacts", "people", "erase", "register", "users", "audit", "tokens"},
 }
 MIN_PASSWORD_LENGTH = 12
 LOGIN_FAILED = "login.failed"
@@ -134,3 +135,33 @@ def audit(
     )
     session.add(entry)
     return entry
+
+
+API_TOKEN_PREFIX = "lc_"  # noqa: S105  (a prefix, not a secret)
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a plain SHA-256 cannot be brute-forced, and lookups stay fast.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(session: Session, name: str, created_by: str) -> tuple[ApiToken, str]:
+    """A new API token; the plaintext is returned once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AccountError("give the token a name of 1 to 100 characters (what uses it)")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name, token_hash=_token_hash(token), prefix=token[:10], created_by=created_by)
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def find_api_token(session: Session, token: str) -> ApiToken | None:
+    """The active token row for a presented bearer token, if any."""
+    if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row

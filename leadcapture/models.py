@@ -280,8 +280,18 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
-# The funnel and the contact export filter consents by purpose and state.
-Index("ix_consents_purpose_state", Consent.purpose_key, Consent.state)
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in the list, to tell tokens apart
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 # The funnel and the contact export filter consents by purpose and state.

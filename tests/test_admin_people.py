@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from leadcapture import ledger
 from leadcapture.consent import find_person
+from leadcapture.contacts import contact_rows
 from leadcapture.models import AuditEntry, Person, Suppression
-from leadcapture.web.admin_people import contact_rows
 from tests.admin_support import confirm_all, signed_in, withdraw
 from tests.conftest import submit
 

@@ -34,7 +34,7 @@ from .. import accounts
 from ..accounts import AccountError, may
 from ..db import get_session
 from ..formdefs import MAX_ASSET_BYTES
-from ..models import ROLES, AdminUser, AuditEntry, utcnow
+from ..models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_MAX_AGE = timedelta(hours=12)
@@ -251,6 +251,32 @@ def audit_log():
         stmt = stmt.where(AuditEntry.action == action)
     rows = get_session().scalars(stmt).all()
     return render_template("admin/audit.html", rows=rows, action=action)
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@require("tokens")
+def tokens():
+    """Admins create API tokens (shown once) and revoke them."""
+    db = get_session()
+    new_token = None
+    if request.method == "POST":
+        if request.form.get("action") == "revoke":
+            row = db.get(ApiToken, request.form.get("token_id", type=int) or 0)
+            if row is None:
+                abort(404)
+            row.revoked_at = row.revoked_at or utcnow()
+            audit("token.revoke", f"{row.name} ({row.prefix}…)")
+            flash(f"Revoked {row.name}.")
+        else:
+            try:
+                row, new_token = accounts.create_api_token(db, request.form.get("name", ""), current_user().email)
+            except AccountError as exc:
+                flash(str(exc), "error")
+            else:
+                audit("token.create", f"{row.name} ({row.prefix}…)")
+        db.commit()
+    rows = db.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+    return render_template("admin/tokens.html", rows=rows, new_token=new_token)
 
 
 from . import admin_forms, admin_funnel, admin_people  # noqa: E402, F401  (views on this blueprint)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -14,11 +11,12 @@ from sqlalchemy import func, select
 
 from .. import rights
 from ..consent import find_person
+from ..contacts import contact_rows
 from ..core import get_core
 from ..crypto import normalise_email
 from ..db import get_session
 from ..formdefs import CHANNELS
-from ..models import CONFIRMED, Consent, Form, FormVersion, Person, Suppression
+from ..models import CONFIRMED, Consent, Person, Suppression
 from .admin import audit, bp, download, require
 
 PROOF_SCHEMA = "leadcapture.proof-of-consent/1"
@@ -139,21 +137,6 @@ def person_erase(person_id: int):
     return render_template("admin/erase.html", person_id=person_id, email=email, error=error), status
 
 
-def _contact_query(purpose: str, channel: str, *columns: Any) -> Any:
-    return (
-        select(*columns)
-        .select_from(Consent)
-        .join(Person, Consent.person_id == Person.id)
-        .outerjoin(Suppression, Suppression.email_index == Person.email_index)
-        .where(
-            Consent.purpose_key == purpose,
-            Consent.channel == channel,
-            Consent.state == CONFIRMED,
-            Suppression.email_index.is_(None),
-        )
-    )
-
-
 @bp.get("/contacts/")
 @require("contacts")
 def contacts():
@@ -168,61 +151,6 @@ def contacts():
     )
     rows = get_session().execute(stmt).all()
     return render_template("admin/contacts.html", rows=rows)
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def contact_rows(
-    core: Any, purpose: str, channel: str, batch: int = 1000, chunk_bytes: int = 64 * 1024
-) -> Iterator[str]:
-    """The CSV, a chunk at a time, from its own session; rows are fetched and decrypted in batches."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    stmt = (
-        _contact_query(
-            purpose,
-            channel,
-            Person.email_enc,
-            Person.name_enc,
-            Person.company_enc,
-            Person.phone_enc,
-            Consent.confirmed_at,
-            Form.slug,
-            FormVersion.number,
-            FormVersion.content_hash,
-        )
-        .join(FormVersion, Consent.form_version_id == FormVersion.id)
-        .join(Form, FormVersion.form_id == Form.id)
-        .order_by(Consent.id)
-        .execution_options(yield_per=batch)
-    )
-    decrypt = core.vault.decrypt
-    with core.db.sessionmaker() as session:
-        for email, name, company, phone, at, slug, number, chash in session.execute(stmt):
-            writer.writerow(
-                [
-                    _cell(decrypt(email)),
-                    _cell(decrypt(name)),
-                    _cell(decrypt(company)),
-                    _cell(decrypt(phone)),
-                    purpose,
-                    channel,
-                    at.isoformat() if at else "",
-                    slug,
-                    number,
-                    chash,
-                ]
-            )
-            if buffer.tell() > chunk_bytes:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
 
 
 @bp.get("/contacts/<purpose>/<channel>.csv")

@@ -1,4 +1,4 @@
-"""admin accounts and audit log
+"""admin accounts, audit log, API tokens
 
 Revision ID: 0002
 Revises: 0001
@@ -41,6 +41,19 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("prefix", sa.String(length=12), nullable=False),
+        sa.Column("created_by", sa.String(length=254), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
     op.create_index("ix_admin_audit_occurred_at", "admin_audit", ["occurred_at"])
     op.create_index("ix_admin_audit_user_id", "admin_audit", ["user_id"])
     op.create_index("ix_admin_audit_action", "admin_audit", ["action"])
@@ -53,5 +66,6 @@ def downgrade() -> None:
     op.drop_index("ix_admin_audit_action", table_name="admin_audit")
     op.drop_index("ix_admin_audit_user_id", table_name="admin_audit")
     op.drop_index("ix_admin_audit_occurred_at", table_name="admin_audit")
+    op.drop_table("api_tokens")
     op.drop_table("admin_audit")
     op.drop_table("admin_users")
