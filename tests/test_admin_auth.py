@@ -185,8 +185,8 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 
 FORBIDDEN = {
-    "marketer": {"people", "erase", "register", "users", "audit"},
-    "privacy": {"forms", "funnel", "contacts", "users", "audit"},
+    "marketer": {"people", "erase", "register", "users", "audit", "tokens"},
+    "privacy": {"forms", "funnel", "contacts", "users", "audit", "tokens"},
     "admin": set(),
 }
 
