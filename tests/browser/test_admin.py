@@ -14,6 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CLI, free_port
+from tests.browser.test_double_opt_in import open_newest_mail
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -45,18 +46,6 @@ def admin_password(live_server, live_env) -> str:
         text=True,
     )
     return re.search(r"one-time password: (\S+)", result.stdout).group(1)
-
-
-def newest_mail(page, base, subject) -> str:
-    """The text of the newest message with this subject, waiting for the worker to send it."""
-    link = page.get_by_role("link", name=subject).first
-    for _ in range(60):  # the in-process worker sends within seconds, slower on a busy machine
-        page.goto(f"{base}/dev/mail/")
-        if link.count():
-            break
-        page.wait_for_timeout(500)
-    link.click()
-    return page.locator("#text-part").inner_text()
 
 
 def sign_in(page, base, password):
@@ -129,7 +118,7 @@ def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_
     assert customer.url == f"{site}/webinar.html"  # the host page did not navigate
     customer.close()
 
-    text = newest_mail(page, base, "Confirm your request: Get the webinar recording")
+    text = open_newest_mail(page, base, "Confirm your request: Get the webinar recording")
     page.goto(re.search(r"Confirm everything at once:\s*(\S+)", text).group(1))
     page.get_by_role("button", name="Confirm all").click()
 

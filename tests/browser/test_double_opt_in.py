@@ -11,8 +11,14 @@ pytestmark = pytest.mark.browser
 
 
 def open_newest_mail(page, base, subject_part):
-    page.goto(f"{base}/dev/mail/")
-    page.get_by_role("link", name=re.compile(subject_part)).first.click()
+    """The text of the newest message with this subject, waiting for the worker to send it."""
+    link = page.get_by_role("link", name=re.compile(subject_part)).first
+    for _ in range(60):  # the in-process worker sends within seconds, slower on a busy machine
+        page.goto(f"{base}/dev/mail/")
+        if link.count():
+            break
+        page.wait_for_timeout(500)
+    link.click()
     return page.locator("#text-part").inner_text()
 
 
