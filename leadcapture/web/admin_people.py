@@ -20,18 +20,6 @@ from ..models import CONFIRMED, Consent, Person, Suppression
 from .admin import audit, bp, download, require
 
 PROOF_SCHEMA = "leadcapture.proof-of-consent/1"
-CSV_COLUMNS = (
-    "email",
-    "name",
-    "company",
-    "phone",
-    "purpose",
-    "channel",
-    "consented_at",
-    "form",
-    "form_version",
-    "form_version_hash",
-)
 
 
 def _person(person_id: int) -> Person:
