@@ -26,11 +26,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     broker.setup(app)
 
-    from .web import dev, errors, health, preferences, public, ratelimit, security
+    from .web import admin, api, dev, errors, health, preferences, public, ratelimit, security
 
     app.register_blueprint(public.bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
     if dev.enabled(app.config):
         app.register_blueprint(dev.bp)
     errors.register(app)

@@ -248,5 +248,10 @@ from .cli_privacy import COMMANDS as _PRIVACY_COMMANDS  # noqa: E402  (people, k
 for _command in _PRIVACY_COMMANDS:
     main.add_command(_command)
 
+from .cli_users import users  # noqa: E402  (issue 4)
+
+main.add_command(users)
+
+
 if __name__ == "__main__":
     main()

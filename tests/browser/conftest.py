@@ -85,6 +85,12 @@ def live_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def live_env(live_server) -> dict:
+    """The environment of the live server; run `leadcapture` commands against it with this."""
+    return live_server.env
+
+
+@pytest.fixture(scope="module")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 

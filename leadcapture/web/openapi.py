@@ -1,0 +1,138 @@
+"""The OpenAPI 3.1 document of the JSON API (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "The request is malformed; `error` says why.", 401: "No valid API token."}
+    return {str(code): _json(_ERROR, text[code]) for code in codes}
+
+
+def document(base_url: str) -> dict[str, Any]:
+    """The API description, with this deployment's server URL."""
+    nullable_string = {"type": ["string", "null"]}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "leadcapture API",
+            "version": "1",
+            "description": "Ask whether a person may be contacted for a purpose, and list the people who may. "
+            "Authenticate with `Authorization: Bearer <token>`; admins create tokens under Admin → API tokens.",
+        },
+        "servers": [{"url": f"{base_url}/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/may-contact": {
+                "post": {
+                    "operationId": "mayContact",
+                    "summary": "May we contact this address for this purpose now?",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MayContactQuery"}}},
+                    },
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/MayContactAnswer"}, "The answer."),
+                        **_errors(400, 401),
+                    },
+                }
+            },
+            "/contacts": {
+                "get": {
+                    "operationId": "listContacts",
+                    "summary": "People with a current consent for a purpose and channel, a page at a time.",
+                    "parameters": [
+                        {"name": "purpose", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {
+                            "name": "channel",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "enum": ["email", "phone"]},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                        },
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "description": "`next_after` of the previous page.",
+                            "schema": {"type": "integer", "default": 0},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/ContactPage"}, "One page of contacts."),
+                        **_errors(400, 401),
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "status"],
+                    "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+                },
+                "MayContactQuery": {
+                    "type": "object",
+                    "required": ["email", "purpose"],
+                    "properties": {
+                        "email": {"type": "string", "format": "email"},
+                        "purpose": {"type": "string", "example": "newsletter"},
+                        "channel": {"type": "string", "enum": ["email", "phone"]},
+                    },
+                },
+                "MayContactAnswer": {
+                    "type": "object",
+                    "required": ["email", "purpose", "may_contact", "state"],
+                    "properties": {
+                        "email": {"type": "string"},
+                        "purpose": {"type": "string"},
+                        "may_contact": {"type": "boolean"},
+                        "state": {
+                            "type": "string",
+                            "enum": ["none", "pending", "confirmed", "withdrawn", "expired", "suppressed"],
+                        },
+                        "channel": {"type": "string"},
+                        "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+                        "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+                        "form": {"type": "string"},
+                        "form_version": {"type": "integer"},
+                        "form_version_hash": {"type": "string"},
+                    },
+                },
+                "Contact": {
+                    "type": "object",
+                    "properties": {
+                        "email": {"type": "string"},
+                        "name": nullable_string,
+                        "company": nullable_string,
+                        "phone": nullable_string,
+                        "consented_at": {"type": ["string", "null"], "format": "date-time"},
+                        "form": {"type": "string"},
+                        "form_version": {"type": "integer"},
+                        "form_version_hash": {"type": "string"},
+                    },
+                },
+                "ContactPage": {
+                    "type": "object",
+                    "properties": {
+                        "purpose": {"type": "string"},
+                        "channel": {"type": "string"},
+                        "contacts": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
+                        "next_after": {"type": ["integer", "null"]},
+                    },
+                },
+            },
+        },
+    }

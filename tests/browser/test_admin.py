@@ -1,0 +1,165 @@
+"""The admin in a real browser: sign in, build a form with two purposes, embed it on another site,
+submit through the embed, confirm, and find the submission and its proof; axe on every main page."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from tests.browser.conftest import CLI, free_port
+from tests.browser.test_double_opt_in import open_newest_mail
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+PDF = ROOT / "demo" / "sales-machine.pdf"
+
+
+@pytest.fixture(scope="module")
+def customer_site(tmp_path_factory):
+    """Another site (another origin) where the marketer pastes the snippet: a static web server."""
+    root = tmp_path_factory.mktemp("customer")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def admin_password(live_server, live_env) -> str:
+    result = subprocess.run(
+        [*CLI, "users", "create", "owner@example.com", "--role", "admin"],
+        env=live_env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return re.search(r"one-time password: (\S+)", result.stdout).group(1)
+
+
+def sign_in(page, base, password):
+    page.goto(f"{base}/admin/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill("owner@example.com")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Welcome, owner@example.com")).to_be_visible()
+
+
+def assert_accessible(page, what):
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, (what, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in serious])
+
+
+def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_password, customer_site):
+    base = live_server
+    site_root, site = customer_site
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.goto(f"{base}/admin/login")
+    page.get_by_label("Email").fill("owner@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    sign_in(page, base, admin_password)
+
+    page.get_by_role("link", name="Forms", exact=True).first.click()
+    page.get_by_role("link", name="New form").click()
+    page.get_by_label("Address (slug)").fill("webinar")
+    page.get_by_label("Language of the form").select_option("en")
+    page.get_by_label("Title").fill("Get the webinar recording")
+    page.get_by_label("Controller").fill("Example Ltd, 1 High Street, London")
+    page.get_by_label("Privacy notice URL").fill("https://www.example.com/privacy")
+    page.get_by_label("Sites that may embed this form").fill(site)
+    page.get_by_label("Whitepaper (PDF").set_input_files(str(PDF))
+    page.get_by_label("Key").fill("newsletter")
+    page.get_by_label("Checkbox label").fill("Send me the monthly newsletter.")
+    page.get_by_role("button", name="Add a purpose").click()
+    expect(page.get_by_text("Chosen: sales-machine.pdf")).to_be_visible()
+    page.locator("#p1-key").fill("call")
+    page.locator("#p1-channel").select_option("phone")
+    page.locator("#p1-label").fill("You may call me about your services.")
+    preview = page.frame_locator("iframe[name=preview]")
+    expect(preview.get_by_text("You may call me about your services.")).to_be_visible()  # live, unsaved
+    expect(preview.get_by_label("Email address")).to_be_visible()
+    assert_accessible(page, "form editor")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved as version 1.")).to_be_visible()
+    assert_accessible(page, "form detail")
+
+    page.get_by_role("button", name="Copy snippet").click()
+    expect(page.get_by_text("Copied to the clipboard.")).to_be_visible()
+    snippet = page.evaluate("navigator.clipboard.readText()")
+    assert snippet == f'<script src="{base}/f/webinar/embed.js" async></script>'
+
+    (site_root / "webinar.html").write_text(
+        f"<!doctype html><html lang=en><title>Customer</title><h1>Our webinar</h1>{snippet}</html>"
+    )
+    customer = page.context.new_page()
+    customer.goto(f"{site}/webinar.html")
+    frame = customer.frame_locator("iframe")
+    frame.get_by_label("Email address").fill("visitor@example.com")
+    frame.get_by_label("Send me the monthly newsletter.").check()
+    frame.get_by_label("You may call me about your services.").check()
+    customer.wait_for_timeout(1100)  # a person takes longer than the minimum fill time
+    frame.get_by_role("button", name="Send me the whitepaper").click()
+    expect(frame.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    assert customer.url == f"{site}/webinar.html"  # the host page did not navigate
+    customer.close()
+
+    text = open_newest_mail(page, base, "Confirm your request: Get the webinar recording")
+    page.goto(re.search(r"Confirm everything at once:\s*(\S+)", text).group(1))
+    page.get_by_role("button", name="Confirm all").click()
+
+    page.goto(f"{base}/admin/people/")
+    page.get_by_label("Email address").fill("visitor@example.com")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_role("heading", name="visitor@example.com")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("newsletter confirmed"))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("call confirmed"))).to_be_visible()
+    expect(page.get_by_text("“Send me the monthly newsletter.”")).to_be_visible()
+    assert_accessible(page, "person")
+    page.get_by_role("link", name="Printable proof").click()
+    expect(page.get_by_role("heading", name="Proof of consent")).to_be_visible()
+    expect(page.get_by_text("webinar, version 1 (en)").first).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/",
+        "/admin/forms/",
+        "/admin/forms/new",
+        "/admin/forms/sales-machine/",
+        "/admin/forms/sales-machine/v/1",
+        "/admin/forms/sales-machine/funnel",
+        "/admin/forms/import",
+        "/admin/contacts/",
+        "/admin/people/",
+        "/admin/users",
+        "/admin/audit",
+        "/admin/tokens",
+    ],
+)
+def test_admin_pages_have_no_serious_accessibility_violations(page, live_server, admin_password, path):
+    sign_in(page, live_server, admin_password)
+    page.goto(f"{live_server}{path}")
+    expect(page.locator("h1")).to_be_visible()
+    assert_accessible(page, path)
+
+
+@pytest.mark.parametrize("path", ["/admin/login", "/f/sales-machine", "/f/sales-machine?embed=1"])
+def test_login_and_hosted_form_have_no_serious_accessibility_violations(page, live_server, path):
+    page.goto(f"{live_server}{path}")
+    assert_accessible(page, path)
