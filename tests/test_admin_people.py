@@ -15,7 +15,7 @@ from leadcapture.consent import find_person
 from leadcapture.contacts import contact_rows
 from leadcapture.models import AuditEntry, Person, Suppression
 from tests.admin_support import confirm_all, signed_in, withdraw
-from tests.conftest import submit
+from tests.conftest import BASE_URL, submit
 
 pytestmark = pytest.mark.usefixtures("demo_form")
 
@@ -43,7 +43,7 @@ def test_lookup_by_email_shows_every_purpose_with_its_proof(privacy, jan):
     assert "Jullie mogen mij bellen over sales outsourcing." in page
     assert page.count('class="state confirmed"') == 2
     assert "via confirm_page" in page and "sales-machine, version 1" in page
-    assert "http://localhost/f/sales-machine" in page  # where they asked
+    assert f"{BASE_URL}/f/sales-machine" in page  # where they asked (built from BASE_URL)
 
 
 def test_lookup_of_an_unknown_address_says_so(privacy):

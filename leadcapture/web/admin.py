@@ -107,7 +107,8 @@ def guard():
             ), 400
     if g.admin_user is None and request.endpoint not in _PUBLIC_ENDPOINTS:
         if request.method in ("GET", "HEAD"):
-            return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+            # Only the path: a query string the request named is never carried into a redirect.
+            return redirect(url_for("admin.login", next=request.path))
         abort(401)
     return None
 

@@ -18,6 +18,7 @@ from ..db import get_session
 from ..formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, FormDefinitionError
 from ..models import Asset, Form, FormVersion, Submission, utcnow
 from .admin import audit, bp, download, require
+from .public import render_form_page
 
 PURPOSE_FIELDS = ("key", "label", "description", "channel", "legal_basis", "retention_months")
 PREVIEW_SLUG = "__preview__"  # the preview's form posts here: a 404, never a real submission
@@ -232,13 +233,7 @@ def _render_preview(definition: dict[str, Any]):
     g.language = definition["language"]
     g.frame_ancestors = "'self'"  # shown inside the admin's own page
     shown = dict(definition, slug=PREVIEW_SLUG)
-    return render_template(
-        "form.html",
-        definition=shown,
-        form=make_form(shown),
-        embedded=False,
-        retention_days=get_core().config["UNCONFIRMED_RETENTION_DAYS"],
-    )
+    return render_form_page(shown, make_form(shown), embedded=False)
 
 
 @bp.post("/forms/preview")

@@ -119,11 +119,14 @@ def form(slug: str):
 
 
 def _render_form(version: FormVersion, lead_form: Any, embedded: bool) -> str:
-    definition = version.definition
+    return render_form_page(version.definition, lead_form, embedded)
+
+
+def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool) -> str:
+    """The hosted form page for a definition (also the admin's live preview)."""
     return render_template(
         "form.html",
         definition=definition,
-        version=version,
         form=lead_form,
         embedded=embedded,
         retention_days=get_core().config["UNCONFIRMED_RETENTION_DAYS"],
