@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "MIN_FILL_SECONDS": 2,
     "WORKER_THREADS": 2,
     "OUTBOX_RELAY_INTERVAL": 2.0,
+    # production processes (see docs/deploy.md)
+    "WORKER_PROCESSES": 1,  # `leadcapture worker` supervises this many worker processes
+    "WEB_WORKERS": 2,  # gunicorn worker processes of `leadcapture serve --production`
+    "WEB_THREADS": 4,  # threads per gunicorn worker
+    "MAIL_MAX_RETRIES": 10,  # SMTP 4xx / connection errors: retries before the message is marked failed
+    "MAIL_RETRY_MIN_BACKOFF": 5_000,  # ms; doubles per retry
+    "MAIL_RETRY_MAX_BACKOFF": 600_000,  # ms
 }
 
 _INT_KEYS = {
@@ -48,6 +55,12 @@ _INT_KEYS = {
     "MAX_CONTENT_LENGTH",
     "MIN_FILL_SECONDS",
     "WORKER_THREADS",
+    "WORKER_PROCESSES",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "MAIL_MAX_RETRIES",
+    "MAIL_RETRY_MIN_BACKOFF",
+    "MAIL_RETRY_MAX_BACKOFF",
 }
 
 

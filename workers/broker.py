@@ -13,7 +13,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import CurrentMessage, Middleware
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,14 @@ def make_broker(url: str) -> dramatiq.Broker:
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url)
+        # Publisher confirms: the outbox marks a job published only once RabbitMQ has it.
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
     elif not url:
         broker = StubBroker()
         broker.emit_after("process_boot")
     else:
         raise ValueError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
+    broker.add_middleware(CurrentMessage())  # sending.deliver asks whether this is the last attempt
     broker.add_middleware(AppContextMiddleware())
     return broker
 
@@ -94,7 +96,56 @@ def get_broker() -> dramatiq.Broker:
 
 
 def publish(actor_name: str, args: list[Any]) -> None:
-    """Send a message for a declared actor (used by the outbox relay)."""
+    """Send a message for a declared actor (used by the outbox relay).
+
+    Jobs on the "mail" queue carry the LEADCAPTURE_MAIL_RETRY_* settings as message options,
+    so the backoff is the operator's choice, not a constant baked into the actor.
+    """
     broker = get_broker()
     actor = broker.get_actor(actor_name)
-    actor.send(*args)
+    app = _state["app"]
+    if app is None or actor.queue_name != "mail":
+        actor.send(*args)
+        return
+    config = app.config
+    actor.send_with_options(
+        args=tuple(args),
+        max_retries=config["MAIL_MAX_RETRIES"],
+        min_backoff=config["MAIL_RETRY_MIN_BACKOFF"],
+        max_backoff=config["MAIL_RETRY_MAX_BACKOFF"],
+    )
+
+
+def retries_left() -> int | None:
+    """How many retries the message this thread runs has left (None outside a worker)."""
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return None
+    actor = get_broker().get_actor(message.actor_name)
+    limit = message.options.get("max_retries", actor.options.get("max_retries", 20))
+    return max(0, limit - message.options.get("retries", 0))
+
+
+def broker_status(url: str, timeout: float = 2.0) -> str:
+    """"ok", "in-process" (no broker URL) or "unreachable: <reason>", checked with a fresh connection."""
+    if not url:
+        return "in-process"
+    try:
+        if url.startswith(("amqp://", "amqps://")):
+            import pika
+
+            params = pika.URLParameters(url)
+            params.socket_timeout = params.blocked_connection_timeout = timeout
+            params.connection_attempts, params.stack_timeout = 1, timeout
+            pika.BlockingConnection(params).close()
+        else:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            try:
+                client.ping()
+            finally:
+                client.close()
+    except Exception as exc:  # noqa: BLE001  (any failure means: not usable now)
+        return f"unreachable: {exc.__class__.__name__}"
+    return "ok"
