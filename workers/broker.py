@@ -127,7 +127,7 @@ def retries_left() -> int | None:
 
 
 def broker_status(url: str, timeout: float = 2.0) -> str:
-    """"ok", "in-process" (no broker URL) or "unreachable: <reason>", checked with a fresh connection."""
+    """ "ok", "in-process" (no broker URL) or "unreachable: <reason>", checked with a fresh connection."""
     if not url:
         return "in-process"
     try:
