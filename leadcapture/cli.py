@@ -144,11 +144,12 @@ def _start_relay(app, stop: threading.Event) -> threading.Thread:
 
     core = _core(app)
     interval = app.config["OUTBOX_RELAY_INTERVAL"]
+    redeliver_after = app.config["OUTBOX_REDELIVER_AFTER"]
 
     def loop() -> None:
         while not stop.wait(interval):
             try:
-                outbox.relay(core.db.sessionmaker, publish, min_age=interval)
+                outbox.relay(core.db.sessionmaker, publish, min_age=interval, redeliver_after=redeliver_after)
             except Exception:  # noqa: BLE001  (keep relaying; the database may come back)
                 log.exception("outbox relay failed; retrying in %.0fs", interval)
 

@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_MAX_RETRIES": 10,  # SMTP 4xx / connection errors: retries before the message is marked failed
     "MAIL_RETRY_MIN_BACKOFF": 5_000,  # ms; doubles per retry
     "MAIL_RETRY_MAX_BACKOFF": 600_000,  # ms
+    "OUTBOX_REDELIVER_AFTER": 900.0,  # s; a published job not done by then is published again
 }
 
 _INT_KEYS = {
@@ -74,6 +75,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     for key in _INT_KEYS:
         app.config[key] = _as_int(key, app.config[key])
     app.config["OUTBOX_RELAY_INTERVAL"] = float(app.config["OUTBOX_RELAY_INTERVAL"])
+    app.config["OUTBOX_REDELIVER_AFTER"] = float(app.config["OUTBOX_REDELIVER_AFTER"])
     if isinstance(app.config["SECRET_KEY_FALLBACKS"], str):
         app.config["SECRET_KEY_FALLBACKS"] = _split(app.config["SECRET_KEY_FALLBACKS"])
 

@@ -47,6 +47,23 @@ class AppContextMiddleware(Middleware):
         self._pop(message)
 
 
+class OutboxDoneMiddleware(Middleware):
+    """Marks the outbox row of a finished job done, so the relay never publishes it again."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        job_id = message.options.get("outbox_id")
+        app = _state["app"]
+        if job_id is None or exception is not None or app is None:
+            return  # a failed attempt: the retry (or, if the broker lost it, the relay) follows
+        from leadcapture import outbox
+
+        try:
+            with app.extensions["leadcapture"].db.session() as session:
+                outbox.mark_done(session, job_id)
+        except Exception:  # noqa: BLE001  (worst case the job is published once more: sends are idempotent)
+            log.warning("could not mark outbox job %s done", job_id, exc_info=True)
+
+
 def make_broker(url: str) -> dramatiq.Broker:
     """A broker for the URL: redis://, amqp:// or empty for the in-process stub broker."""
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -65,6 +82,7 @@ def make_broker(url: str) -> dramatiq.Broker:
         raise ValueError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
     broker.add_middleware(CurrentMessage())  # sending.deliver asks whether this is the last attempt
     broker.add_middleware(AppContextMiddleware())
+    broker.add_middleware(OutboxDoneMiddleware())
     return broker
 
 
@@ -95,7 +113,7 @@ def get_broker() -> dramatiq.Broker:
     return _state["broker"]
 
 
-def publish(actor_name: str, args: list[Any]) -> None:
+def publish(actor_name: str, args: list[Any], outbox_id: int | None = None) -> None:
     """Send a message for a declared actor (used by the outbox relay).
 
     Jobs on the "mail" queue carry the LEADCAPTURE_MAIL_RETRY_* settings as message options,
@@ -104,16 +122,15 @@ def publish(actor_name: str, args: list[Any]) -> None:
     broker = get_broker()
     actor = broker.get_actor(actor_name)
     app = _state["app"]
-    if app is None or actor.queue_name != "mail":
-        actor.send(*args)
-        return
-    config = app.config
-    actor.send_with_options(
-        args=tuple(args),
-        max_retries=config["MAIL_MAX_RETRIES"],
-        min_backoff=config["MAIL_RETRY_MIN_BACKOFF"],
-        max_backoff=config["MAIL_RETRY_MAX_BACKOFF"],
-    )
+    options: dict[str, Any] = {} if outbox_id is None else {"outbox_id": outbox_id}
+    if app is not None and actor.queue_name == "mail":
+        config = app.config
+        options.update(
+            max_retries=config["MAIL_MAX_RETRIES"],
+            min_backoff=config["MAIL_RETRY_MIN_BACKOFF"],
+            max_backoff=config["MAIL_RETRY_MAX_BACKOFF"],
+        )
+    actor.send_with_options(args=tuple(args), **options)
 
 
 def retries_left() -> int | None:

@@ -54,7 +54,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+def wait_until(predicate, timeout: float, interval: float = 0.1, what="condition"):
     """Poll predicate until it returns something truthy; fail the test after timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -62,7 +62,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -235,3 +235,59 @@ class Browser:
     def submit(self, email: str, token: str, slug: str = "sales-machine", purposes=()) -> tuple[int, str]:
         data = {"csrf_token": token, "email": email, **{f"purpose_{p}": "y" for p in purposes}}
         return self.post(f"/f/{slug}", data)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (Debian's binaries, run as the postgres user) on a free port."""
+
+    def __init__(self):
+        import glob
+        import tempfile
+
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not versions:
+            unavailable("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
+        self.bin = Path(versions[-1]).parent
+        self.dir = Path(tempfile.mkdtemp(prefix="lc_issue3_pg_"))
+        self.port = free_port()
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres")
+        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self.as_postgres, str(self.bin / tool), *args], check=True, capture_output=True, timeout=60)
+
+    @property
+    def server(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the cluster and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        """Stop at once, as a crash or an outage would."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+
+    def create_migrated_database(self) -> str:
+        """A new database at head; its SQLAlchemy URL."""
+        from leadcapture.db import Database
+        from leadcapture.dbmigrate import upgrade
+        from tests.pg import create_database, sqlalchemy_url
+
+        url = sqlalchemy_url(self.server, create_database(self.server))
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        return url
+
+    def destroy(self) -> None:
+        """Stop (if running) and delete the cluster."""
+        subprocess.run(
+            [*self.as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
