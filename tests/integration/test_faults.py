@@ -37,9 +37,16 @@ def test_broker_down_during_200_submissions_loses_and_doubles_nothing(pg_url, si
         private_redis.start()  # empty: whatever it held is gone; the outbox still has the rest
         statuses += list(pool.map(submit, emails[150:]))
     assert statuses == [200] * 200
-    wait_until(lambda: sink.count() >= 200, 45, interval=0.25, what=lambda: f"200 confirmations (have {sink.count()}, "
-               f"{count(pg_url, OutboxJob, OutboxJob.published_at.is_(None))} unpublished)\n{worker.output[-4000:]}"
-               f"\n{stack.processes[0].output[-3000:]}")
+    wait_until(
+        lambda: sink.count() >= 200,
+        45,
+        interval=0.25,
+        what=lambda: (
+            f"200 confirmations (have {sink.count()}, "
+            f"{count(pg_url, OutboxJob, OutboxJob.published_at.is_(None))} unpublished)\n{worker.output[-4000:]}"
+            f"\n{stack.processes[0].output[-3000:]}"
+        ),
+    )
     time.sleep(1)  # anything sent twice would arrive now
     print(f"\n200 submissions with the broker down for 100 of them: {time.monotonic() - started:.1f}s")
     assert sorted(sink.per_recipient) == sorted(emails)
@@ -62,8 +69,16 @@ def _submit_directly(env: dict, tmp_path, n: int) -> None:
         with core.db.session() as session:
             version = current_version(session, "sales-machine")
             for i in range(n):
-                consent.submit(session, core.vault, core.settings, version, email=f"bulk{i}@example.com",
-                               fields={}, purpose_keys=[], visitor=visitor)
+                consent.submit(
+                    session,
+                    core.vault,
+                    core.settings,
+                    version,
+                    email=f"bulk{i}@example.com",
+                    fields={},
+                    purpose_keys=[],
+                    visitor=visitor,
+                )
     finally:
         core.db.dispose()
 
@@ -76,15 +91,18 @@ def test_a_worker_killed_mid_send_redelivers_and_every_message_arrives(pg_url, s
     _submit_directly(stack.env, tmp_path, 500)
     supervisor = stack.worker(processes=2, threads=4)
     supervisor.wait_for(r"(?s)worker \d+ running.*worker \d+ running", 30)
-    wait_until(lambda: sink.count() >= 100, 60, interval=0.02, what=lambda: f"sending to start: {supervisor.output[-3000:]}")
+    started = lambda: f"sending to start: {supervisor.output[-3000:]}"  # noqa: E731
+    wait_until(lambda: sink.count() >= 100, 60, interval=0.02, what=started)
     victim = int(re.findall(r"worker (\d+) running", supervisor.output)[0])
     os.kill(victim, signal.SIGKILL)  # no clean-up, no ack: RabbitMQ requeues what it held
     killed_at = sink.count()
     wait_until(lambda: len(sink.per_recipient) == 500, 60, interval=0.25, what="all 500 messages")
     time.sleep(1)
     duplicates = sum(v - 1 for v in sink.per_recipient.values())
-    print(f"\nSIGKILL after {killed_at} of 500 sent: {duplicates} duplicate(s) (documented window: SMTP accepted,"
-          " process died before recording 'sent')")
+    print(
+        f"\nSIGKILL after {killed_at} of 500 sent: {duplicates} duplicate(s) (documented window: SMTP accepted,"
+        " process died before recording 'sent')"
+    )
     assert duplicates <= 4, "more duplicates than threads in flight in the killed process"
     assert re.search(r"worker process \d+ exited with -9; starting a new one", supervisor.output)
     wait_until(lambda: count(pg_url, Message, Message.status == "sent") == 500, 30, what="every row 'sent'")
@@ -140,8 +158,9 @@ def private_postgres(tmp_path_factory):
     server.destroy()
 
 
-def test_database_down_gives_503_then_service_resumes_with_no_partial_rows(private_postgres, sink, make_stack,
-                                                                          private_redis):
+def test_database_down_gives_503_then_service_resumes_with_no_partial_rows(
+    private_postgres, sink, make_stack, private_redis
+):
     url = private_postgres.create_migrated_database()
     stack = make_stack(url, private_redis.url, sink.url)
     web = stack.web()
