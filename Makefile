@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint browser clean
+.PHONY: run test test-postgres bench lint browser clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,22 @@ browser:
 
 test: $(BIN)/.installed browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole suite once more with every test on its own PostgreSQL database (issue 3).
+test-postgres: $(BIN)/.installed
+	LEADCAPTURE_TEST_POSTGRES=$${LEADCAPTURE_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/postgres} \
+	  $(BIN)/pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+# Load generator for bench/: Debian's wrk, installed when missing and we may (root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk not found: install it (apt-get install wrk) to run the benchmark"; exit 1; fi; }
+
+# gunicorn (2 workers) + 1 worker process + PostgreSQL + Redis + SMTP sink, 30 s of load.
+bench: $(BIN)/.installed wrk
+	$(BIN)/python bench/stack.py $(BENCH_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

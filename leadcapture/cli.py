@@ -144,11 +144,12 @@ def _start_relay(app, stop: threading.Event) -> threading.Thread:
 
     core = _core(app)
     interval = app.config["OUTBOX_RELAY_INTERVAL"]
+    redeliver_after = app.config["OUTBOX_REDELIVER_AFTER"]
 
     def loop() -> None:
         while not stop.wait(interval):
             try:
-                outbox.relay(core.db.sessionmaker, publish, min_age=interval)
+                outbox.relay(core.db.sessionmaker, publish, min_age=interval, redeliver_after=redeliver_after)
             except Exception:  # noqa: BLE001  (keep relaying; the database may come back)
                 log.exception("outbox relay failed; retrying in %.0fs", interval)
 
@@ -185,11 +186,17 @@ def _start_scheduler(app, stop: threading.Event) -> threading.Thread:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the web app with an in-process worker (the embedded default)."""
+@click.option("--production", is_flag=True, help="Run under gunicorn; jobs go to LEADCAPTURE_BROKER_URL.")
+@click.option("--workers", type=click.IntRange(1, 64), help="gunicorn processes [LEADCAPTURE_WEB_WORKERS]")
+@click.option("--threads", type=click.IntRange(1, 64), help="threads per process [LEADCAPTURE_WEB_THREADS]")
+def serve(host: str, port: int, production: bool, workers: int | None, threads: int | None) -> None:
+    """Serve the web app: embedded (with an in-process worker) or, with --production, under gunicorn."""
+    app = _app()
+    if production:
+        _serve_production(app, host, port, workers, threads)
+        return
     from .dbmigrate import upgrade
 
-    app = _app()
     if not is_production(app.config) and "LEADCAPTURE_BASE_URL" not in os.environ:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         app.config["BASE_URL"] = f"http://{shown}:{port}"  # links in dev mail point here
@@ -218,29 +225,76 @@ def serve(host: str, port: int) -> None:
             worker.stop()
 
 
+def _serve_production(app, host: str, port: int, workers: int | None, threads: int | None) -> None:
+    from .production import gunicorn_options, run_gunicorn
+
+    if not app.config["BROKER_URL"]:
+        raise click.ClickException(
+            "serve --production needs LEADCAPTURE_BROKER_URL (redis:// or amqp://) and separate "
+            "`leadcapture worker` processes; see docs/deploy.md."
+        )
+    _core(app).db.dispose()  # each gunicorn process opens its own connections
+    options = gunicorn_options(app.config, f"{host}:{port}", workers, threads)
+    click.echo(f"leadcapture (gunicorn, {options['workers']}x{options['threads']}) on http://{host}:{port}")
+    run_gunicorn(options)
+
+
 @main.command()
-def worker() -> None:
-    """Run a worker: consumes jobs from the broker and relays the outbox."""
+@click.option("--processes", type=click.IntRange(1, 64), help="worker processes [LEADCAPTURE_WORKER_PROCESSES]")
+@click.option("--threads", type=click.IntRange(1, 256), help="threads per process [LEADCAPTURE_WORKER_THREADS]")
+def worker(processes: int | None, threads: int | None) -> None:
+    """Run workers: consume jobs from the broker and relay the outbox. SIGTERM stops gracefully."""
+    child = os.environ.get("LEADCAPTURE_WORKER_CHILD") == "1"
     app = _app()
     if not app.config["BROKER_URL"]:
         raise click.ClickException(
             "LEADCAPTURE_BROKER_URL is empty: the embedded default runs its worker inside "
             "`leadcapture serve`. Set a redis:// or amqp:// URL to run separate workers."
         )
+    from workers.broker import broker_status
+
     from .mail import MailError
 
-    try:
-        _core(app).transport.check()
-    except (MailError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    problem = None
+    status = broker_status(app.config["BROKER_URL"])
+    if status != "ok":
+        problem = f"cannot use broker {_redact(app.config['BROKER_URL'])}: {status}"
+    else:
+        try:
+            _core(app).transport.check()
+        except (MailError, ValueError) as exc:
+            problem = f"{exc} (check LEADCAPTURE_MAIL_URL)"
+    if problem:
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(3 if child else 1)
+    processes = processes or app.config["WORKER_PROCESSES"]
+    threads = threads or app.config["WORKER_THREADS"]
+    if processes > 1:
+        from .production import Supervisor
+
+        _core(app).db.dispose()
+        click.echo(f"worker supervisor: {processes} processes x {threads} threads; SIGTERM to stop")
+        sys.exit(Supervisor(processes, threads).run())
+    app.config["WORKER_THREADS"] = threads
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     w = _start_worker(app)
     _start_relay(app, stop)
-    click.echo(f"worker running ({app.config['WORKER_THREADS']} threads); Ctrl-C to stop")
+    click.echo(f"worker {os.getpid()} running ({threads} threads); SIGTERM or Ctrl-C to stop")
     stop.wait()
-    w.stop()
+    w.stop()  # finishes the jobs in hand, hands back the prefetched ones
+    _core(app).transport.close()
+    click.echo(f"worker {os.getpid()} stopped")
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 from .cli_privacy import COMMANDS as _PRIVACY_COMMANDS  # noqa: E402  (people, keys, register, scheduler)

@@ -46,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_PER_IP": "300 per minute",
     "POW_DIFFICULTY": 0,  # leading zero bits of the proof-of-work; 0 switches it off
     "SCHEDULER_INTERVAL": 600,  # seconds between runs of retention, expiry and re-permission
+    # production processes (see docs/deploy.md)
+    "WORKER_PROCESSES": 1,  # `leadcapture worker` supervises this many worker processes
+    "WEB_WORKERS": 2,  # gunicorn worker processes of `leadcapture serve --production`
+    "WEB_THREADS": 4,  # threads per gunicorn worker
+    "MAIL_MAX_RETRIES": 10,  # SMTP 4xx / connection errors: retries before the message is marked failed
+    "MAIL_RETRY_MIN_BACKOFF": 5_000,  # ms; doubles per retry
+    "MAIL_RETRY_MAX_BACKOFF": 600_000,  # ms
+    "OUTBOX_REDELIVER_AFTER": 900.0,  # s; a published job not done by then is published again
 }
 
 _INT_KEYS = {
@@ -59,6 +67,12 @@ _INT_KEYS = {
     "WORKER_THREADS",
     "POW_DIFFICULTY",
     "SCHEDULER_INTERVAL",
+    "WORKER_PROCESSES",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "MAIL_MAX_RETRIES",
+    "MAIL_RETRY_MIN_BACKOFF",
+    "MAIL_RETRY_MAX_BACKOFF",
 }
 
 
@@ -77,6 +91,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", app.config["RATELIMIT_ENABLED"])
     if not 0 <= app.config["POW_DIFFICULTY"] <= 24:
         raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
+    app.config["OUTBOX_REDELIVER_AFTER"] = float(app.config["OUTBOX_REDELIVER_AFTER"])
     if isinstance(app.config["SECRET_KEY_FALLBACKS"], str):
         app.config["SECRET_KEY_FALLBACKS"] = _split(app.config["SECRET_KEY_FALLBACKS"])
 

@@ -110,8 +110,16 @@ class Problem:
 
 def verify(session: Session, vault: Vault) -> tuple[int, Problem | None]:
     """Walk the chain; return (events checked, first problem or None)."""
+    events = _events(session)
+    try:
+        return _walk(session, vault, events)
+    finally:
+        events.close()  # stopping early must close PostgreSQL's server-side cursor
+
+
+def _walk(session: Session, vault: Vault, events: Iterator[LedgerEvent]) -> tuple[int, Problem | None]:
     expected_prev, expected_seq, count = GENESIS, 1, 0
-    for ev in _events(session):
+    for ev in events:
         if ev.seq != expected_seq:
             return count, Problem(expected_seq, f"missing (next event found is {ev.seq})")
         if ev.prev_hash != expected_prev:
@@ -136,4 +144,8 @@ def verify(session: Session, vault: Vault) -> tuple[int, Problem | None]:
 
 def _events(session: Session) -> Iterator[LedgerEvent]:
     stmt = select(LedgerEvent).order_by(LedgerEvent.seq).execution_options(yield_per=1000)
-    yield from session.scalars(stmt)
+    result = session.scalars(stmt)
+    try:
+        yield from result
+    finally:
+        result.close()

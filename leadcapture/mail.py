@@ -12,6 +12,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -20,6 +21,7 @@ import jinja2
 
 import emails
 
+from .mime import OutgoingMessage, header_line
 from .models import utcnow
 
 TEMPLATE_DIR = Path(emails.__file__).parent
@@ -71,30 +73,41 @@ def compose(
     unsubscribe_url: str,
     unsubscribe_mailto: str = "",
     auto_submitted: bool = False,
-) -> EmailMessage:
-    """A complete RFC 5322 message with List-Unsubscribe (RFC 2369) and one-click (RFC 8058)."""
-    name, address = parseaddr(sender)
-    domain = address.rpartition("@")[2] or "localhost"
-    msg = EmailMessage()
-    msg["From"] = Address(display_name=name, addr_spec=address) if name else address
-    msg["To"] = to
-    msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain=domain)
+) -> OutgoingMessage:
+    """A complete RFC 5322 message with List-Unsubscribe (RFC 2369) and one-click (RFC 8058).
+
+    Built by leadcapture.mime (bytes written directly, ~10x faster than EmailMessage); it reads
+    like an EmailMessage: msg["Subject"], msg.get_body(...), msg.as_bytes(policy=SMTP).
+    """
+    sender_header, domain = _sender(sender)
     targets = [f"<{unsubscribe_url}>"]
     if unsubscribe_mailto:
         targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
-    msg["List-Unsubscribe"] = ", ".join(targets)
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers = [
+        ("From", sender_header),
+        ("To", to),
+        ("Subject", rendered.subject),
+        ("Date", format_datetime(utcnow())),
+        ("Message-ID", make_msgid(domain=domain)),
+        ("List-Unsubscribe", ", ".join(targets)),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
     if auto_submitted:
-        msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
-    return msg
+        headers.append(("Auto-Submitted", "auto-generated"))
+    for name, value in headers:
+        header_line(name, value)  # refuse CR/LF (header injection) now, not at send time
+    return OutgoingMessage(headers, rendered.text, rendered.html)
+
+
+@lru_cache(maxsize=64)
+def _sender(sender: str) -> tuple[str, str]:
+    name, address = parseaddr(sender)
+    domain = address.rpartition("@")[2] or "localhost"
+    return (str(Address(display_name=name, addr_spec=address)) if name else address), domain
 
 
 class Transport(Protocol):
-    def send(self, msg: EmailMessage) -> None: ...
+    def send(self, msg: EmailMessage | OutgoingMessage) -> None: ...
 
     def check(self) -> None: ...
 
@@ -115,7 +128,7 @@ class MaildirTransport:
     def close(self) -> None:
         """Nothing to close."""
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage | OutgoingMessage) -> None:
         """Deliver msg into the Maildir's new/ folder."""
         self._box().add(msg.as_bytes())
 
@@ -198,7 +211,7 @@ class SMTPTransport:
         for conn in conns:
             self._close(conn)
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage | OutgoingMessage) -> None:
         """Hand msg to the relay, reconnecting once if the kept connection went stale."""
         sender = parseaddr(str(msg["From"]))[1]
         recipients = [parseaddr(str(msg["To"]))[1]]

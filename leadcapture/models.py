@@ -228,6 +228,9 @@ class OutboxJob(Base):
     args_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
+    # issue 3 (revision 0003): set when a worker finished the job; a published job without it
+    # for OUTBOX_REDELIVER_AFTER seconds is published again (a broker that lost it, e.g. restarted empty).
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class Message(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from . import consent
 from .core import Core
 from .i18n import translate
-from .mail import PermanentMailError, compose, render
+from .mail import PermanentMailError, TransientMailError, compose, render
 from .models import PENDING, PURPOSE, Message, Request, Submission, utcnow
 from .tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE
 
@@ -56,14 +56,31 @@ def deliver(core: Core, dedupe_key: str, kind: str, prepare: Callable[[Session],
         _finish(core, message_row_id, FAILED, str(exc))
         log.warning("message %s failed permanently: %s", dedupe_key, exc)
         return FAILED
+    except TransientMailError as exc:
+        if _retries_left() == 0:  # the broker will not try again: say so on the row
+            _finish(core, message_row_id, FAILED, f"gave up after retries: {exc}")
+            log.error("message %s failed, no retries left: %s", dedupe_key, exc)
+            return FAILED
+        _finish(core, message_row_id, SENDING, f"will retry: {exc}")
+        log.warning("message %s not sent yet, will retry: %s", dedupe_key, exc)
+        raise
     _finish(core, message_row_id, SENT, None)
     return SENT
 
 
+def _retries_left() -> int | None:
+    try:
+        from workers.broker import retries_left
+    except ImportError:  # pragma: no cover  (the workers package ships with leadcapture)
+        return None
+    return retries_left()
+
+
 def _finish(core: Core, row_id: int, status: str, detail: str | None) -> None:
+    sent_at = utcnow() if status != SENDING else None
     with core.db.session() as session:
         session.execute(
-            update(Message).where(Message.id == row_id).values(status=status, detail=detail, sent_at=utcnow())
+            update(Message).where(Message.id == row_id).values(status=status, detail=detail, sent_at=sent_at)
         )
 
 

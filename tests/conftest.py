@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import re
 import shutil
 from email.message import EmailMessage
@@ -20,6 +21,7 @@ from leadcapture.mail import MaildirTransport
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FORM = ROOT / "demo" / "sales-machine.toml"
 BASE_URL = "http://lc.test"
+_WORKERS: list[dramatiq.Worker] = []  # the session's dramatiq worker, once started
 
 
 def make_config(tmp_path: Path, **overrides) -> dict:
@@ -40,19 +42,29 @@ def make_config(tmp_path: Path, **overrides) -> dict:
 
 
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory) -> Path:
-    """An SQLite file migrated to head once; each test gets a copy."""
+def migrated_db(tmp_path_factory):
+    """A database migrated to head once; each test gets a copy (SQLite file, or PostgreSQL template)."""
+    server = os.environ.get("LEADCAPTURE_TEST_POSTGRES", "")
+    if server:  # run the whole suite on PostgreSQL: `make test-postgres`
+        from tests.pg import TemplateDatabases
+
+        templates = TemplateDatabases(server)
+        yield templates
+        templates.drop_all()
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = Database(f"sqlite:///{path}")
     upgrade(db)
     db.dispose()
-    return path
+    yield path
 
 
 @pytest.fixture
 def config(tmp_path, migrated_db) -> dict:
-    shutil.copy(migrated_db, tmp_path / "test.db")
-    return make_config(tmp_path)
+    if isinstance(migrated_db, Path):
+        shutil.copy(migrated_db, tmp_path / "test.db")
+        return make_config(tmp_path)
+    return make_config(tmp_path, DATABASE_URL=migrated_db.copy())
 
 
 @pytest.fixture
@@ -60,6 +72,8 @@ def app(config):
     app = create_app(config)
     yield app
     dramatiq.get_broker().flush_all()
+    for running in _WORKERS:  # a job still running must not open a connection after dispose
+        running.join()
     app.extensions["leadcapture"].db.dispose()
 
 
@@ -129,7 +143,9 @@ def dramatiq_worker():
 
     w = dramatiq.Worker(ensure_broker(""), worker_threads=2, worker_timeout=50)
     w.start()
+    _WORKERS.append(w)
     yield w
+    _WORKERS.remove(w)
     w.stop()
 
 

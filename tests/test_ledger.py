@@ -1,6 +1,4 @@
-import sqlite3
-
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from leadcapture import ledger
 from leadcapture.models import LedgerEvent
@@ -25,8 +23,11 @@ def verify(core):
         return ledger.verify(session, core.vault)
 
 
-def db_file(core):
-    return core.db.url.removeprefix("sqlite:///")
+def raw(core, statement, **params):
+    """Run SQL behind the app's back (any database), as an intruder with table access would."""
+    with core.db.engine.begin() as conn:
+        result = conn.execute(text(statement), params)
+        return result.fetchall() if result.returns_rows else None
 
 
 def test_an_untouched_chain_verifies(core):
@@ -44,8 +45,7 @@ def test_events_are_chained(core):
 
 def test_an_edited_header_is_detected(core):
     append(core, 3)
-    with sqlite3.connect(db_file(core)) as conn:
-        conn.execute("UPDATE ledger_events SET event='withdrawn' WHERE seq=2")
+    raw(core, "UPDATE ledger_events SET event='withdrawn' WHERE seq=2")
     count, problem = verify(core)
     assert (count, problem.seq) == (1, 2)
 
@@ -54,22 +54,19 @@ def test_an_edited_payload_is_detected(core):
     append(core, 3)
     with core.db.session() as session:
         other = session.get(LedgerEvent, 1).payload_enc
-    with sqlite3.connect(db_file(core)) as conn:
-        conn.execute("UPDATE ledger_events SET payload_enc=? WHERE seq=3", (other,))
+    raw(core, "UPDATE ledger_events SET payload_enc=:other WHERE seq=3", other=other)
     assert verify(core)[1].seq == 3
 
 
 def test_a_deleted_event_is_detected(core):
     append(core, 3)
-    with sqlite3.connect(db_file(core)) as conn:
-        conn.execute("DELETE FROM ledger_events WHERE seq=2")
+    raw(core, "DELETE FROM ledger_events WHERE seq=2")
     assert verify(core)[1].seq == 2
 
 
 def test_a_deleted_last_event_is_detected(core):
     append(core, 3)
-    with sqlite3.connect(db_file(core)) as conn:
-        conn.execute("DELETE FROM ledger_events WHERE seq=3")
+    raw(core, "DELETE FROM ledger_events WHERE seq=3")
     assert verify(core)[1].seq == 3
 
 
@@ -82,6 +79,5 @@ def test_erased_payloads_keep_the_chain_verifiable(core):
 
 def test_payloads_are_encrypted_at_rest(core):
     append(core, 1)
-    with sqlite3.connect(db_file(core)) as conn:
-        (stored,) = conn.execute("SELECT payload_enc FROM ledger_events").fetchone()
+    ((stored,),) = raw(core, "SELECT payload_enc FROM ledger_events")
     assert "192.0.2.0" not in stored and "label" not in stored

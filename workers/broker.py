@@ -13,7 +13,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import CurrentMessage, Middleware
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,23 @@ class AppContextMiddleware(Middleware):
         self._pop(message)
 
 
+class OutboxDoneMiddleware(Middleware):
+    """Marks the outbox row of a finished job done, so the relay never publishes it again."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        job_id = message.options.get("outbox_id")
+        app = _state["app"]
+        if job_id is None or exception is not None or app is None:
+            return  # a failed attempt: the retry (or, if the broker lost it, the relay) follows
+        from leadcapture import outbox
+
+        try:
+            with app.extensions["leadcapture"].db.session() as session:
+                outbox.mark_done(session, job_id)
+        except Exception:  # noqa: BLE001  (worst case the job is published once more: sends are idempotent)
+            log.warning("could not mark outbox job %s done", job_id, exc_info=True)
+
+
 def make_broker(url: str) -> dramatiq.Broker:
     """A broker for the URL: redis://, amqp:// or empty for the in-process stub broker."""
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -56,13 +73,16 @@ def make_broker(url: str) -> dramatiq.Broker:
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url)
+        # Publisher confirms: the outbox marks a job published only once RabbitMQ has it.
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
     elif not url:
         broker = StubBroker()
         broker.emit_after("process_boot")
     else:
         raise ValueError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
+    broker.add_middleware(CurrentMessage())  # sending.deliver asks whether this is the last attempt
     broker.add_middleware(AppContextMiddleware())
+    broker.add_middleware(OutboxDoneMiddleware())
     return broker
 
 
@@ -93,8 +113,56 @@ def get_broker() -> dramatiq.Broker:
     return _state["broker"]
 
 
-def publish(actor_name: str, args: list[Any]) -> None:
-    """Send a message for a declared actor (used by the outbox relay)."""
+def publish(actor_name: str, args: list[Any], outbox_id: int | None = None) -> None:
+    """Send a message for a declared actor (used by the outbox relay).
+
+    Jobs on the "mail" queue carry the LEADCAPTURE_MAIL_RETRY_* settings as message options,
+    so the backoff is the operator's choice, not a constant baked into the actor.
+    """
     broker = get_broker()
     actor = broker.get_actor(actor_name)
-    actor.send(*args)
+    app = _state["app"]
+    options: dict[str, Any] = {} if outbox_id is None else {"outbox_id": outbox_id}
+    if app is not None and actor.queue_name == "mail":
+        config = app.config
+        options.update(
+            max_retries=config["MAIL_MAX_RETRIES"],
+            min_backoff=config["MAIL_RETRY_MIN_BACKOFF"],
+            max_backoff=config["MAIL_RETRY_MAX_BACKOFF"],
+        )
+    actor.send_with_options(args=tuple(args), **options)
+
+
+def retries_left() -> int | None:
+    """How many retries the message this thread runs has left (None outside a worker)."""
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return None
+    actor = get_broker().get_actor(message.actor_name)
+    limit = message.options.get("max_retries", actor.options.get("max_retries", 20))
+    return max(0, limit - message.options.get("retries", 0))
+
+
+def broker_status(url: str, timeout: float = 2.0) -> str:
+    """ "ok", "in-process" (no broker URL) or "unreachable: <reason>", checked with a fresh connection."""
+    if not url:
+        return "in-process"
+    try:
+        if url.startswith(("amqp://", "amqps://")):
+            import pika
+
+            params = pika.URLParameters(url)
+            params.socket_timeout = params.blocked_connection_timeout = timeout
+            params.connection_attempts, params.stack_timeout = 1, timeout
+            pika.BlockingConnection(params).close()
+        else:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            try:
+                client.ping()
+            finally:
+                client.close()
+    except Exception as exc:  # noqa: BLE001  (any failure means: not usable now)
+        return f"unreachable: {exc.__class__.__name__}"
+    return "ok"

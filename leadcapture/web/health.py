@@ -1,4 +1,4 @@
-"""GET /healthz: is the database reachable."""
+"""GET /healthz: can this process reach the database and the broker (JSON, for load balancers)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """JSON status of the database; 503 when it cannot be reached."""
+    """Status of the database and the broker; 503 when either cannot be reached."""
+    from workers.broker import broker_status
+
+    core = get_core()
     try:
-        with get_core().db.engine.connect() as conn:
+        with core.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         database = "ok"
-    except SQLAlchemyError:
-        database = "unreachable"
-    ok = database == "ok"
-    return jsonify(status="ok" if ok else "degraded", database=database), 200 if ok else 503
+    except SQLAlchemyError as exc:
+        database = f"unreachable: {exc.__class__.__name__}"
+    broker = broker_status(core.config["BROKER_URL"])
+    ok = database == "ok" and broker in ("ok", "in-process")
+    body = {"status": "ok" if ok else "degraded", "database": database, "broker": broker}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if ok else 503

@@ -5,6 +5,7 @@ Links in emails never change state on GET or HEAD: they show a page whose button
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from ..tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE, TokenExpired, 
 from .errors import page
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 
 
 def _visitor(page_url: str | None = None) -> Visitor:
@@ -78,7 +80,10 @@ def relay_outbox() -> None:
     core = get_core()
     from workers.broker import publish
 
-    outbox.relay(core.db.sessionmaker, publish)
+    try:
+        outbox.relay(core.db.sessionmaker, publish)
+    except Exception:  # noqa: BLE001  (the change is committed; the periodic relay publishes it later)
+        log.warning("outbox relay after commit failed; the worker's relay will publish later", exc_info=True)
 
 
 @bp.route("/f/<slug>", methods=["GET", "POST"])

@@ -1,0 +1,370 @@
+"""Benchmark the production stack: `make bench` (or `.venv/bin/python bench/stack.py`).
+
+Starts PostgreSQL (a fresh database on the local server), a private redis-server, an SMTP sink
+(aiosmtpd), gunicorn (2 workers) and one `leadcapture worker` process; drives form submissions
+with wrk for 30 s; prints submissions/s, p50/p99 latency, submit->confirmation-in-sink p50/p99,
+the same for a minimal Flask+SQLAlchemy app (the ceiling), and mail throughput per worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.cookiejar
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, select
+
+ROOT = Path(__file__).resolve().parent.parent
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per SMTP command otherwise
+sys.path.insert(0, str(ROOT))
+PG = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port} after {timeout}s")
+
+
+def new_database() -> tuple[str, str]:
+    name = f"lc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG.rsplit("/", 1)[0].removeprefix("postgresql://")
+    return name, f"postgresql+psycopg://{base}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Sink:
+    """SMTP sink: arrival time per Message-ID."""
+
+    def __init__(self):
+        self.arrivals: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):
+        now = time.time()
+        found = re.search(rb"^Message-ID: (<[^>]+>)", envelope.original_content, re.M | re.I)
+        with self.lock:
+            self.arrivals[found.group(1).decode() if found else f"?{len(self.arrivals)}"] = now
+        return "250 OK"
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.arrivals)
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def visitor(base: str) -> tuple[str, str]:
+    """A CSRF token and the session cookie it belongs to."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/f/sales-machine", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    return token, "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def wrk(url: str, seconds: int, connections: int, env_extra: dict[str, str]) -> dict[str, float]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: `apt-get install wrk` (make bench does it when root)")
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench/post.lua"), url],
+        env={**os.environ, **env_extra},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else (values or [0])[0]
+
+
+def confirmation_latencies(database_url: str, sink: Sink) -> list[float]:
+    from leadcapture.models import Message, Submission
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Message.message_id, Submission.created_at)
+            .join(Submission, Submission.person_id == Message.person_id)
+            .where(Message.kind == "confirmation")
+        ).all()
+    engine.dispose()
+    return [(sink.arrivals[mid] - created.timestamp()) * 1000 for mid, created in rows if mid in sink.arrivals]
+
+
+def submit_directly(env: dict[str, str], n: int) -> None:
+    """n submissions written as the form writes them (outbox rows included), without HTTP."""
+    from leadcapture import consent, create_app
+    from leadcapture.consent import Visitor
+    from leadcapture.formdefs import current_version
+
+    keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY", "BASE_URL")}
+    app = create_app({**keys, "VAR_DIR": env["LEADCAPTURE_VAR_DIR"] + "-direct", "TESTING": True})
+    core = app.extensions["leadcapture"]
+    who = Visitor(ip="192.0.2.1", user_agent="bench", page_url="https://bench.test/")
+    with core.db.session() as session:
+        version = current_version(session, "sales-machine")
+        for i in range(n):
+            consent.submit(
+                session,
+                core.vault,
+                core.settings,
+                version,
+                email=f"direct{i}@example.com",
+                fields={},
+                purpose_keys=[],
+                visitor=who,
+            )
+    core.db.dispose()
+
+
+def transport_throughput(sink: Sink, n: int = 2000) -> float:
+    """compose + SMTP send of n confirmation-sized messages on one thread, one reused connection."""
+    from leadcapture.mail import Rendered, SMTPTransport, compose, render
+
+    ctx = {
+        "form": {"title": "Whitepaper", "controller": "Voorbeeld B.V.", "privacy_url": "https://x.test/p"},
+        "items": [{"label": "Nieuwsbrief", "confirm_url": "https://lc.test/c/1"}],
+        "confirm_all_url": "https://lc.test/c/a",
+        "not_me_url": "https://lc.test/u/x",
+        "preferences_url": "https://lc.test/p/x",
+        "max_age_days": 7,
+    }
+    rendered: Rendered = render("confirmation", "nl", ctx)
+    transport = SMTPTransport(f"smtp://127.0.0.1:{sink.port}")
+    began = time.perf_counter()
+    for i in range(n):
+        transport.send(
+            compose(
+                rendered,
+                sender="Voorbeeld <hallo@voorbeeld.nl>",
+                to=f"t{i}@example.com",
+                unsubscribe_url="https://lc.test/u/x",
+                auto_submitted=True,
+            )
+        )
+    elapsed = time.perf_counter() - began
+    transport.close()
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--mail", type=int, default=3000, help="messages for the per-process mail throughput")
+    opts = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lc_bench_"))
+    bin_dir = Path(sys.executable).parent
+    procs: list[subprocess.Popen] = []
+    databases: list[str] = []
+    redis_port = free_port()
+    procs.append(
+        subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(work),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+    )
+    wait_port(redis_port)
+    sink = Sink()
+    try:
+        name, database_url = new_database()
+        databases.append(name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADCAPTURE_")}
+        env.update(
+            {
+                "LEADCAPTURE_ENV": "production",
+                "LEADCAPTURE_VAR_DIR": str(work / "var"),
+                "LEADCAPTURE_DATABASE_URL": database_url,
+                "LEADCAPTURE_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "LEADCAPTURE_MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+                "LEADCAPTURE_SECRET_KEY": "bench-secret",
+                "LEADCAPTURE_DATA_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
+                "LEADCAPTURE_BASE_URL": "https://bench.test",
+                "LEADCAPTURE_MIN_FILL_SECONDS": "0",
+            }
+        )
+        cli = [str(bin_dir / "leadcapture")]
+        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*cli, "forms", "import", str(ROOT / "demo/sales-machine.toml")], env=env, check=True, capture_output=True
+        )
+        port = free_port()
+        web = start(
+            [*cli, "serve", "--production", "--port", str(port), "--workers", "2", "--threads", "4"],
+            env,
+            work / "web.log",
+        )
+        procs.append(web)
+        worker = start([*cli, "worker", "--processes", "1", "--threads", "8"], env, work / "worker.log")
+        procs.append(worker)
+        wait_port(port)
+        base = f"http://127.0.0.1:{port}"
+        token, cookie = visitor(base)
+        print(
+            f"leadcapture: gunicorn 2x4 + 1 worker x8, PostgreSQL, Redis, SMTP sink; wrk {opts.seconds}s "
+            f"{opts.connections} connections",
+            flush=True,
+        )
+        ours = wrk(
+            f"{base}/f/sales-machine",
+            opts.seconds,
+            opts.connections,
+            {"BENCH_TOKEN": token, "BENCH_COOKIE": cookie, "BENCH_RUN": "w"},
+        )
+        expected = int(ours["rps"] * opts.seconds * 0.95)
+        deadline = time.monotonic() + 120
+        while sink.count() < expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+        latencies = confirmation_latencies(database_url, sink)
+        print(
+            f"  submissions/s {ours['rps']:.0f}  latency p50 {ours['p50']:.1f} ms  p99 {ours['p99']:.1f} ms  "
+            f"non-2xx {ours['errors']}"
+        )
+        print(
+            f"  submit->confirmation in sink: {len(latencies)} messages, p50 {pct(latencies, 50):.0f} ms  "
+            f"p99 {pct(latencies, 99):.0f} ms",
+            flush=True,
+        )
+        stop(web)
+
+        # mail throughput of one worker process: a backlog of opts.mail confirmations, then one worker
+        stop(worker)
+        submit_directly(env, opts.mail)
+        before = sink.count()
+        worker = start([*cli, "worker", "--processes", "1", "--threads", "8"], env, work / "worker2.log")
+        procs.append(worker)
+        deadline = time.monotonic() + 180
+        while sink.count() < before + opts.mail and time.monotonic() < deadline:
+            time.sleep(0.2)
+        times = sorted(list(sink.arrivals.values())[before:])
+        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+        print(
+            f"  mail to the sink, one worker process (8 threads, full job: DB gate + compose + SMTP + record): "
+            f"{rate:.0f} msg/s ({len(times)} messages)"
+        )
+        print(f"  transport only (compose + SMTP, one thread, one connection): {transport_throughput(sink):.0f} msg/s")
+        stop(worker)
+
+        # the ceiling: a minimal Flask + SQLAlchemy app with the same writes, same gunicorn settings
+        name2, baseline_url = new_database()
+        databases.append(name2)
+        bport = free_port()
+        benv = {**os.environ, "BASELINE_DATABASE_URL": baseline_url}
+        baseline = start(
+            [
+                str(bin_dir / "gunicorn"),
+                "-w",
+                "2",
+                "--threads",
+                "4",
+                "-k",
+                "gthread",
+                "-b",
+                f"127.0.0.1:{bport}",
+                "bench.baseline:app",
+            ],
+            benv,
+            work / "baseline.log",
+        )
+        procs.append(baseline)
+        wait_port(bport)
+        ceiling = wrk(
+            f"http://127.0.0.1:{bport}/f/sales-machine",
+            opts.seconds,
+            opts.connections,
+            {"BENCH_TOKEN": "x", "BENCH_COOKIE": "", "BENCH_RUN": "b"},
+        )
+        print(
+            f"  minimal Flask+SQLAlchemy: submissions/s {ceiling['rps']:.0f}  p50 {ceiling['p50']:.1f} ms  "
+            f"p99 {ceiling['p99']:.1f} ms"
+        )
+        print(f"  ratio ours/ceiling: {ours['rps'] / ceiling['rps']:.2f}")
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        sink.controller.stop()
+        for name in databases:
+            drop_database(name)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
