@@ -227,5 +227,9 @@ def worker() -> None:
     w.stop()
 
 
+from .cli_campaigns import campaigns  # noqa: E402  (issue 6)
+
+main.add_command(campaigns)
+
 if __name__ == "__main__":
     main()

@@ -37,6 +37,15 @@ DEFAULTS: dict[str, Any] = {
     "MIN_FILL_SECONDS": 2,
     "WORKER_THREADS": 2,
     "OUTBOX_RELAY_INTERVAL": 2.0,
+    # issue 6: campaigns, throttling and DKIM
+    "SEND_RATE": 0,  # campaign messages per second per relay and sending domain; 0 = no limit
+    "SEND_BURST": 0,  # messages that may go at once; 0 = one second's worth
+    "REDIS_URL": "",  # shared throttle state; empty = the broker's Redis, if any, else in-process
+    "REDIS_PREFIX": "leadcapture:",
+    "DKIM_SELECTOR": "",
+    "DKIM_DOMAIN": "",
+    "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
+    "DKIM_PRIVATE_KEY_FILE": "",
 }
 
 _INT_KEYS = {
