@@ -224,7 +224,9 @@ def send_page(core: Core, campaign_id: int, first_person_id: int, last_person_id
             return {}
         key = campaign.purpose_key
         item = session.scalar(
-            select(ContentItem).where(ContentItem.id == campaign.item_id).options(selectinload(ContentItem.translations))
+            select(ContentItem)
+            .where(ContentItem.id == campaign.item_id)
+            .options(selectinload(ContentItem.translations))
         )
         page = [CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.status == PENDING]
         page += [CampaignRecipient.person_id.between(first_person_id, last_person_id)]
@@ -284,9 +286,7 @@ def _finish_if_complete(session: Session, campaign: Campaign) -> None:
     if campaign.status != SENDING_CAMPAIGN:
         return
     pending = session.scalar(
-        select(
-            exists().where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == PENDING)
-        )
+        select(exists().where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == PENDING))
     )
     if pending:
         return
@@ -319,4 +319,3 @@ def send_welcome(core: Core, person_id: int, purpose_key: str) -> str:
         return renderer.message(session, person, version_id), person_id, purpose_key
 
     return deliver(core, f"welcome:{item.id}:{person_id}", "welcome", prepare)
-

@@ -10,10 +10,20 @@ import click
 
 from . import campaigns as campaigns_mod
 from . import content
-from .cli import _app, _core
 from .models import DONE, PAUSED
 
 POLL_SECONDS = 0.5
+
+
+def _app():
+    # Imported late: cli.py registers this group at its end (and may run as __main__).
+    from .cli import _app as app
+
+    return app()
+
+
+def _core(app):
+    return app.extensions["leadcapture"]
 
 
 @click.group()
@@ -58,7 +68,9 @@ def list_() -> None:
     if not rows:
         click.echo("no campaigns yet: leadcapture campaigns create --purpose KEY FILE.md")
         return
-    click.echo(f"{'id':>4}  {'status':<8} {'purpose':<16} {'sent':>8} {'skipped':>8} {'failed':>7} {'total':>8}  subject")
+    click.echo(
+        f"{'id':>4}  {'status':<8} {'purpose':<16} {'sent':>8} {'skipped':>8} {'failed':>7} {'total':>8}  subject"
+    )
     for p in rows:
         click.echo(
             f"{p.id:>4}  {p.status:<8} {p.purpose_key:<16} {p.sent:>8} {p.skipped:>8} {p.failed:>7} {p.total:>8}  "

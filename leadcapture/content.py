@@ -94,9 +94,7 @@ def load_file(path: Path, *, subject: str | None = None, language: str | None = 
 def to_html(body_markdown: str) -> str:
     """Markdown to sanitised HTML."""
     html = markdown.markdown(body_markdown, extensions=["extra", "sane_lists"], output_format="html")
-    return nh3.clean(
-        html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"}
-    )
+    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"})
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")

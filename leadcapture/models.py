@@ -12,9 +12,9 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
-    Index,
     String,
     Text,
     UniqueConstraint,
@@ -317,4 +317,9 @@ class CampaignRecipient(Base):
 
 # Keyset pagination of a purpose's current consents, and of a campaign's pending recipients.
 Index("ix_consents_purpose_state_person", Consent.purpose_key, Consent.state, Consent.person_id)
-Index("ix_campaign_recipients_status", CampaignRecipient.campaign_id, CampaignRecipient.status, CampaignRecipient.person_id)
+Index(
+    "ix_campaign_recipients_status",
+    CampaignRecipient.campaign_id,
+    CampaignRecipient.status,
+    CampaignRecipient.person_id,
+)

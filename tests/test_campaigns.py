@@ -76,7 +76,9 @@ def add_person(core, version, email, state=CONFIRMED, language="nl", purpose="ne
 def campaign_id(runner, demo_form, tmp_path) -> int:
     (tmp_path / "nl.md").write_text(NL)
     (tmp_path / "en.md").write_text(EN)
-    result = runner.invoke(["campaigns", "create", "--purpose", "newsletter", str(tmp_path / "nl.md"), str(tmp_path / "en.md")])
+    result = runner.invoke(
+        ["campaigns", "create", "--purpose", "newsletter", str(tmp_path / "nl.md"), str(tmp_path / "en.md")]
+    )
     assert result.exit_code == 0, result.output
     return int(re.search(r"campaign (\d+) is a draft", result.output).group(1))
 
@@ -196,7 +198,9 @@ def test_a_withdrawal_arriving_mid_campaign_stops_that_persons_mail(
     assert (p.status, p.sent, p.skipped) == (DONE, 1, 1)
 
 
-def test_pause_and_resume_send_everyone_exactly_once(core, runner, demo_form, campaign_id, worker, mailbox, monkeypatch):
+def test_pause_and_resume_send_everyone_exactly_once(
+    core, runner, demo_form, campaign_id, worker, mailbox, monkeypatch
+):
     monkeypatch.setattr(campaigns, "PAGE", 2)  # several pages, so keyset pagination is exercised
     for n in range(5):
         add_person(core, demo_form, f"p{n}@example.com")
@@ -230,7 +234,9 @@ def test_send_with_a_progress_bar_runs_to_the_end(core, runner, demo_form, campa
     assert len(mailbox.messages()) == 3
 
 
-def test_a_welcome_item_goes_out_once_when_the_purpose_is_confirmed(core, client, runner, demo_form, worker, mailbox, tmp_path):
+def test_a_welcome_item_goes_out_once_when_the_purpose_is_confirmed(
+    core, client, runner, demo_form, worker, mailbox, tmp_path
+):
     (tmp_path / "welcome.md").write_text("Welkom! Elke maand **één** tip.\n")
     result = runner.invoke(
         ["campaigns", "create", "--purpose", "newsletter", "--welcome", "--subject", "Welkom", "--language", "nl",
@@ -269,12 +275,14 @@ def test_bad_content_files_are_refused_with_a_clear_message(runner, demo_form, t
 
 def test_campaign_commands_name_what_is_wrong(runner, demo_form, tmp_path):
     (tmp_path / "c.md").write_text(EN)
-    assert "no live form has a purpose with key 'nope'" in runner.invoke(
-        ["campaigns", "create", "--purpose", "nope", str(tmp_path / "c.md")]
-    ).output
-    assert "channel 'phone', not email" in runner.invoke(
-        ["campaigns", "create", "--purpose", "call", str(tmp_path / "c.md")]
-    ).output
+    assert (
+        "no live form has a purpose with key 'nope'"
+        in runner.invoke(["campaigns", "create", "--purpose", "nope", str(tmp_path / "c.md")]).output
+    )
+    assert (
+        "channel 'phone', not email"
+        in runner.invoke(["campaigns", "create", "--purpose", "call", str(tmp_path / "c.md")]).output
+    )
     missing = runner.invoke(["campaigns", "send", "99", "--no-wait"])
     assert missing.exit_code == 1 and "no campaign 99" in missing.output
     assert "no campaigns yet" in runner.invoke(["campaigns", "list"]).output
