@@ -33,15 +33,21 @@ class ContentRenderer:
         self.item = item
         self.purpose_key = purpose_key
         self._cache: dict[tuple[str, int | None], Rendered] = {}
+        self._versions: dict[int | None, FormVersion | None] = {}
         self._heads: dict[str, bytes] = {}  # folded From and Subject lines per subject
         self._boundary = f"=_lc{secrets.token_hex(12)}"  # "=_" never occurs in quoted-printable
         self._domain = parseaddr(core.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
 
-    def _rendered(self, session: Session, language: str, version_id: int | None) -> Rendered:
+    def load_versions(self, session: Session, version_ids: set[int | None]) -> None:
+        """Read the form versions (controller, privacy notice, label) the footers will name."""
+        for version_id in version_ids - self._versions.keys():
+            self._versions[version_id] = session.get(FormVersion, version_id) if version_id is not None else None
+
+    def _rendered(self, language: str, version_id: int | None) -> Rendered:
         translation = translation_for(self.item, language)
         cache_key = (translation.language, version_id)
         if cache_key not in self._cache:
-            version = session.get(FormVersion, version_id) if version_id is not None else None
+            version = self._versions[version_id]
             definition = version.definition if version is not None else {"controller": "", "privacy_url": ""}
             purpose = (version.purpose(self.purpose_key) if version is not None else None) or {}
             context = {
@@ -56,9 +62,9 @@ class ContentRenderer:
             self._cache[cache_key] = render("content", translation.language, context)
         return self._cache[cache_key]
 
-    def message(self, session: Session, person: Person, version_id: int | None) -> EmailMessage:
+    def message(self, person: Person, version_id: int | None) -> EmailMessage:
         """The complete message for person, in their language where a translation exists."""
-        rendered = self._rendered(session, person.language, version_id)
+        rendered = self._rendered(person.language, version_id)
         core = self.core
         unsubscribe = core.link("u", UNSUBSCRIBE, {"p": person.id, "k": self.purpose_key})
         preferences = core.link("p", PREFERENCES, {"p": person.id})
