@@ -66,6 +66,15 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def sink_stats(path: Path) -> tuple[int, float, float]:
     try:
         count, first, last = path.read_text().split()
@@ -77,10 +86,11 @@ def sink_stats(path: Path) -> tuple[int, float, float]:
 def raw_baseline(port: int, data: bytes, sender: str, to: str, count: int) -> float:
     """Messages/s of a bare smtplib loop sending the same bytes over one connection."""
     with smtplib.SMTP("127.0.0.1", port) as conn:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for _ in range(count):
             conn.sendmail(sender, [to], data)
-        return count / (time.perf_counter() - began)
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return count / wall, count / cpu
 
 
 def main() -> None:
@@ -154,12 +164,22 @@ def main() -> None:
             sample = renderer.message(person, 1)
         data = sample.as_bytes()
         before = sink_stats(stats_file)[0]
-        raw = raw_baseline(sink_port, data, "nieuws@voorbeeld.nl", "lead1@bench.example", args.raw)
+        raw, raw_cpu = raw_baseline(sink_port, data, "nieuws@voorbeeld.nl", "lead1@bench.example", args.raw)
         while sink_stats(stats_file)[0] < before + args.raw:
             time.sleep(0.1)
-        print(f"raw smtplib loop, one connection, {len(data)} bytes/message: {raw:,.0f} msg/s")
+        print(
+            f"raw smtplib loop, one connection, {len(data)} bytes/message: {raw:,.0f} msg/s "
+            f"({raw_cpu:,.0f} per CPU-second of the sending process)"
+        )
 
-        results = {"people": args.people, "database": args.database, "raw_msgs_per_s": raw, "runs": []}
+        results = {
+            "people": args.people,
+            "database": args.database,
+            "raw_msgs_per_s": raw,
+            "raw_msgs_per_cpu_s": raw_cpu,
+            "runs": [],
+        }
+        results["load_average_before"] = os.getloadavg()
         for count in [int(c) for c in args.workers.split(",")]:
             with core.db.session() as session:
                 campaign_id = campaigns.create_campaign(session, item.id).id
@@ -174,6 +194,7 @@ def main() -> None:
             ]
             time.sleep(3)  # let them boot and connect
             base_rss = [rss_kb(w.pid) for w in workers]
+            base_cpu = [cpu_seconds(w.pid) for w in workers]
             sent_before = sink_stats(stats_file)[0]
             began = time.time()
             with core.db.session() as session:
@@ -190,6 +211,8 @@ def main() -> None:
                     break
             ended = time.time()
             hwm = [rss_kb(w.pid, "VmHWM") for w in workers]
+            cpu = [cpu_seconds(w.pid) - b for w, b in zip(workers, base_cpu, strict=True)]
+            load = os.getloadavg()
             for w in workers:
                 w.terminate()
             for w in workers:
@@ -210,12 +233,19 @@ def main() -> None:
                 "ratio_to_raw": round(rate / raw, 2),
                 "rss_after_boot_mb": [round(r / 1024, 1) for r in base_rss],
                 "peak_rss_mb": [round(max(p, h) / 1024, 1) for p, h in zip(peak, hwm, strict=True)],
+                "worker_cpu_s": [round(c, 1) for c in cpu],
+                # Load-independent: what one worker process sends per second of CPU it gets.
+                "msgs_per_cpu_s_per_process": round(delivered / max(sum(cpu), 0.001), 1),
+                "ratio_to_raw_per_cpu_s": round(delivered / max(sum(cpu), 0.001) / raw_cpu, 2),
+                "load_average_after": [round(x, 1) for x in load],
             }
             results["runs"].append(run)
             print(
                 f"{count} worker process(es) x {args.threads} threads: {run['sent']:,} sent in {run['seconds']} s "
                 f"= {rate:,.0f} msg/s ({rate / count:,.0f} per process), ratio to raw {rate / raw:.2f}, "
-                f"peak RSS per process {run['peak_rss_mb']} MB"
+                f"peak RSS per process {run['peak_rss_mb']} MB; per CPU-second of a worker: "
+                f"{run['msgs_per_cpu_s_per_process']:,.0f} msg (raw loop: {raw_cpu:,.0f}, ratio "
+                f"{run['ratio_to_raw_per_cpu_s']}); load average {load[0]:.1f}"
             )
         print(json.dumps(results))
         if args.json:
