@@ -192,6 +192,7 @@ def main() -> None:
                 )
                 for n in range(count)
             ]
+            procs.extend(workers)  # stopped in `finally` too, if the run is interrupted
             time.sleep(3)  # let them boot and connect
             base_rss = [rss_kb(w.pid) for w in workers]
             base_cpu = [cpu_seconds(w.pid) for w in workers]

@@ -12,19 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from . import consent, outbox
+from . import bulk, consent, outbox
 from .content import welcome_item
 from .core import Core
-from .mail import PermanentMailError
 from .models import (
     CONFIRMED,
     DONE,
@@ -36,13 +32,11 @@ from .models import (
     CampaignRecipient,
     Consent,
     ContentItem,
-    Message,
     Person,
-    Suppression,
     utcnow,
 )
 from .outgoing import ContentRenderer
-from .sending import FAILED, SENDING, SENT, SKIPPED, Prepared, deliver
+from .sending import FAILED, SENT, SKIPPED, Prepared, deliver
 from .throttle import throttle_for
 
 PAGE = 500  # recipients per page of the fan-out, and per send job
@@ -258,7 +252,7 @@ def send_page(core: Core, campaign_id: int, first_person_id: int, last_person_id
                     break
                 if person is not None:
                     throttle.acquire()
-                status = _deliver(
+                status = bulk.deliver(
                     core,
                     conn,
                     f"campaign:{campaign_id}:{person_id}",
@@ -274,89 +268,6 @@ def send_page(core: Core, campaign_id: int, first_person_id: int, last_person_id
     return {status: len(ids) for status, ids in outcome.items()}
 
 
-_MESSAGES = Message.__table__
-# The send-time gate of consent.may_send_purpose as one statement: consent confirmed now, and
-# the address not on the suppression list.
-_GATE = select(Consent.id).where(
-    Consent.person_id == bindparam("person_id"),
-    Consent.purpose_key == bindparam("purpose_key"),
-    Consent.state == CONFIRMED,
-    ~exists().where(Suppression.email_index == bindparam("email_index")),
-)
-
-
-def _deliver(
-    core: Core,
-    conn: Connection,
-    dedupe_key: str,
-    person: Person | None,
-    key: str,
-    build: Callable[[], EmailMessage],
-    marks: list[tuple[int, str, str | None]],
-) -> str:
-    """sending.deliver's contract on the bulk path, in Core statements rather than ORM sessions.
-
-    Same Message row, same dedupe key and states, same single window for a duplicate (the relay
-    accepted the message and the process died before marking it sent); the gate runs in the
-    transaction that records 'sending', right before the transport. The 'sent' mark of the
-    previous message rides along in that transaction (or the page's last one), which saves a
-    commit per message and widens the duplicate window by only the time to build one message.
-    """
-    carried = list(marks)
-    marks.clear()
-    try:
-        with conn.begin():
-            _write_marks(conn, carried)
-            row = conn.execute(
-                select(_MESSAGES.c.id, _MESSAGES.c.status).where(_MESSAGES.c.dedupe_key == dedupe_key)
-            ).first()
-            if row is not None and row.status != SENDING:
-                return row.status
-            allowed = person is not None and (
-                conn.execute(
-                    _GATE, {"person_id": person.id, "purpose_key": key, "email_index": person.email_index}
-                ).first()
-                is not None
-            )
-            msg = build() if allowed else None
-            values = {
-                "status": SENDING if msg is not None else SKIPPED,
-                "person_id": person.id if msg is not None else None,
-                "purpose_key": key if msg is not None else None,
-                "message_id": msg["Message-ID"] if msg is not None else None,
-            }
-            if row is None:
-                inserted = conn.execute(insert(_MESSAGES).values(dedupe_key=dedupe_key, kind="campaign", **values))
-                row_id = inserted.inserted_primary_key[0]
-            else:
-                row_id = row.id
-                conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == row_id).values(**values))
-    except IntegrityError:  # a duplicate job is handling the same message right now
-        marks[:0] = carried  # rolled back with the claim: they go with the next one
-        return "duplicate"
-    except BaseException:
-        marks[:0] = carried
-        raise
-    if msg is None:
-        return SKIPPED
-    try:
-        core.transport.send(msg)
-    except PermanentMailError as exc:
-        marks.append((row_id, FAILED, str(exc)))
-        log.warning("message %s failed permanently: %s", dedupe_key, exc)
-        return FAILED
-    marks.append((row_id, SENT, None))
-    return SENT
-
-
-def _write_marks(conn: Any, marks: list[tuple[int, str, str | None]]) -> None:
-    now = utcnow()
-    for row_id, status, detail in marks:
-        conn.execute(
-            update(_MESSAGES).where(_MESSAGES.c.id == row_id).values(status=status, detail=detail, sent_at=now)
-        )
-
-
 def _status(core: Core, campaign_id: int) -> str | None:
     with core.db.session() as session:
         return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
@@ -366,7 +277,7 @@ def _record(
     core: Core, campaign_id: int, outcome: dict[str, list[int]], marks: list[tuple[int, str, str | None]]
 ) -> None:
     with core.db.session() as session:
-        _write_marks(session.connection(), marks)
+        bulk.write_marks(session.connection(), marks)
         for status, ids in outcome.items():
             for start_at in range(0, len(ids), PAGE):
                 session.execute(
