@@ -89,3 +89,55 @@ def test_smtp_refusals_are_counted_and_a_retry_sends_no_duplicate(app, core, dem
     assert (p.status, p.sent, p.failed, p.pending) == ("done", 3, 1, 0)
     with core.db.session() as session:
         assert session.scalar(select(Campaign.failed).where(Campaign.id == campaign_id)) == 1
+
+
+@pytest.fixture
+def postgres_app(tmp_path):
+    """An app on its own database on the local PostgreSQL (dropped afterwards)."""
+    import secrets
+
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    name = f"lc_issue6_test_{secrets.token_hex(4)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    from leadcapture import create_app
+    from leadcapture.dbmigrate import upgrade
+    from tests.conftest import make_config
+
+    app = create_app(make_config(tmp_path, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"))
+    upgrade(app.extensions["leadcapture"].db)
+    yield app
+    app.extensions["leadcapture"].db.dispose()
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.mark.integration
+def test_a_campaign_on_postgresql_pages_through_everyone_once(postgres_app, monkeypatch):
+    from leadcapture.formdefs import load_toml, save
+    from tests.conftest import DEMO_FORM, Outbox
+
+    monkeypatch.setattr(campaigns, "PAGE", 3)
+    core = postgres_app.extensions["leadcapture"]
+    definition, asset = load_toml(DEMO_FORM)
+    with core.db.session() as session:
+        version, _ = save(session, definition, asset)
+    for n in range(7):
+        add_person(core, version, f"pg{n}@example.com", state="confirmed" if n != 3 else "withdrawn")
+    _, campaign_id = make_campaign(core)
+    jobs = []
+    with core.db.session() as session:
+        campaigns.start(session, campaign_id)
+    campaigns.fanout(core, campaign_id, lambda actor, args: jobs.append(args))
+    campaigns.fanout(core, campaign_id, lambda actor, args: jobs.append(args))  # a redelivered fan-out job
+    sends = [args for args in jobs if len(args) == 3]
+    assert [(first, last) for _, first, last in sends] == [(1, 3), (5, 7)]
+    for campaign, first, last in sends * 2:  # every send job delivered twice
+        campaigns.send_page(core, campaign, first, last)
+    box = Outbox(postgres_app.config["VAR_DIR"] + "/outbox")
+    assert sorted(str(m["To"]) for m in box.messages()) == [f"pg{n}@example.com" for n in (0, 1, 2, 4, 5, 6)]
+    p = progress(core, campaign_id)
+    assert (p.status, p.sent, p.total) == ("done", 6, 6)
