@@ -277,6 +277,9 @@ def _record(
     core: Core, campaign_id: int, outcome: dict[str, list[int]], marks: list[tuple[int, str, str | None]]
 ) -> None:
     with core.db.session() as session:
+        # The row lock orders concurrent pages: the last to record sees every other page's
+        # statuses, so exactly one of them finds nobody pending and finishes the campaign.
+        campaign = session.get(Campaign, campaign_id, with_for_update=True)
         bulk.write_marks(session.connection(), marks)
         for status, ids in outcome.items():
             for start_at in range(0, len(ids), PAGE):
@@ -285,7 +288,6 @@ def _record(
                     .where(CampaignRecipient.id.in_(ids[start_at : start_at + PAGE]))
                     .values(status=status)
                 )
-        campaign = session.get(Campaign, campaign_id)
         if campaign is not None and campaign.fanout_done:
             _finish_if_complete(session, campaign)
 
