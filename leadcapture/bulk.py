@@ -33,6 +33,24 @@ _GATE = select(Consent.id).where(
     Consent.state == CONFIRMED,
     ~exists().where(Suppression.email_index == bindparam("email_index")),
 )
+# Built once: constructing a statement per message costs more CPU than executing it.
+_FIND = select(_MESSAGES.c.id, _MESSAGES.c.status).where(_MESSAGES.c.dedupe_key == bindparam("dedupe_key"))
+_INSERT = insert(_MESSAGES)
+_CLAIM_AGAIN = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("b_status"),
+        person_id=bindparam("b_person_id"),
+        purpose_key=bindparam("b_purpose_key"),
+        message_id=bindparam("b_message_id"),
+    )
+)
+_MARK = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("row_id"))
+    .values(status=bindparam("b_status"), detail=bindparam("b_detail"), sent_at=bindparam("b_sent_at"))
+)
 
 
 def deliver(
@@ -57,9 +75,7 @@ def deliver(
     try:
         with conn.begin():
             write_marks(conn, carried)
-            row = conn.execute(
-                select(_MESSAGES.c.id, _MESSAGES.c.status).where(_MESSAGES.c.dedupe_key == dedupe_key)
-            ).first()
+            row = conn.execute(_FIND, {"dedupe_key": dedupe_key}).first()
             if row is not None and row.status != SENDING:
                 return row.status
             allowed = person is not None and (
@@ -76,11 +92,11 @@ def deliver(
                 "message_id": msg["Message-ID"] if msg is not None else None,
             }
             if row is None:
-                inserted = conn.execute(insert(_MESSAGES).values(dedupe_key=dedupe_key, kind="campaign", **values))
+                inserted = conn.execute(_INSERT, {"dedupe_key": dedupe_key, "kind": "campaign", **values})
                 row_id = inserted.inserted_primary_key[0]
             else:
                 row_id = row.id
-                conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == row_id).values(**values))
+                conn.execute(_CLAIM_AGAIN, {"row_id": row_id, **{f"b_{k}": v for k, v in values.items()}})
     except IntegrityError:  # a duplicate job is handling the same message right now
         marks[:0] = carried  # rolled back with the claim: they go with the next one
         return "duplicate"
@@ -103,6 +119,4 @@ def write_marks(conn: Connection, marks: Marks) -> None:
     """Record the outcome of messages handed to the transport."""
     now = utcnow()
     for row_id, status, detail in marks:
-        conn.execute(
-            update(_MESSAGES).where(_MESSAGES.c.id == row_id).values(status=status, detail=detail, sent_at=now)
-        )
+        conn.execute(_MARK, {"row_id": row_id, "b_status": status, "b_detail": detail, "b_sent_at": now})

@@ -36,7 +36,8 @@ class ContentRenderer:
         self._versions: dict[int | None, FormVersion | None] = {}
         self._heads: dict[str, bytes] = {}  # folded From and Subject lines per subject
         self._boundary = f"=_lc{secrets.token_hex(12)}"  # "=_" never occurs in quoted-printable
-        self._domain = parseaddr(core.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
+        self._sender = parseaddr(core.config["MAIL_FROM"])[1]
+        self._domain = self._sender.rpartition("@")[2] or "localhost"
 
     def load_versions(self, session: Session, version_ids: set[int | None]) -> None:
         """Read the form versions (controller, privacy notice, label) the footers will name."""
@@ -118,7 +119,8 @@ class ContentRenderer:
                 f"\r\n--{boundary}--\r\n".encode(),
             )
         )
-        return WireMessage(data, {"From": self.core.config["MAIL_FROM"], "To": to, "Message-ID": message_id})
+        # Transports read From and To for the envelope only: give them the bare addresses.
+        return WireMessage(data, {"From": self._sender, "To": to, "Message-ID": message_id})
 
 
 def _qp(text: str) -> bytes:
