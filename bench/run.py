@@ -207,7 +207,11 @@ def main() -> None:
                 peak = [max(p, rss_kb(w.pid)) for p, w in zip(peak, workers, strict=True)]
                 with core.db.session() as session:
                     progress = campaigns.progress(session, campaign_id)
-                print(f"  {count} worker(s): {progress.processed:,}/{progress.total:,} {progress.status}", end="\r")
+                print(
+                    f"  {count} worker(s): {progress.processed:,}/{progress.total:,} {progress.status}, "
+                    f"RSS now {[round(rss_kb(w.pid) / 1024, 1) for w in workers]} MB",
+                    end="\r",
+                )
                 if progress.status == "done":
                     break
             ended = time.time()
