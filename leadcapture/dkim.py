@@ -28,6 +28,14 @@ SIGNED_HEADERS = (
 Finalise = Callable[[bytes], bytes]
 
 
+class DKIMSettingError(ConfigError, ValueError):
+    """The LEADCAPTURE_DKIM_* settings are incomplete or the key is unusable.
+
+    A ValueError too, so `leadcapture worker` (which checks the transport at start) reports it
+    in one line like any other malformed mail setting.
+    """
+
+
 class Signer:
     """Signs wire-format messages (CRLF line endings) with one selector and key."""
 
@@ -63,18 +71,18 @@ def signer_from_config(config: Any) -> Signer | None:
         try:
             key = Path(key_file).read_text()
         except OSError as exc:
-            raise ConfigError(f"LEADCAPTURE_DKIM_PRIVATE_KEY_FILE: cannot read {key_file}: {exc}") from exc
+            raise DKIMSettingError(f"LEADCAPTURE_DKIM_PRIVATE_KEY_FILE: cannot read {key_file}: {exc}") from exc
     if not (selector and domain and key):
-        raise ConfigError(
+        raise DKIMSettingError(
             "DKIM signing needs LEADCAPTURE_DKIM_SELECTOR, LEADCAPTURE_DKIM_DOMAIN and "
             "LEADCAPTURE_DKIM_PRIVATE_KEY (or _KEY_FILE) together."
         )
     pem = key.replace("\\n", "\n").strip().encode()
     if b"PRIVATE KEY" not in pem:
-        raise ConfigError("LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+        raise DKIMSettingError("LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN …PRIVATE KEY-----)")
     signer = Signer(selector, domain, pem)
     try:
         signer(b"From: a@b\r\nTo: c@d\r\nSubject: t\r\n\r\nt\r\n")
     except Exception as exc:  # dkimpy raises several kinds for a bad key
-        raise ConfigError(f"LEADCAPTURE_DKIM_PRIVATE_KEY cannot sign: {exc}") from exc
+        raise DKIMSettingError(f"LEADCAPTURE_DKIM_PRIVATE_KEY cannot sign: {exc}") from exc
     return signer
