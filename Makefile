@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test test-postgres bench lint browser clean
+.PHONY: run test test-postgres bench bench-campaign wrk lint browser redis clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: install it (apt-get install chromium) to run the browser tests"; fi; }
 
-test: $(BIN)/.installed browser
+# redis-server for the shared-throttle test (it starts its own on a free port; issue 6).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian redis-server for the throttle tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server not found: the shared-throttle test will be skipped"; fi; }
+
+test: $(BIN)/.installed browser redis
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The whole suite once more with every test on its own PostgreSQL database (issue 3).
@@ -48,6 +56,10 @@ bench: $(BIN)/.installed wrk
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+
+# A campaign to a local SMTP sink: 1 and 2 worker processes (issue 6). PEOPLE=100000 for more.
+bench-campaign: $(BIN)/.installed redis
+	$(BIN)/python bench/run.py --people $${PEOPLE:-10000} --threads 4
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -307,5 +307,9 @@ from .cli_users import users  # noqa: E402  (issue 4)
 main.add_command(users)
 
 
+from .cli_campaigns import campaigns  # noqa: E402  (issue 6)
+
+main.add_command(campaigns)
+
 if __name__ == "__main__":
     main()

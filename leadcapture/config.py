@@ -54,6 +54,15 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_RETRY_MIN_BACKOFF": 5_000,  # ms; doubles per retry
     "MAIL_RETRY_MAX_BACKOFF": 600_000,  # ms
     "OUTBOX_REDELIVER_AFTER": 900.0,  # s; a published job not done by then is published again
+    # issue 6: campaigns, throttling and DKIM
+    "SEND_RATE": 0,  # campaign messages per second per relay and sending domain; 0 = no limit
+    "SEND_BURST": 0,  # messages that may go at once; 0 = one second's worth
+    "REDIS_URL": "",  # shared throttle state; empty = the broker's Redis, if any, else in-process
+    "REDIS_PREFIX": "leadcapture:",
+    "DKIM_SELECTOR": "",
+    "DKIM_DOMAIN": "",
+    "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
+    "DKIM_PRIVATE_KEY_FILE": "",
 }
 
 _INT_KEYS = {

@@ -316,6 +316,8 @@ def _confirm_purpose(session, vault, settings, request, method, visitor, now) ->
     consent.confirmed_at = now
     consent.withdrawn_at = None
     consent.last_activity_at = now
+    if event == "confirmed":  # issue 6: the purpose's welcome item, if it has one (sent by a worker)
+        outbox.enqueue(session, "send_welcome", submission.person_id, request.purpose_key)
     ledger.append(
         session,
         vault,

@@ -6,6 +6,7 @@ import mailbox
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -117,6 +118,8 @@ class Transport(Protocol):
 class MaildirTransport:
     """Writes messages to a local Maildir: the development outbox."""
 
+    finalise: Callable[[bytes], bytes] | None = None  # issue 6: DKIM signing, set by transport_for
+
     def __init__(self, path: Path):
         self.path = Path(path)
         for sub in ("tmp", "new", "cur"):
@@ -130,7 +133,9 @@ class MaildirTransport:
 
     def send(self, msg: EmailMessage | OutgoingMessage) -> None:
         """Deliver msg into the Maildir's new/ folder."""
-        self._box().add(msg.as_bytes())
+        # issue 6: when signing, store the signed wire form (CRLF), exactly what SMTP would send.
+        data = msg.as_bytes() if self.finalise is None else self.finalise(msg.as_bytes(policy=policy.SMTP))
+        self._box().add(data)
 
     def check(self) -> None:
         """Fail early if the folder is not writable."""
@@ -153,6 +158,8 @@ class MaildirTransport:
 
 class SMTPTransport:
     """Sends through an SMTP relay; one reused connection per thread."""
+
+    finalise: Callable[[bytes], bytes] | None = None  # issue 6: DKIM signing, set by transport_for
 
     def __init__(self, url: str, timeout: float = 30.0):
         parts = urlsplit(url)
@@ -216,6 +223,8 @@ class SMTPTransport:
         sender = parseaddr(str(msg["From"]))[1]
         recipients = [parseaddr(str(msg["To"]))[1]]
         data = msg.as_bytes(policy=policy.SMTP)  # CRLF line endings on the wire (RFC 5321)
+        if self.finalise is not None:  # issue 6: DKIM-sign the exact bytes that go on the wire
+            data = self.finalise(data)
         for attempt in (1, 2):
             try:
                 refused = self._connection().sendmail(sender, recipients, data)
@@ -256,7 +265,9 @@ def _classify(code: int, reply: bytes | str) -> MailError:
 
 def transport_for(config: Any) -> Transport:
     """The transport named by LEADCAPTURE_MAIL_URL (empty: the local Maildir outbox)."""
+    from .dkim import signer_from_config
+
     url = config["MAIL_URL"]
-    if not url:
-        return MaildirTransport(Path(config["VAR_DIR"]) / "outbox")
-    return SMTPTransport(url)
+    transport = MaildirTransport(Path(config["VAR_DIR"]) / "outbox") if not url else SMTPTransport(url)
+    transport.finalise = signer_from_config(config)  # issue 6: optional DKIM signing (R5.7)
+    return transport

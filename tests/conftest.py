@@ -172,7 +172,8 @@ class Drainer:
         broker = dramatiq.get_broker()
         for _ in range(5):  # jobs may lead to more jobs (confirm -> deliver)
             outbox.relay(self.core.db.sessionmaker, publish)
-            broker.join("mail", fail_fast=True)
+            for queue in sorted(broker.get_declared_queues()):  # "mail", and issue 6's "campaigns"
+                broker.join(queue, fail_fast=True)
             self.worker.join()
 
 

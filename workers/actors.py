@@ -31,3 +31,32 @@ def send_repermission(repermission_id: int) -> None:
     from leadcapture.repermission import send_repermission as send
 
     send(get_core(), repermission_id)
+
+
+# --- issue 6: content streams and campaigns -------------------------------------------------
+# Campaign jobs have their own queue, so a million-recipient send never delays a confirmation.
+
+
+@dramatiq.actor(queue_name="mail", **_RETRY)
+def send_welcome(person_id: int, purpose_key: str) -> None:
+    """Send a purpose's welcome item to a person who just confirmed it (if the purpose has one)."""
+    from leadcapture import campaigns
+
+    campaigns.send_welcome(get_core(), person_id, purpose_key)
+
+
+@dramatiq.actor(queue_name="campaigns", **_RETRY)
+def campaign_fanout(campaign_id: int, requeue: bool = False) -> None:
+    """Write a campaign's recipient rows page by page and queue the send jobs."""
+    from leadcapture import campaigns
+    from workers.broker import publish
+
+    campaigns.fanout(get_core(), campaign_id, publish, requeue)
+
+
+@dramatiq.actor(queue_name="campaigns", **_RETRY)
+def campaign_send(campaign_id: int, first_person_id: int, last_person_id: int) -> None:
+    """Send one page of a campaign, re-checking each person's consent just before sending."""
+    from leadcapture import campaigns
+
+    campaigns.send_page(get_core(), campaign_id, first_person_id, last_person_id)
