@@ -16,6 +16,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .i18n import translate
 
     app = Flask(__name__)
+    # No "add a trailing slash" redirects: werkzeug builds them from the request's Host header.
+    app.url_map.strict_slashes = False
     load_config(app, test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.extensions["leadcapture"] = Core(app.config)
