@@ -44,7 +44,7 @@ PAUSE_CHECK_EVERY = 50  # messages between two looks at the campaign's status
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, list[Any]], None]
+Publish = Callable[[str, list[Any], int], None]
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import binascii
 import secrets
-from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from .content import translation_for
 from .core import Core
 from .mail import Rendered, compose, render
+from .mime import header_line
 from .models import ContentItem, FormVersion, Person, utcnow
 from .tokens import PREFERENCES, UNSUBSCRIBE
 
@@ -89,8 +89,8 @@ class ContentRenderer:
                 Rendered(subject, "", ""), sender=self.core.config["MAIL_FROM"], to="x@x", unsubscribe_url="x"
             )
             self._heads[subject] = b"".join(
-                policy.SMTP.fold_binary(name, sample[name])
-                for name in ("From", "Subject")  # type: ignore[arg-type]
+                header_line(name, sample[name]).replace("\n", "\r\n").encode()  # folded, RFC 2047
+                for name in ("From", "Subject")
             )
         return self._heads[subject]
 

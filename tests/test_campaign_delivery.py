@@ -131,8 +131,8 @@ def test_a_campaign_on_postgresql_pages_through_everyone_once(postgres_app, monk
     jobs = []
     with core.db.session() as session:
         campaigns.start(session, campaign_id)
-    campaigns.fanout(core, campaign_id, lambda actor, args: jobs.append(args))
-    campaigns.fanout(core, campaign_id, lambda actor, args: jobs.append(args))  # a redelivered fan-out job
+    campaigns.fanout(core, campaign_id, lambda actor, args, *_outbox_id: jobs.append(args))
+    campaigns.fanout(core, campaign_id, lambda actor, args, *_outbox_id: jobs.append(args))  # a redelivered fan-out job
     sends = [args for args in jobs if len(args) == 3]
     assert [(first, last) for _, first, last in sends] == [(1, 3), (5, 7)]
     for campaign, first, last in sends * 2:  # every send job delivered twice
