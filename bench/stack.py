@@ -258,6 +258,7 @@ def main() -> None:
                 "LEADCAPTURE_DATA_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
                 "LEADCAPTURE_BASE_URL": "https://bench.test",
                 "LEADCAPTURE_MIN_FILL_SECONDS": "0",
+                "LEADCAPTURE_RATELIMIT_ENABLED": "false",  # measure the pipeline, not the limiter
             }
         )
         cli = [str(bin_dir / "leadcapture")]
