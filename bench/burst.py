@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from leadcapture import create_app
-from leadcapture.dbmigrate import upgrade
-from leadcapture.formdefs import load_toml, save
+from leadcapture.consent.formdefs import load_toml, save
+from leadcapture.migrations import upgrade
 from leadcapture.models import OutboxJob, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +35,9 @@ def run(n: int, limits: bool) -> None:
             "RATELIMIT_ENABLED": limits,
         }
     )
-    core = app.extensions["leadcapture"]
-    upgrade(core.db)
-    with core.db.session() as session:
+    services = app.extensions["leadcapture"]
+    upgrade(services.db)
+    with services.db.session() as session:
         save(session, *load_toml(ROOT / "demo" / "sales-machine.toml"))
     client = app.test_client()
     page = client.get("/f/sales-machine").get_data(as_text=True)
@@ -49,14 +49,14 @@ def run(n: int, limits: bool) -> None:
         status = client.post("/f/sales-machine", data={"csrf_token": token, "email": email}).status_code
         statuses[status] = statuses.get(status, 0) + 1
     elapsed = time.perf_counter() - start
-    with core.db.session() as session:
+    with services.db.session() as session:
         stored = session.scalar(select(func.count()).select_from(Submission))
         mails = session.scalar(select(func.count()).where(OutboxJob.actor == "send_confirmation"))
     print(
         f"limits {'on ' if limits else 'off'}  {n} posts in {elapsed:.1f} s ({elapsed / n * 1000:.1f} ms each)  "
         f"statuses {statuses}  stored {stored}  confirmations queued {mails}"
     )
-    core.db.dispose()
+    services.db.dispose()
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from leadcapture import create_app  # noqa: E402
-from leadcapture.contacts import contact_rows  # noqa: E402
-from leadcapture.dbmigrate import upgrade  # noqa: E402
+from leadcapture.backoffice.contacts import contact_rows  # noqa: E402
+from leadcapture.migrations import upgrade  # noqa: E402
 from leadcapture.models import Consent, Form, FormVersion, Person, utcnow  # noqa: E402
 
 
@@ -55,19 +55,19 @@ def main() -> None:
             "BASE_URL": "http://bench.test",
         }
     )
-    core = app.extensions["leadcapture"]
-    upgrade(core.db)
-    with core.db.session() as session:
+    services = app.extensions["leadcapture"]
+    upgrade(services.db)
+    with services.db.session() as session:
         existing = session.scalar(select(func.count()).select_from(Consent))
     if existing:
         print(f"reusing the {existing} consents already in the database")
     else:
-        insert_people(core, args.rows)
+        insert_people(services, args.rows)
     gc.collect()
     before = peak = rss_mb()
     start = time.perf_counter()
     size = lines = chunks = 0
-    for chunk in contact_rows(core, "newsletter", "email"):
+    for chunk in contact_rows(services, "newsletter", "email"):
         size += len(chunk)
         lines += chunk.count("\n")
         chunks += 1
@@ -78,14 +78,14 @@ def main() -> None:
         f"({(lines - 1) / took:,.0f} rows/s)"
     )
     print(f"RSS before the export {before:.0f} MB, highest during it {peak:.0f} MB (+{peak - before:.0f} MB)")
-    print(f"database kept for --database-url: {core.db.url}")
-    core.db.dispose()
+    print(f"database kept for --database-url: {services.db.url}")
+    services.db.dispose()
 
 
-def insert_people(core, rows: int) -> None:
+def insert_people(services, rows: int) -> None:
     """Insert people with a confirmed newsletter consent, in batches."""
     start = time.perf_counter()
-    with core.db.session() as session:
+    with services.db.session() as session:
         form = Form(slug="bench")
         session.add(form)
         session.flush()
@@ -93,11 +93,11 @@ def insert_people(core, rows: int) -> None:
         session.add(version)
         session.flush()
         version_id = version.id
-    vault, now, batch = core.vault, utcnow(), 10_000
+    vault, now, batch = services.vault, utcnow(), 10_000
     name, company, phone = vault.encrypt("Jan Jansen"), vault.encrypt("Jansen BV"), vault.encrypt("+31 6 1234 5678")
     for first in range(0, rows, batch):
         ids = range(first + 1, min(first + batch, rows) + 1)
-        with core.db.session() as session:
+        with services.db.session() as session:
             session.execute(
                 insert(Person),
                 [

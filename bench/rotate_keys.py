@@ -10,11 +10,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from leadcapture import keys
 from leadcapture.crypto import Vault
 from leadcapture.db import Database
-from leadcapture.dbmigrate import upgrade
+from leadcapture.migrations import upgrade
 from leadcapture.models import Form, FormVersion, LedgerEvent, Person, Submission
+from leadcapture.privacy import keyrotation as keys
 
 
 def main() -> None:

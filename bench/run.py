@@ -144,22 +144,24 @@ def main() -> None:
         import logging
 
         from bench.seed import seed
-        from leadcapture import campaigns, content, create_app, outbox
+        from leadcapture import create_app
+        from leadcapture.consent import outbox
+        from leadcapture.delivery import campaigns, content
+        from leadcapture.delivery.outgoing import ContentRenderer
         from leadcapture.models import Person
-        from leadcapture.outgoing import ContentRenderer
         from workers.broker import publish
 
         app = create_app()
         logging.getLogger().setLevel(logging.WARNING)
-        core = app.extensions["leadcapture"]
+        services = app.extensions["leadcapture"]
         seconds = seed(app, args.people)
         print(f"seeded {args.people:,} people with a current consent in {seconds:.1f} s ({args.database})")
 
         drafts = [content.parse(text) for text in MARKDOWN.values()]
-        with core.db.session() as session:
+        with services.db.session() as session:
             item = content.create_item(session, "newsletter", drafts)
             person = session.get(Person, 1)
-            renderer = ContentRenderer(core, item, "newsletter")
+            renderer = ContentRenderer(services, item, "newsletter")
             renderer.load_versions(session, {1})
             sample = renderer.message(person, 1)
         data = sample.as_bytes()
@@ -181,7 +183,7 @@ def main() -> None:
         }
         results["load_average_before"] = os.getloadavg()
         for count in [int(c) for c in args.workers.split(",")]:
-            with core.db.session() as session:
+            with services.db.session() as session:
                 campaign_id = campaigns.create_campaign(session, item.id).id
             workers = [
                 subprocess.Popen(
@@ -198,14 +200,14 @@ def main() -> None:
             base_cpu = [cpu_seconds(w.pid) for w in workers]
             sent_before = sink_stats(stats_file)[0]
             began = time.time()
-            with core.db.session() as session:
+            with services.db.session() as session:
                 campaigns.start(session, campaign_id)
-            outbox.relay(core.db.sessionmaker, publish)
+            outbox.relay(services.db.sessionmaker, publish)
             peak = [0] * count
             while True:
                 time.sleep(1)
                 peak = [max(p, rss_kb(w.pid)) for p, w in zip(peak, workers, strict=True)]
-                with core.db.session() as session:
+                with services.db.session() as session:
                     progress = campaigns.progress(session, campaign_id)
                 print(
                     f"  {count} worker(s): {progress.processed:,}/{progress.total:,} {progress.status}, "
@@ -255,7 +257,7 @@ def main() -> None:
         print(json.dumps(results))
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
-        core.db.dispose()
+        services.db.dispose()
     finally:
         for proc in procs:
             proc.terminate()

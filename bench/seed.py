@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 from leadcapture import create_app
-from leadcapture.dbmigrate import upgrade
-from leadcapture.formdefs import load_toml, save
+from leadcapture.consent.formdefs import load_toml, save
+from leadcapture.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 20_000
 
 
-def rows(core, start: int, stop: int, version_id: int, now: str):
+def rows(services, start: int, stop: int, version_id: int, now: str):
     """(person, consent) tuples for people numbered start..stop-1."""
-    vault = core.vault
+    vault = services.vault
     for n in range(start, stop):
         email = f"lead{n}@bench.example"
         language = "en" if n % 3 == 0 else "nl"
@@ -28,20 +28,20 @@ def rows(core, start: int, stop: int, version_id: int, now: str):
 
 def seed(app, count: int, purpose: str = "newsletter") -> float:
     """Load count people with a current consent; returns the seconds it took."""
-    core = app.extensions["leadcapture"]
-    upgrade(core.db)
+    services = app.extensions["leadcapture"]
+    upgrade(services.db)
     definition, asset = load_toml(ROOT / "demo" / "sales-machine.toml")
-    with core.db.session() as session:
+    with services.db.session() as session:
         version, _ = save(session, definition, asset)
         version_id = version.id
     began = time.perf_counter()
-    raw = core.db.engine.raw_connection()
+    raw = services.db.engine.raw_connection()
     try:
         cur = raw.cursor()
-        postgres = core.db.engine.dialect.name == "postgresql"
+        postgres = services.db.engine.dialect.name == "postgresql"
         now = "2026-11-01 00:00:00+00:00" if postgres else "2026-11-01 00:00:00.000000"
         for start in range(1, count + 1, CHUNK):
-            people, consents = zip(*rows(core, start, min(start + CHUNK, count + 1), version_id, now), strict=True)
+            people, consents = zip(*rows(services, start, min(start + CHUNK, count + 1), version_id, now), strict=True)
             if postgres:
                 with cur.copy(
                     "COPY people (id, email_index, email_enc, language, created_at, last_activity_at) FROM STDIN"

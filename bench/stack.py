@@ -158,33 +158,34 @@ def confirmation_latencies(database_url: str, sink: Sink) -> list[float]:
 
 def submit_directly(env: dict[str, str], n: int) -> None:
     """n submissions written as the form writes them (outbox rows included), without HTTP."""
-    from leadcapture import consent, create_app
-    from leadcapture.consent import Visitor
-    from leadcapture.formdefs import current_version
+    from leadcapture import create_app
+    from leadcapture.consent import transitions as consent
+    from leadcapture.consent.formdefs import current_version
+    from leadcapture.consent.transitions import Visitor
 
     keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY", "BASE_URL")}
     app = create_app({**keys, "VAR_DIR": env["LEADCAPTURE_VAR_DIR"] + "-direct", "TESTING": True})
-    core = app.extensions["leadcapture"]
+    services = app.extensions["leadcapture"]
     who = Visitor(ip="192.0.2.1", user_agent="bench", page_url="https://bench.test/")
-    with core.db.session() as session:
+    with services.db.session() as session:
         version = current_version(session, "sales-machine")
         for i in range(n):
             consent.submit(
                 session,
-                core.vault,
-                core.settings,
+                services.vault,
+                services.settings,
                 version,
                 email=f"direct{i}@example.com",
                 fields={},
                 purpose_keys=[],
                 visitor=who,
             )
-    core.db.dispose()
+    services.db.dispose()
 
 
 def transport_throughput(sink: Sink, n: int = 2000) -> float:
     """compose + SMTP send of n confirmation-sized messages on one thread, one reused connection."""
-    from leadcapture.mail import Rendered, SMTPTransport, compose, render
+    from leadcapture.delivery.mail import Rendered, SMTPTransport, compose, render
 
     ctx = {
         "form": {"title": "Whitepaper", "controller": "Voorbeeld B.V.", "privacy_url": "https://x.test/p"},

@@ -15,15 +15,14 @@ from wtforms import BooleanField, HiddenField, StringField, ValidationError
 from wtforms.csrf.core import CSRF
 from wtforms.validators import Optional
 
+from forms import pow as proof_of_work
+from leadcapture.consent.tokens import FORM, TokenError
 from leadcapture.i18n import translate
-from leadcapture.tokens import FORM, TokenError
-
-from . import pow as proof_of_work
 
 HONEYPOT = "website"
 
 
-def _core():
+def _services():
     return current_app.extensions["leadcapture"]
 
 
@@ -35,11 +34,11 @@ class FormTokenCSRF(CSRF):
         return super().setup_form(form)
 
     def generate_csrf_token(self, csrf_token_field: Any) -> str:
-        return _core().tokens.make(FORM, {"f": self.slug, "t": int(time.time())})
+        return _services().tokens.make(FORM, {"f": self.slug, "t": int(time.time())})
 
     def validate_csrf_token(self, form: Any, field: Any) -> None:
         try:
-            payload = _core().tokens.load(FORM, field.data or "")
+            payload = _services().tokens.load(FORM, field.data or "")
         except TokenError as exc:
             raise ValidationError(translate("form_expired")) from exc
         if payload.get("f") != self.slug:

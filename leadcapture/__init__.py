@@ -9,33 +9,38 @@ from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the web app: settings, core services, broker, blueprints."""
-    from .config import load_config
-    from .core import Core
-    from .db import close_session
-    from .i18n import translate
+    """Build the web app: settings, services, broker, blueprints (the web's composition root).
 
+    The imports are local so that importing the domain (`leadcapture.consent`, as workers and
+    the CLI do) never loads the web layer.
+    """
+    from leadcapture.delivery.mail import transport_for
+    from leadcapture.i18n import translate
+    from leadcapture.services import Services
+    from leadcapture.settings import DEFAULTS, flask_config, load_settings
+    from leadcapture.web import admin, api, dev, errors, health, ratelimit, security
+    from leadcapture.web.context import close_session
+    from leadcapture.web.public import pages, preferences
+    from workers import broker
+
+    settings = load_settings(test_config)
     app = Flask(__name__)
     # No "add a trailing slash" redirects: werkzeug builds them from the request's Host header.
     app.url_map.strict_slashes = False
-    load_config(app, test_config)
+    app.config.update(flask_config(settings))
+    app.config.update({k: v for k, v in (test_config or {}).items() if k not in DEFAULTS})  # Flask's own, in tests
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app.extensions["leadcapture"] = Core(app.config)
+    app.extensions["leadcapture"] = Services(settings, transport_factory=transport_for, publish=broker.publish)
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
-
-    from workers import broker
-
     broker.setup(app)
 
-    from .web import admin, api, dev, errors, health, preferences, public, ratelimit, security
-
-    app.register_blueprint(public.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
-    if dev.enabled(app.config):
+    if dev.enabled(settings):
         app.register_blueprint(dev.bp)
     errors.register(app)
     security.register(app)

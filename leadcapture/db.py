@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,22 +52,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN: two writers never both read, then deadlock on upgrade.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def get_db() -> Database:
-    """The Database of the current app."""
-    return current_app.extensions["leadcapture"].db
-
-
-def get_session() -> Session:
-    """The session of the current request (or job), created on first use."""
-    if "db_session" not in g:
-        g.db_session = get_db().sessionmaker()
-    return g.db_session
-
-
-def close_session(_exc: BaseException | None = None) -> None:
-    """Close the request's session; uncommitted work is rolled back."""
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()

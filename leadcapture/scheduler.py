@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from . import lifecycle, outbox, retention
-from .core import Core
-from .db import Database
-from .keys import check_index_key
-from .models import Lock, utcnow
+from leadcapture.consent import lifecycle, outbox
+from leadcapture.db import Database
+from leadcapture.models import Lock, utcnow
+from leadcapture.privacy import retention
+from leadcapture.privacy.keyrotation import check_index_key
+from leadcapture.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -63,40 +64,40 @@ def release(db: Database, name: str, holder: str) -> None:
         session.execute(Lock.__table__.delete().where(Lock.name == name, Lock.holder == holder))
 
 
-def run_jobs(core: Core, now: datetime) -> dict[str, Any]:
+def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
     """One run of every periodic job, each in its own transaction; returns what each did."""
     report: dict[str, Any] = {}
-    with core.db.session() as session:
-        check_index_key(session, core.vault)
-    with core.db.session() as session:
-        purged = retention.purge_unconfirmed(session, core.vault, now, core.config["UNCONFIRMED_RETENTION_DAYS"])
+    with services.db.session() as session:
+        check_index_key(session, services.vault)
+    with services.db.session() as session:
+        purged = retention.purge_unconfirmed(session, services.vault, now, services.settings.unconfirmed_retention_days)
         report["purged"] = purged.__dict__
-    with core.db.session() as session:
-        report["expired"] = lifecycle.expire_lapsed(session, core.vault, now)
-    with core.db.session() as session:
+    with services.db.session() as session:
+        report["expired"] = lifecycle.expire_lapsed(session, services.vault, now)
+    with services.db.session() as session:
         report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
-    with core.db.session() as session:
+    with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
     return report
 
 
 def run_once(
-    core: Core, holder: str, now: datetime, publish: Callable[[str, list[Any]], None] | None = None
+    services: Services, holder: str, now: datetime, publish: Callable[[str, list[Any]], None] | None = None
 ) -> dict[str, Any] | None:
     """Run the jobs if this process holds the lease; None when another process does."""
-    ttl = timedelta(seconds=max(2 * core.config["SCHEDULER_INTERVAL"], 300))
-    if not acquire(core.db, LEASE, holder, ttl, now):
+    ttl = timedelta(seconds=max(2 * services.settings.scheduler_interval, 300))
+    if not acquire(services.db, LEASE, holder, ttl, now):
         return None
-    report = run_jobs(core, now)
+    report = run_jobs(services, now)
     if publish is not None:
-        outbox.relay(core.db.sessionmaker, publish)
+        outbox.relay(services.db.sessionmaker, publish)
     if any(report["purged"].values()) or any(v for k, v in report.items() if k != "purged"):
         log.info("scheduler run: %s", report)  # counts only, never personal data
     return report
 
 
 def loop(
-    core: Core,
+    services: Services,
     stop: threading.Event,
     *,
     publish: Callable[[str, list[Any]], None] | None = None,
@@ -108,21 +109,21 @@ def loop(
     delay = first_delay
     try:
         while not stop.wait(delay):
-            delay = core.config["SCHEDULER_INTERVAL"]
+            delay = services.settings.scheduler_interval
             try:
-                run_once(core, holder, clock(), publish)
+                run_once(services, holder, clock(), publish)
             except Exception:  # noqa: BLE001  (the database may come back; try again next time)
                 log.exception("scheduler run failed; retrying in %ss", delay)
     finally:
         try:
-            release(core.db, LEASE, holder)
+            release(services.db, LEASE, holder)
         except Exception:  # noqa: BLE001
             log.warning("could not release the scheduler lease; it expires by itself")
 
 
-def start_thread(core: Core, stop: threading.Event, publish=None) -> threading.Thread:
+def start_thread(services: Services, stop: threading.Event, publish=None) -> threading.Thread:
     """The embedded scheduler: a daemon thread in `leadcapture serve`."""
-    thread = threading.Thread(target=loop, args=(core, stop), kwargs={"publish": publish}, name="scheduler")
+    thread = threading.Thread(target=loop, args=(services, stop), kwargs={"publish": publish}, name="scheduler")
     thread.daemon = True
     thread.start()
     return thread

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import create_app
+from leadcapture import create_app
 
 app = create_app()

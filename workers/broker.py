@@ -35,7 +35,7 @@ class AppContextMiddleware(Middleware):
     def _pop(self, message: dramatiq.Message) -> None:
         ctx, _local.ctx = getattr(_local, "ctx", None), None
         if ctx is not None:
-            from leadcapture.db import close_session
+            from leadcapture.web.context import close_session
 
             close_session()
             ctx.pop()
@@ -55,7 +55,7 @@ class OutboxDoneMiddleware(Middleware):
         app = _state["app"]
         if job_id is None or exception is not None or app is None:
             return  # a failed attempt: the retry (or, if the broker lost it, the relay) follows
-        from leadcapture import outbox
+        from leadcapture.consent import outbox
 
         try:
             with app.extensions["leadcapture"].db.session() as session:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, make_response, render_template
 
-from ..config import is_production
-from ..core import get_core
-from ..mail import MaildirTransport
+from leadcapture.delivery.mail import MaildirTransport
+from leadcapture.settings import Settings
+from leadcapture.web.context import get_services
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 
-def enabled(config: Any) -> bool:
+def enabled(settings: Settings) -> bool:
     """Only outside production."""
-    return not is_production(config)
+    return not settings.production
 
 
 def _outbox() -> MaildirTransport:
-    transport = get_core().transport
+    transport = get_services().transport
     if not isinstance(transport, MaildirTransport):
         abort(404)  # mail goes to an SMTP relay: there is no local mailbox to show
     return transport
@@ -28,7 +26,7 @@ def _outbox() -> MaildirTransport:
 @bp.get("/embed/<slug>")
 def embed_example(slug: str):
     """A plain page with the embed snippet, as a customer's website would have it."""
-    snippet = f'<script src="{get_core().url(f"/f/{slug}/embed.js")}" async></script>'
+    snippet = f'<script src="{get_services().url(f"/f/{slug}/embed.js")}" async></script>'
     return render_template("dev/embed.html", snippet=snippet, title=f"Embed example: {slug}")
 
 

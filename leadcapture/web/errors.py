@@ -8,7 +8,7 @@ from flask import Flask, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..i18n import translate
+from leadcapture.i18n import translate
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..core import get_core
+from leadcapture.web.context import get_services
 
 bp = Blueprint("health", __name__)
 
@@ -16,14 +16,14 @@ def healthz():
     """Status of the database and the broker; 503 when either cannot be reached."""
     from workers.broker import broker_status
 
-    core = get_core()
+    services = get_services()
     try:
-        with core.db.engine.connect() as conn:
+        with services.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         database = "ok"
     except SQLAlchemyError as exc:
         database = f"unreachable: {exc.__class__.__name__}"
-    broker = broker_status(core.config["BROKER_URL"])
+    broker = broker_status(services.settings.broker_url)
     ok = database == "ok" and broker in ("ok", "in-process")
     body = {"status": "ok" if ok else "degraded", "database": database, "broker": broker}
     response = jsonify(body)

@@ -13,25 +13,16 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
-from .errors import page
+from leadcapture.settings import Settings
+from leadcapture.web.errors import page
 
 # Never limited: load balancers poll health; static files are cached; one-click unsubscribe POSTs
 # arrive in bulk from a mailbox provider's few addresses and must always work (RFC 8058).
 _EXEMPT_ENDPOINTS = {"static", "health.healthz"}
 
 
-def storage_uri(config) -> str:
-    """RATELIMIT_STORAGE_URL, else the redis:// broker (shared by every web process), else memory."""
-    if config.get("RATELIMIT_STORAGE_URL"):
-        return config["RATELIMIT_STORAGE_URL"]
-    broker = config.get("BROKER_URL") or ""
-    if broker.startswith(("redis://", "rediss://", "redis+unix://")):
-        return broker
-    return "memory://"
-
-
-def _storage_options(config) -> dict:
-    if storage_uri(config).startswith("redis"):
+def _storage_options(settings: Settings) -> dict:
+    if settings.ratelimit_storage.startswith(("redis", "unix")):
         return {"socket_connect_timeout": 2, "socket_timeout": 2}
     return {}
 
@@ -63,23 +54,24 @@ def _exempt() -> bool:
 def register(app: Flask) -> Limiter:
     """Attach a Limiter to app (one per app, so tests never share counters) and limit the views."""
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    settings: Settings = app.extensions["leadcapture"].settings
 
     @app.before_request
     def frame_ancestors_for_limited_forms() -> None:
         # Runs before the limiter: a 429 inside an embed must still be allowed in the frame.
         if request.endpoint == "public.form" and request.view_args:
-            from .public import frame_ancestors_for_slug
+            from leadcapture.web.public.pages import frame_ancestors_for_slug
 
             frame_ancestors_for_slug(request.view_args["slug"])
 
     limiter = Limiter(
         client_key,
         app=app,
-        storage_uri=storage_uri(app.config),
-        storage_options=_storage_options(app.config),
+        storage_uri=settings.ratelimit_storage,
+        storage_options=_storage_options(settings),
         key_prefix="leadcapture-rl",
         # One ceiling per address across every page (not per endpoint).
-        application_limits=[app.config["RATELIMIT_PER_IP"]] if app.config["RATELIMIT_PER_IP"] else [],
+        application_limits=[settings.ratelimit_per_ip] if settings.ratelimit_per_ip else [],
         application_limits_exempt_when=_exempt,
         strategy="moving-window",
         swallow_errors=True,  # a Redis outage must not take the forms down; the window still holds
@@ -87,12 +79,12 @@ def register(app: Flask) -> Limiter:
         headers_enabled=True,
     )
     submit_limits = [
-        limiter.limit(app.config[key], methods=["POST"], key_func=key_func)
-        for key, key_func in (
-            ("RATELIMIT_SUBMIT_PER_IP", client_key),
-            ("RATELIMIT_SUBMIT_PER_FORM", _form_key),
+        limiter.limit(limit, methods=["POST"], key_func=key_func)
+        for limit, key_func in (
+            (settings.ratelimit_submit_per_ip, client_key),
+            (settings.ratelimit_submit_per_form, _form_key),
         )
-        if app.config[key]
+        if limit
     ]
     view = app.view_functions["public.form"]
     for decorate in submit_limits:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from leadcapture.db import Database
 from leadcapture.models import Consent, LedgerEvent, Message, OutboxJob, Person, Request, Submission, Suppression
 from tests.browser.conftest import CLI, LiveServer, free_port
-from tests.conftest import DEMO_FORM, ROOT, Outbox
+from tests.support.app import DEMO_FORM, ROOT, Outbox
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import CLI, free_port
 from tests.browser.test_double_opt_in import open_newest_mail
-from tests.conftest import ROOT
+from tests.support.app import ROOT
 
 pytestmark = pytest.mark.browser
 PDF = ROOT / "demo" / "sales-machine.pdf"

@@ -11,7 +11,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.browser.hosts import database, snapshot, wait_for_mail
-from tests.conftest import links
+from tests.support.app import links
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import DEMO_FORM
-from tests.pg import TemplateDatabases, admin_url
+from tests.support.app import DEMO_FORM
+from tests.support.pg import TemplateDatabases, admin_url
 
 from .services import PG_SERVER, Browser, PrivateRedis, Process, RabbitVhost, free_port, leadcapture, stack_env
 

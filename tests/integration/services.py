@@ -277,8 +277,8 @@ class PrivatePostgres:
     def create_migrated_database(self) -> str:
         """A new database at head; its SQLAlchemy URL."""
         from leadcapture.db import Database
-        from leadcapture.dbmigrate import upgrade
-        from tests.pg import create_database, sqlalchemy_url
+        from leadcapture.migrations import upgrade
+        from tests.support.pg import create_database, sqlalchemy_url
 
         url = sqlalchemy_url(self.server, create_database(self.server))
         db = Database(url)

@@ -56,23 +56,23 @@ def test_broker_down_during_200_submissions_loses_and_doubles_nothing(pg_url, si
 
 def _submit_directly(env: dict, tmp_path, n: int) -> None:
     """n submissions written the way the form writes them (outbox rows, no relay: workers publish)."""
-    from leadcapture import consent
-    from leadcapture.consent import Visitor
-    from leadcapture.formdefs import current_version
-    from tests.conftest import make_config
+    from leadcapture.consent import transitions as consent
+    from leadcapture.consent.formdefs import current_version
+    from leadcapture.consent.transitions import Visitor
+    from tests.support.app import make_config
 
     keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY")}
     app = create_app(make_config(tmp_path / "direct", **keys))
-    core = app.extensions["leadcapture"]
+    services = app.extensions["leadcapture"]
     visitor = Visitor(ip="192.0.2.1", user_agent="test", page_url="https://lc.test/f/sales-machine")
     try:
-        with core.db.session() as session:
+        with services.db.session() as session:
             version = current_version(session, "sales-machine")
             for i in range(n):
                 consent.submit(
                     session,
-                    core.vault,
-                    core.settings,
+                    services.vault,
+                    services.settings,
                     version,
                     email=f"bulk{i}@example.com",
                     fields={},
@@ -80,7 +80,7 @@ def _submit_directly(env: dict, tmp_path, n: int) -> None:
                     visitor=visitor,
                 )
     finally:
-        core.db.dispose()
+        services.db.dispose()
 
 
 def test_a_worker_killed_mid_send_redelivers_and_every_message_arrives(pg_url, sink, make_stack, rabbit, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from leadcapture.models import Base
-from tests.pg import create_database, drop_database, sqlalchemy_url
+from tests.support.pg import create_database, drop_database, sqlalchemy_url
 
 from .services import PG_SERVER, leadcapture, stack_env
 
@@ -40,7 +40,7 @@ def test_upgrade_from_empty_to_head_matches_the_models(empty_database, tmp_path)
             from alembic.migration import MigrationContext
             from alembic.script import ScriptDirectory
 
-            from leadcapture.dbmigrate import alembic_config
+            from leadcapture.migrations import alembic_config
 
             heads = ScriptDirectory.from_config(alembic_config(empty_database)).get_heads()
             assert MigrationContext.configure(conn).get_current_heads() == tuple(heads)

@@ -1,0 +1,235 @@
+"""CLI for privacy by design: `people`, `keys`, `register` and `scheduler` (SPEC section 9)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+import click
+
+
+def _app():
+    from leadcapture.cli import _app as app
+
+    return app()
+
+
+def _services(app):
+    return app.extensions["leadcapture"]
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+@click.group()
+def people() -> None:
+    """Data-subject rights: access, erasure, suppression."""
+
+
+def _find(session, services, email: str):
+    """The person with this address, or a clear exit 1 (the operator is authenticated)."""
+    from leadcapture.consent.transitions import find_person
+    from leadcapture.crypto import normalise_email
+    from leadcapture.models import Suppression
+
+    person = find_person(session, services.vault, email)
+    if person is not None:
+        return person
+    suppressed = session.get(Suppression, services.vault.blind_index(normalise_email(email)))
+    if suppressed is not None:
+        click.echo(
+            f"no personal data held for {email}; the address is on the suppression list "
+            f"(reason: {suppressed.reason}, since {suppressed.created_at:%Y-%m-%d})",
+            err=True,
+        )
+    else:
+        click.echo(f"no person with address {email}", err=True)
+    sys.exit(1)
+
+
+@people.command("export")
+@click.argument("email")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
+def people_export(email: str, fmt: str) -> None:
+    """Print everything held about EMAIL with the proof of consent (JSON, or a printable HTML page)."""
+    from leadcapture.privacy.proof import render_proof
+    from leadcapture.privacy.rights import export_person
+
+    services = _services(_app())
+    with services.db.session() as session:
+        data = export_person(session, services.vault, _find(session, services, email))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else render_proof(data))
+
+
+@people.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def people_erase(email: str, yes: bool) -> None:
+    """Erase EMAIL's personal data, keep the ledger verifiable and suppress the address."""
+    from leadcapture.privacy.rights import erase_person
+
+    services = _services(_app())
+    with services.db.session() as session:
+        person = _find(session, services, email)
+        if not yes and not click.confirm(
+            f"Erase all personal data of {email} (person {person.id}) and suppress the address?", err=True
+        ):
+            click.echo("nothing erased", err=True)
+            sys.exit(1)
+        person_id = person.id
+        counts = erase_person(session, services.vault, person, method="admin")
+    click.echo(
+        f"erased person {person_id}: {counts['consents']} consent(s), {counts['submissions']} submission(s), "
+        f"{counts['ledger_payloads']} ledger payload(s); the address is suppressed"
+    )
+
+
+@people.command("unsuppress")
+@click.argument("email")
+def people_unsuppress(email: str) -> None:
+    """Lift a suppression after the person asked for it from that mailbox (see README)."""
+    from leadcapture.crypto import normalise_email
+    from leadcapture.models import Suppression
+
+    services = _services(_app())
+    with services.db.session() as session:
+        row = session.get(Suppression, services.vault.blind_index(normalise_email(email)))
+        if row is None:
+            click.echo(f"{email} is not suppressed", err=True)
+            sys.exit(1)
+        reason = row.reason
+        session.delete(row)
+    click.echo(f"suppression of {email} lifted (was: {reason}); a new form submission now gets a confirmation")
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+@click.group()
+def keys() -> None:
+    """Encryption keys: status and rotation."""
+
+
+def _checked(services) -> None:
+    from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
+
+    try:
+        with services.db.session() as session:
+            check_index_key(session, services.vault)
+    except IndexKeyMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Show the configured keys and how many rows still use an older one."""
+    from leadcapture.privacy.keyrotation import pending
+
+    app = _app()
+    services = _services(app)
+    _checked(services)
+    vault = services.vault
+    click.echo(f"data keys (newest first): {', '.join(vault.key_ids)}; encrypting with {vault.current_key_id}")
+    source = "LEADCAPTURE_INDEX_KEY" if _services(app).settings.index_key_text else "derived from the oldest data key"
+    click.echo(f"blind index key: {vault.index_key_id} ({source})")
+    with services.db.session() as session:
+        counts = pending(session, vault)
+    total = sum(counts.values())
+    click.echo(f"rows with values under an older key: {total}" + "".join(f"\n  {t}: {n}" for t, n in counts.items()))
+
+
+@keys.command("rotate")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate(batch: int) -> None:
+    """Re-encrypt every encrypted value with the newest key (put it first in LEADCAPTURE_DATA_KEY)."""
+    from leadcapture.privacy.keyrotation import pending, rotate
+
+    app = _app()
+    services = _services(app)
+    _checked(services)
+    with services.db.session() as session:
+        total = sum(pending(session, services.vault).values())
+    click.echo(f"re-encrypting {total} row(s) with key {services.vault.current_key_id}")
+    with click.progressbar(length=total, label="rotating", file=sys.stderr) as bar:
+        counts = rotate(services.db, services.vault, batch=batch, progress=bar.update)
+    click.echo(f"done: {sum(counts.values())} value(s) re-encrypted" + "".join(f"; {t} {n}" for t, n in counts.items()))
+    if len(services.vault.key_ids) > 1:
+        if _services(app).settings.index_key_text:
+            click.echo("the older data keys are no longer used: remove them from LEADCAPTURE_DATA_KEY")
+        else:
+            click.echo(
+                "the blind index still uses the oldest data key: keep it in LEADCAPTURE_DATA_KEY, or pin "
+                "the index first (`leadcapture keys index-key`) and then remove the older keys"
+            )
+
+
+@keys.command("index-key")
+def keys_index_key() -> None:
+    """Print the blind-index key as a LEADCAPTURE_INDEX_KEY setting (keep it secret)."""
+    import base64
+
+    services = _services(_app())
+    _checked(services)
+    click.echo(f"LEADCAPTURE_INDEX_KEY={base64.urlsafe_b64encode(services.vault.index_key).decode()}")
+
+
+# --- register --------------------------------------------------------------------------------
+
+
+@click.command("register")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json"]), default="markdown", show_default=True)
+def register_cmd(fmt: str) -> None:
+    """Print the records of processing activities (GDPR Art. 30) generated from the forms."""
+    from leadcapture.privacy import records as register
+
+    app = _app()
+    with _services(app).db.session() as session:
+        data = register.build(session, _services(app).settings)
+    if not data["activities"]:
+        click.echo("no forms imported yet: `leadcapture forms import FILE.toml` first", err=True)
+        sys.exit(1)
+    render = {"markdown": register.to_markdown, "html": register.to_html, "json": register.to_json}[fmt]
+    click.echo(render(data))
+
+
+# --- scheduler -------------------------------------------------------------------------------
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run the periodic jobs once now (if no other process holds the lease).")
+def scheduler_cmd(once: bool) -> None:
+    """Run retention, expiry and re-permission jobs; safe on many machines (a lease picks one)."""
+    from leadcapture import scheduler
+    from leadcapture.models import utcnow
+
+    app = _app()
+    services = _services(app)
+    publish = None
+    if _services(app).settings.broker_url:
+        from workers.broker import publish
+    if once:
+        holder = scheduler.holder_id()
+        try:
+            report = scheduler.run_once(services, holder, utcnow(), publish)
+        finally:
+            scheduler.release(services.db, scheduler.LEASE, holder)
+        if report is None:
+            click.echo("another process holds the scheduler lease; nothing done")
+            return
+        purged = report["purged"]
+        click.echo(
+            f"purged {purged['requests']} unconfirmed request(s), {purged['submissions']} submission(s), "
+            f"{purged['people']} person(s); expired {report['expired']} consent(s); "
+            f"queued {report['repermission_queued']} re-permission email(s)"
+        )
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"scheduler running every {_services(app).settings.scheduler_interval}s; Ctrl-C to stop")
+    scheduler.loop(services, stop, publish=publish, first_delay=0.1)
+
+
+COMMANDS = [people, keys, register_cmd, scheduler_cmd]

@@ -1,0 +1,113 @@
+"""`leadcapture users`: admin accounts (create, list, set a new password, disable)."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from leadcapture.models import ROLES, AdminUser, utcnow
+
+
+def _app():
+    # Imported when called: cli.py imports this module at its end.
+    from leadcapture.cli import _app
+
+    return _app()
+
+
+def _services(app):
+    return app.extensions["leadcapture"]
+
+
+@click.group()
+def users() -> None:
+    """Admin accounts (roles: marketer, privacy, admin)."""
+
+
+def _password(prompt: bool) -> tuple[str, bool]:
+    """The password typed at the prompt, or a generated one-time password (and True)."""
+    from leadcapture.backoffice.accounts import generate_password
+
+    if prompt:
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
+    return generate_password(), True
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the account may do.")
+@click.option("--password-prompt", is_flag=True, help="Ask for the password instead of generating one.")
+def users_create(email: str, role: str, password_prompt: bool) -> None:
+    """Create an account; prints a one-time password unless --password-prompt is given."""
+    from leadcapture.backoffice.accounts import AccountError, audit, create_user
+
+    app = _app()
+    password, generated = _password(password_prompt)
+    try:
+        with _services(app).db.session() as session:
+            user = create_user(session, email, role, password)
+            audit(session, None, "user.create", user.email, detail={"role": role, "via": "cli"})
+            created = user.email
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {role} {created}")
+    if generated:
+        click.echo(f"one-time password: {password}")
+        click.echo("  (shown once; change it with `leadcapture users password EMAIL --password-prompt`)")
+    click.echo(f"  log in at {_services(app).settings.base_url}/admin/")
+
+
+@users.command("password")
+@click.argument("email")
+@click.option("--password-prompt", is_flag=True, help="Ask for the password instead of generating one.")
+def users_password(email: str, password_prompt: bool) -> None:
+    """Set a new password (ends the account's sessions)."""
+    from leadcapture.backoffice.accounts import AccountError, audit, normalise, set_password
+
+    app = _app()
+    password, generated = _password(password_prompt)
+    try:
+        with _services(app).db.session() as session:
+            user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
+            if user is None:
+                raise AccountError(f"no user with email {email}")
+            set_password(user, password)
+            audit(session, None, "user.password", user.email, detail={"via": "cli"})
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password changed for {email}")
+    if generated:
+        click.echo(f"one-time password: {password}")
+
+
+@users.command("disable")
+@click.argument("email")
+def users_disable(email: str) -> None:
+    """Disable an account and end its sessions."""
+    from leadcapture.backoffice.accounts import AccountError, audit, normalise
+
+    app = _app()
+    try:
+        with _services(app).db.session() as session:
+            user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
+            if user is None:
+                raise AccountError(f"no user with email {email}")
+            user.disabled_at, user.session_epoch = utcnow(), user.session_epoch + 1
+            audit(session, None, "user.disable", user.email, detail={"via": "cli"})
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"disabled {email}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the accounts."""
+    app = _app()
+    with _services(app).db.session() as session:
+        rows = session.scalars(select(AdminUser).order_by(AdminUser.email)).all()
+        for user in rows:
+            state = "disabled" if user.disabled_at else "active"
+            last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
+            click.echo(f"{user.email}\t{user.role}\t{state}\tlast login: {last}")
+    if not rows:
+        click.echo("no users yet: `leadcapture users create EMAIL --role admin`")

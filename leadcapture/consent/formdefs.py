@@ -1,0 +1,234 @@
+"""Form definitions: the TOML format of SPEC section 9, validation, versioning by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from leadcapture.models import Asset, Form, FormVersion
+
+LANGUAGES = ("nl", "en")
+OPTIONAL_FIELDS = ("name", "company", "phone")
+CHANNELS = ("email", "phone")
+LEGAL_BASES = ("consent", "contract", "legitimate_interest")
+MAX_ASSET_BYTES = 20 * 1024 * 1024
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TOP_KEYS = {
+    "slug",
+    "language",
+    "title",
+    "intro",
+    "asset",
+    "privacy_url",
+    "controller",
+    "allowed_origins",
+    "fields",
+    "purposes",
+}
+_PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?/?")
+
+
+class FormDefinitionError(ValueError):
+    """The definition is not valid; .problems lists every reason, one per line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def validate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Check a raw definition and return it normalised (defaults filled in)."""
+    problems: list[str] = []
+    for key in sorted(set(raw) - _TOP_KEYS):
+        problems.append(f"unknown setting {key!r}")
+
+    def text(key: str, required: bool = True, limit: int = 2000) -> str:
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            problems.append(f"{key} must be text")
+            return ""
+        value = value.strip()
+        if required and not value:
+            problems.append(f"{key} is required")
+        if len(value) > limit:
+            problems.append(f"{key} is longer than {limit} characters")
+        return value
+
+    slug = text("slug", limit=64)
+    if slug and not _SLUG.match(slug):
+        problems.append("slug must be lower-case letters, digits and dashes (at most 64)")
+    language = text("language", limit=8)
+    if language and language not in LANGUAGES:
+        problems.append(f"language must be one of {', '.join(LANGUAGES)}")
+    privacy_url = text("privacy_url")
+    if privacy_url and urlsplit(privacy_url).scheme not in ("https", "http"):
+        problems.append("privacy_url must be an http(s) URL")
+    origins = raw.get("allowed_origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        problems.append("allowed_origins must be a list of origins")
+        origins = []
+    for origin in origins:
+        # Strict shape: origins go verbatim into a CSP header and into embed.js.
+        if not _ORIGIN.fullmatch(origin):
+            problems.append(f"allowed origin {origin!r} must look like https://www.example.com")
+    fields = raw.get("fields", [])
+    if not isinstance(fields, list) or any(f not in OPTIONAL_FIELDS for f in fields):
+        problems.append(f"fields may only list {', '.join(OPTIONAL_FIELDS)} (email is always asked)")
+        fields = []
+    purposes = []
+    raw_purposes = raw.get("purposes", [])
+    if not isinstance(raw_purposes, list):
+        problems.append("purposes must be a list of [[purposes]] tables")
+        raw_purposes = []
+    seen: set[str] = set()
+    for number, p in enumerate(raw_purposes, 1):
+        where = f"purpose {number}"
+        if not isinstance(p, dict):
+            problems.append(f"{where} must be a table")
+            continue
+        for key in sorted(set(p) - _PURPOSE_KEYS):
+            hint = " (purpose boxes are always unticked)" if key in ("checked", "default", "ticked") else ""
+            problems.append(f"{where}: unknown setting {key!r}{hint}")
+        key = p.get("key", "")
+        if not isinstance(key, str) or not _KEY.match(key) or key == "asset":
+            problems.append(f"{where}: key must be lower-case letters, digits, underscores")
+        elif key in seen:
+            problems.append(f"{where}: key {key!r} is used twice")
+        seen.add(str(key))
+        label = p.get("label", "")
+        if not isinstance(label, str) or not label.strip():
+            problems.append(f"{where}: label is required")
+        description = p.get("description", "")
+        channel = p.get("channel", "email")
+        if channel not in CHANNELS:
+            problems.append(f"{where}: channel must be one of {', '.join(CHANNELS)}")
+        basis = p.get("legal_basis", "consent")
+        if basis not in LEGAL_BASES:
+            problems.append(f"{where}: legal_basis must be one of {', '.join(LEGAL_BASES)}")
+        retention = p.get("retention_months", 24)
+        if not isinstance(retention, int) or isinstance(retention, bool) or not 1 <= retention <= 120:
+            problems.append(f"{where}: retention_months must be a whole number from 1 to 120")
+        stream = p.get("stream", key)
+        purposes.append(
+            {
+                "key": key,
+                "label": str(label).strip(),
+                "description": str(description).strip(),
+                "channel": channel,
+                "legal_basis": basis,
+                "retention_months": retention,
+                "stream": stream,
+            }
+        )
+    definition = {
+        "slug": slug,
+        "language": language,
+        "title": text("title", limit=200),
+        "intro": text("intro", required=False),
+        "asset": text("asset", limit=255),
+        "privacy_url": privacy_url,
+        "controller": text("controller", limit=500),
+        "allowed_origins": [o.rstrip("/").lower() for o in origins],
+        "fields": [f for f in OPTIONAL_FIELDS if f in fields],
+        "purposes": purposes,
+    }
+    if problems:
+        raise FormDefinitionError(problems)
+    return definition
+
+
+def content_hash(definition: dict[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of a definition (asset digest included)."""
+    return hashlib.sha256(
+        json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def load_toml(path: Path) -> tuple[dict[str, Any], bytes]:
+    """Read and validate a TOML definition and the asset it names."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormDefinitionError([f"cannot read {path}: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FormDefinitionError([f"{path} is not valid TOML: {exc}"]) from exc
+    definition = validate(raw)
+    asset_path = (path.parent / definition["asset"]).resolve()
+    try:
+        data = asset_path.read_bytes()
+    except OSError as exc:
+        raise FormDefinitionError([f"asset {definition['asset']!r} cannot be read: {exc.strerror}"]) from exc
+    check_asset(definition["asset"], data)
+    return definition, data
+
+
+def check_asset(filename: str, data: bytes) -> None:
+    """Refuse assets that are too large or not what their name says."""
+    if len(data) > MAX_ASSET_BYTES:
+        raise FormDefinitionError([f"asset is larger than {MAX_ASSET_BYTES // (1024 * 1024)} MB"])
+    if filename.lower().endswith(".pdf") and not data.startswith(b"%PDF-"):
+        raise FormDefinitionError(["asset has a .pdf name but is not a PDF file"])
+
+
+def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tuple[FormVersion, bool]:
+    """Store a definition as a new version unless identical to an existing one."""
+    digest = hashlib.sha256(asset_data).hexdigest()
+    if session.get(Asset, digest) is None:
+        session.add(
+            Asset(
+                sha256=digest,
+                filename=Path(definition["asset"]).name,
+                content_type=mimetypes.guess_type(definition["asset"])[0] or "application/octet-stream",
+                size=len(asset_data),
+                data=asset_data,
+            )
+        )
+    stored = dict(definition, asset_sha256=digest)
+    chash = content_hash(stored)
+    form = session.scalar(select(Form).where(Form.slug == definition["slug"]))
+    if form is None:
+        form = Form(slug=definition["slug"])
+        session.add(form)
+        session.flush()
+    existing = session.scalar(
+        select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.content_hash == chash)
+    )
+    if existing is not None:
+        created = False
+        version = existing
+    else:
+        number = (session.scalar(select(func.max(FormVersion.number)).where(FormVersion.form_id == form.id)) or 0) + 1
+        version = FormVersion(form_id=form.id, number=number, content_hash=chash, definition_json=json.dumps(stored))
+        session.add(version)
+        session.flush()
+        created = True
+    form.current_version_id = version.id
+    form.archived_at = None
+    return version, created
+
+
+def to_toml(version: FormVersion) -> str:
+    """The SPEC-format TOML for a stored version."""
+    definition = {k: v for k, v in version.definition.items() if k != "asset_sha256"}
+    return tomli_w.dumps(definition)
+
+
+def current_version(session: Session, slug: str) -> FormVersion | None:
+    """The live version of a form that is not archived."""
+    form = session.scalar(select(Form).where(Form.slug == slug, Form.archived_at.is_(None)))
+    if form is None or form.current_version_id is None:
+        return None
+    return session.get(FormVersion, form.current_version_id)

@@ -1,0 +1,159 @@
+"""Consent lifetime (R4.4): activity, lapsing after the purpose's retention, re-permission, renewal.
+
+Activity that keeps a consent alive: its confirmation, a renewal, and any POST in the
+preference centre. GETs never count (mail scanners follow links; showing a page changes
+nothing). A consent lapses `retention_months` (of the purpose in the version the person
+agreed to) after its last activity; a re-permission email goes out one month before.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadcapture.consent import ledger, outbox
+from leadcapture.consent.transitions import Visitor, _trace, is_suppressed, purpose_notice
+from leadcapture.crypto import Vault
+from leadcapture.models import CONFIRMED, EXPIRED, Consent, Form, FormVersion, Person, Repermission
+from leadcapture.settings import Settings
+
+DEFAULT_RETENTION_MONTHS = 24
+REPERMISSION_MONTHS_BEFORE = 1
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """The same day and time `months` later (or earlier), clamped to the month's last day."""
+    total = when.month - 1 + months
+    year, month = when.year + total // 12, total % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day)
+
+
+def retention_months(consent: Consent) -> int:
+    """The retention the person was told for this purpose."""
+    purpose = consent.form_version.purpose(consent.purpose_key) or {}
+    return int(purpose.get("retention_months") or DEFAULT_RETENTION_MONTHS)
+
+
+def lapses_at(consent: Consent) -> datetime:
+    """When a confirmed consent lapses without further activity."""
+    return add_months(consent.last_activity_at, retention_months(consent))
+
+
+def cycle_of(consent: Consent) -> str:
+    """Identifies one inactivity period: a renewal starts a new one (and a new re-permission)."""
+    return consent.last_activity_at.isoformat(timespec="seconds")
+
+
+def record_activity(session: Session, person: Person, now: datetime) -> int:
+    """The person acted (a preference-centre POST): every confirmed consent starts a new period."""
+    person.last_activity_at = now
+    count = 0
+    for c in session.scalars(select(Consent).where(Consent.person_id == person.id, Consent.state == CONFIRMED)):
+        c.last_activity_at = now
+        count += 1
+    return count
+
+
+def expire_lapsed(session: Session, vault: Vault, now: datetime) -> int:
+    """Move confirmed consents past their retention to `expired`, with a ledger event each."""
+    count = 0
+    for consent in _confirmed(session, before=now):
+        due = lapses_at(consent)
+        if due > now:
+            continue
+        consent.state = EXPIRED
+        ledger.append(
+            session,
+            vault,
+            event="expired",
+            method="system",
+            person_id=consent.person_id,
+            purpose_key=consent.purpose_key,
+            payload={
+                "reason": "inactivity",
+                "retention_months": retention_months(consent),
+                "last_activity": consent.last_activity_at.isoformat(),
+                "lapsed_at": due.isoformat(),
+            },
+            occurred_at=now,
+        )
+        count += 1
+    session.flush()
+    return count
+
+
+def schedule_repermissions(session: Session, now: datetime) -> int:
+    """Queue one re-permission email per consent entering its last month; return how many."""
+    count = 0
+    for consent in _confirmed(session, before=add_months(now, REPERMISSION_MONTHS_BEFORE)):
+        due = lapses_at(consent)
+        if not (now < due <= add_months(now, REPERMISSION_MONTHS_BEFORE)):
+            continue
+        if is_suppressed(session, consent.person):
+            continue
+        try:
+            with session.begin_nested():
+                row = Repermission(consent_id=consent.id, cycle=cycle_of(consent), lapses_at=due, created_at=now)
+                session.add(row)
+                session.flush()
+        except IntegrityError:  # already queued in this cycle (another run, another machine)
+            continue
+        outbox.enqueue(session, "send_repermission", row.id)
+        count += 1
+    return count
+
+
+def _confirmed(session: Session, *, before: datetime) -> list[Consent]:
+    """Confirmed consents whose last activity is old enough that they may be due (coarse filter)."""
+    # Retention is at least one month, so anything active within the last month is not due.
+    horizon = add_months(before, -1)
+    stmt = select(Consent).where(Consent.state == CONFIRMED, Consent.last_activity_at <= horizon).order_by(Consent.id)
+    return list(session.scalars(stmt))
+
+
+def live_version(session: Session, consent: Consent) -> FormVersion | None:
+    """The live version of the consent's form, if it still offers the purpose."""
+    form = session.get(Form, consent.form_version.form_id)
+    if form is None or form.archived_at is not None or form.current_version is None:
+        return None
+    return form.current_version if form.current_version.purpose(consent.purpose_key) else None
+
+
+def renew(
+    session: Session,
+    vault: Vault,
+    settings: Settings,
+    consent: Consent,
+    version: FormVersion,
+    *,
+    visitor: Visitor,
+    now: datetime,
+) -> str:
+    """Re-confirm a purpose from the preference centre with the live wording; return the event.
+
+    An active consent is `renewed`. A lapsed one is a fresh consent: a `requested` event with the
+    wording shown on the page, then `confirmed`, both with method preference_centre.
+    """
+    shown = {**_trace(visitor, settings), **purpose_notice(version, consent.purpose_key)}
+    common = {"method": "preference_centre", "person_id": consent.person_id, "purpose_key": consent.purpose_key}
+    if consent.state == CONFIRMED:
+        event = "renewed"
+    elif consent.state == EXPIRED:
+        event = "confirmed"
+        ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
+    else:
+        raise ValueError(f"a {consent.state} consent cannot be renewed from the preference centre")
+    consent.state = CONFIRMED
+    consent.form_version = version
+    consent.confirmed_at = now
+    consent.withdrawn_at = None
+    consent.last_activity_at = now
+    payload = shown if event == "renewed" else {**_trace(visitor, settings), "form_version_hash": version.content_hash}
+    ledger.append(session, vault, event=event, payload=payload, occurred_at=now, **common)
+    session.flush()
+    return event

@@ -1,0 +1,272 @@
+"""Composing messages from the templates in emails/, and the transports that send them."""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import jinja2
+
+import emails
+from leadcapture.delivery.dkim import signer_from_settings
+from leadcapture.delivery.wire import OutgoingMessage, header_line
+from leadcapture.models import utcnow
+from leadcapture.settings import Settings
+
+TEMPLATE_DIR = Path(emails.__file__).parent
+
+
+class MailError(Exception):
+    """Sending failed."""
+
+
+class TransientMailError(MailError):
+    """Worth retrying later: a 4xx reply, a timeout, a dropped connection."""
+
+
+class PermanentMailError(MailError):
+    """Retrying will not help: a 5xx reply for the recipient, a malformed message."""
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render(name: str, language: str, context: dict[str, Any]) -> Rendered:
+    """Render emails/<name>/<language>/{subject.txt, body.txt, body.html}."""
+    ctx = {**context, "language": language}
+    subject = _env.get_template(f"{name}/{language}/subject.txt").render(ctx)
+    return Rendered(
+        subject=" ".join(subject.split()),  # one line, whatever the template or title holds
+        text=_env.get_template(f"{name}/{language}/body.txt").render(ctx),
+        html=_env.get_template(f"{name}/{language}/body.html").render(ctx),
+    )
+
+
+def compose(
+    rendered: Rendered,
+    *,
+    sender: str,
+    to: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str = "",
+    auto_submitted: bool = False,
+) -> OutgoingMessage:
+    """A complete RFC 5322 message with List-Unsubscribe (RFC 2369) and one-click (RFC 8058).
+
+    Built by leadcapture.mime (bytes written directly, ~10x faster than EmailMessage); it reads
+    like an EmailMessage: msg["Subject"], msg.get_body(...), msg.as_bytes(policy=SMTP).
+    """
+    sender_header, domain = _sender(sender)
+    targets = [f"<{unsubscribe_url}>"]
+    if unsubscribe_mailto:
+        targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
+    headers = [
+        ("From", sender_header),
+        ("To", to),
+        ("Subject", rendered.subject),
+        ("Date", format_datetime(utcnow())),
+        ("Message-ID", make_msgid(domain=domain)),
+        ("List-Unsubscribe", ", ".join(targets)),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+    if auto_submitted:
+        headers.append(("Auto-Submitted", "auto-generated"))
+    for name, value in headers:
+        header_line(name, value)  # refuse CR/LF (header injection) now, not at send time
+    return OutgoingMessage(headers, rendered.text, rendered.html)
+
+
+@lru_cache(maxsize=64)
+def _sender(sender: str) -> tuple[str, str]:
+    name, address = parseaddr(sender)
+    domain = address.rpartition("@")[2] or "localhost"
+    return (str(Address(display_name=name, addr_spec=address)) if name else address), domain
+
+
+class Transport(Protocol):
+    def send(self, msg: EmailMessage | OutgoingMessage) -> None: ...
+
+    def check(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MaildirTransport:
+    """Writes messages to a local Maildir: the development outbox."""
+
+    finalise: Callable[[bytes], bytes] | None = None  # issue 6: DKIM signing, set by transport_for
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def _box(self) -> mailbox.Maildir:
+        return mailbox.Maildir(self.path, create=False)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def send(self, msg: EmailMessage | OutgoingMessage) -> None:
+        """Deliver msg into the Maildir's new/ folder."""
+        # issue 6: when signing, store the signed wire form (CRLF), exactly what SMTP would send.
+        data = msg.as_bytes() if self.finalise is None else self.finalise(msg.as_bytes(policy=policy.SMTP))
+        self._box().add(data)
+
+    def check(self) -> None:
+        """Fail early if the folder is not writable."""
+        self._box()
+
+    def messages(self) -> list[tuple[str, EmailMessage]]:
+        """(key, message) pairs, newest first."""
+        box = self._box()
+        parser = BytesParser(policy=policy.default)
+        items = []
+        for key in box.keys():
+            path = self.path / ("new" if (self.path / "new" / key).exists() else "cur") / key
+            try:
+                items.append((key, path.stat().st_mtime, parser.parsebytes(path.read_bytes())))
+            except FileNotFoundError:
+                continue
+        items.sort(key=lambda item: (item[1], item[0]), reverse=True)
+        return [(key, msg) for key, _mtime, msg in items]
+
+
+class SMTPTransport:
+    """Sends through an SMTP relay; one reused connection per thread."""
+
+    finalise: Callable[[bytes], bytes] | None = None  # issue 6: DKIM signing, set by transport_for
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("LEADCAPTURE_MAIL_URL must look like smtp://host:port or smtps://user:pass@host")
+        self.host = parts.hostname
+        self.implicit_tls = parts.scheme == "smtps"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        options = parse_qs(parts.query)
+        self.starttls = options.get("starttls", ["0"])[0] in ("1", "true", "yes")
+        self.timeout = timeout
+        self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()
+        self._lock = threading.Lock()
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.implicit_tls:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                conn.starttls(context=context)
+        if self.username:
+            conn.login(self.username, self.password or "")
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            with self._lock:
+                self._open.add(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            self._close(conn)
+
+    def _close(self, conn: smtplib.SMTP) -> None:
+        with self._lock:
+            self._open.discard(conn)
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown)."""
+        with self._lock:
+            conns = list(self._open)
+        for conn in conns:
+            self._close(conn)
+
+    def send(self, msg: EmailMessage | OutgoingMessage) -> None:
+        """Hand msg to the relay, reconnecting once if the kept connection went stale."""
+        sender = parseaddr(str(msg["From"]))[1]
+        recipients = [parseaddr(str(msg["To"]))[1]]
+        data = msg.as_bytes(policy=policy.SMTP)  # CRLF line endings on the wire (RFC 5321)
+        if self.finalise is not None:  # issue 6: DKIM-sign the exact bytes that go on the wire
+            data = self.finalise(data)
+        for attempt in (1, 2):
+            try:
+                refused = self._connection().sendmail(sender, recipients, data)
+            except smtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                if attempt == 2:
+                    raise TransientMailError(f"SMTP server disconnected: {exc}") from exc
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = next(iter(exc.recipients.values()))
+                raise _classify(code, reply) from exc
+            except smtplib.SMTPResponseException as exc:
+                self._drop()  # the session state after an error reply is not worth trusting
+                raise _classify(exc.smtp_code, exc.smtp_error) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                raise TransientMailError(f"SMTP connection failed: {exc}") from exc
+            if refused:
+                code, reply = next(iter(refused.values()))
+                raise _classify(code, reply)
+            return
+
+    def check(self) -> None:
+        """Connect, greet and quit; raise MailError with a clear message if that fails."""
+        try:
+            conn = self._connect()
+            conn.noop()
+            conn.quit()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"cannot use SMTP relay {self.host}:{self.port}: {exc}") from exc
+
+
+def _classify(code: int, reply: bytes | str) -> MailError:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    cls = PermanentMailError if code >= 500 else TransientMailError
+    return cls(f"SMTP {code} {text}")
+
+
+def transport_for(settings: Settings) -> Transport:
+    """The transport named by LEADCAPTURE_MAIL_URL (empty: the local Maildir outbox)."""
+    url = settings.mail_url
+    transport = MaildirTransport(Path(settings.var_dir) / "outbox") if not url else SMTPTransport(url)
+    transport.finalise = signer_from_settings(settings)  # issue 6: optional DKIM signing (R5.7)
+    return transport

@@ -1,0 +1,75 @@
+"""The service container: what views, actors and commands share, built once from the settings.
+
+It imports no Flask and no dramatiq. What it cannot own is injected by the composition roots
+(`create_app`, the CLI group, the worker boot): the mail transport factory and the broker's
+publish function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from leadcapture.consent.tokens import CONFIRM, DOWNLOAD, FORM, Tokens
+from leadcapture.crypto import Vault
+from leadcapture.db import Database
+from leadcapture.settings import Settings
+
+FORM_TOKEN_MAX_AGE = 24 * 3600
+
+
+class Transport(Protocol):
+    """Hands finished messages to a mail system."""
+
+    def send(self, msg: Any) -> None: ...
+
+    def check(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Publish = Callable[[str, list[Any], int | None], None]
+
+
+class Services:
+    """Settings, database, vault, tokens, the mail transport and the broker's publish function."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport_factory: Callable[[Settings], Transport] | None = None,
+        publish: Publish | None = None,
+    ):
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.vault = Vault(settings.data_keys, settings.index_key)
+        self.tokens = Tokens(
+            settings.secret_key,
+            list(settings.secret_key_fallbacks),
+            max_ages={
+                CONFIRM: settings.confirm_max_age,
+                DOWNLOAD: settings.download_max_age,
+                FORM: FORM_TOKEN_MAX_AGE,
+            },
+        )
+        self.publish = publish
+        self._transport_factory = transport_factory
+        self._transport: Transport | None = None
+
+    @property
+    def transport(self) -> Transport:
+        """The mail transport, created on first use."""
+        if self._transport is None:
+            if self._transport_factory is None:
+                raise RuntimeError("these services were built without a mail transport")
+            self._transport = self._transport_factory(self.settings)
+        return self._transport
+
+    def url(self, path: str) -> str:
+        """An absolute link built from BASE_URL, never from the request's Host header."""
+        return self.settings.base_url + path
+
+    def link(self, prefix: str, kind: str, payload: dict[str, Any]) -> str:
+        """An absolute link carrying a signed token of the given kind."""
+        return self.url(f"/{prefix}/{self.tokens.make(kind, payload)}")

@@ -1,0 +1,337 @@
+"""Settings: defaults, then the LEADCAPTURE_* environment (or a test mapping), parsed and validated once."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message tells the operator what to do."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "VAR_DIR": "var",
+    "DATABASE_URL": "",  # empty: sqlite:///<VAR_DIR>/leadcapture.db
+    "BROKER_URL": "",  # empty: in-process worker
+    "MAIL_URL": "",  # empty: Maildir outbox under VAR_DIR
+    "SECRET_KEY": "",
+    "SECRET_KEY_FALLBACKS": [],
+    "DATA_KEY": "",
+    "INDEX_KEY": "",  # empty: the blind-index key is derived from the oldest DATA_KEY
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_FROM": "leadcapture <noreply@localhost>",
+    "LIST_UNSUBSCRIBE_MAILTO": "",  # optional address for RFC 2369 mailto unsubscribe
+    "CONFIRM_MAX_AGE": 7 * 24 * 3600,
+    "DOWNLOAD_MAX_AGE": 30 * 24 * 3600,
+    "CONFIRMATION_WINDOW": 15 * 60,  # at most one confirmation per address per window
+    "UNCONFIRMED_RETENTION_DAYS": 30,
+    "IP_MINIMISATION": "truncate",  # "full", "truncate" (/24, /48) or "none" (not stored)
+    "MAX_FIELD_LENGTH": 200,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MIN_FILL_SECONDS": None,  # time trap; None: 2 in production, 0 in development (scriptable)
+    "WORKER_THREADS": 2,
+    "OUTBOX_RELAY_INTERVAL": 2.0,
+    # Abuse resistance (issue 7): Flask-Limiter limits, "N per minute" strings joined by ";".
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URL": "",  # empty: the redis:// BROKER_URL if there is one, else memory
+    "RATELIMIT_SUBMIT_PER_IP": "5 per minute;30 per hour",
+    "RATELIMIT_SUBMIT_PER_FORM": "120 per minute;2000 per hour",
+    "RATELIMIT_PER_IP": "300 per minute",
+    "POW_DIFFICULTY": 0,  # leading zero bits of the proof-of-work; 0 switches it off
+    "SCHEDULER_INTERVAL": 600,  # seconds between runs of retention, expiry and re-permission
+    # production processes (see docs/deploy.md)
+    "WORKER_PROCESSES": 1,  # `leadcapture worker` supervises this many worker processes
+    "WEB_WORKERS": 2,  # gunicorn worker processes of `leadcapture serve --production`
+    "WEB_THREADS": 4,  # threads per gunicorn worker
+    "MAIL_MAX_RETRIES": 10,  # SMTP 4xx / connection errors: retries before the message is marked failed
+    "MAIL_RETRY_MIN_BACKOFF": 5_000,  # ms; doubles per retry
+    "MAIL_RETRY_MAX_BACKOFF": 600_000,  # ms
+    "OUTBOX_REDELIVER_AFTER": 900.0,  # s; a published job not done by then is published again
+    # issue 6: campaigns, throttling and DKIM
+    "SEND_RATE": 0,  # campaign messages per second per relay and sending domain; 0 = no limit
+    "SEND_BURST": 0,  # messages that may go at once; 0 = one second's worth
+    "REDIS_URL": "",  # shared throttle state; empty = the broker's Redis, if any, else in-process
+    "REDIS_PREFIX": "leadcapture:",
+    "DKIM_SELECTOR": "",
+    "DKIM_DOMAIN": "",
+    "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
+    "DKIM_PRIVATE_KEY_FILE": "",
+    "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
+}
+
+_INT_KEYS = {
+    "CONFIRM_MAX_AGE",
+    "DOWNLOAD_MAX_AGE",
+    "CONFIRMATION_WINDOW",
+    "UNCONFIRMED_RETENTION_DAYS",
+    "MAX_FIELD_LENGTH",
+    "MAX_CONTENT_LENGTH",
+    "MIN_FILL_SECONDS",
+    "WORKER_THREADS",
+    "POW_DIFFICULTY",
+    "SCHEDULER_INTERVAL",
+    "WORKER_PROCESSES",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "MAIL_MAX_RETRIES",
+    "MAIL_RETRY_MIN_BACKOFF",
+    "MAIL_RETRY_MAX_BACKOFF",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every LEADCAPTURE_* setting, parsed and validated once by `load_settings` (defaults: DEFAULTS).
+
+    Services, workers, the CLI and the web app read these attributes, never the raw environment.
+    """
+
+    env: str
+    var_dir: str
+    database_url: str
+    broker_url: str
+    mail_url: str
+    secret_key: str
+    secret_key_fallbacks: tuple[str, ...]
+    data_key: str
+    index_key_text: str
+    base_url: str
+    mail_from: str
+    list_unsubscribe_mailto: str
+    confirm_max_age: int
+    download_max_age: int
+    confirmation_window: int
+    unconfirmed_retention_days: int
+    ip_minimisation: str
+    max_field_length: int
+    max_content_length: int
+    min_fill_seconds: int
+    worker_threads: int
+    outbox_relay_interval: float
+    ratelimit_enabled: bool
+    ratelimit_storage_url: str
+    ratelimit_submit_per_ip: str
+    ratelimit_submit_per_form: str
+    ratelimit_per_ip: str
+    pow_difficulty: int
+    scheduler_interval: int
+    worker_processes: int
+    web_workers: int
+    web_threads: int
+    mail_max_retries: int
+    mail_retry_min_backoff: int
+    mail_retry_max_backoff: int
+    outbox_redeliver_after: float
+    send_rate: float
+    send_burst: int
+    redis_url_setting: str
+    redis_prefix: str
+    dkim_selector: str
+    dkim_domain: str
+    dkim_private_key: str
+    dkim_private_key_file: str
+    crm_webhook_urls: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Settings from validated upper-case keys (what `load_settings` produced)."""
+        return cls(**{f.name: config[_KEY.get(f.name, f.name.upper())] for f in fields(cls)})
+
+    @property
+    def production(self) -> bool:
+        """Whether these settings describe a production deployment."""
+        return self.env.lower() == "production"
+
+    @property
+    def data_keys(self) -> list[bytes]:
+        """The decoded data keys, newest first."""
+        return data_keys(self.data_key)
+
+    @property
+    def index_key(self) -> bytes | None:
+        """The blind-index key, or None to derive it from the oldest data key."""
+        return index_key(self.index_key_text)
+
+    @property
+    def redis_url(self) -> str:
+        """LEADCAPTURE_REDIS_URL, or the broker URL when the broker is Redis; empty if neither."""
+        return self.redis_url_setting or (self.broker_url if is_redis_url(self.broker_url) else "")
+
+    @property
+    def ratelimit_storage(self) -> str:
+        """RATELIMIT_STORAGE_URL, else the shared Redis, else process memory."""
+        return self.ratelimit_storage_url or self.redis_url or "memory://"
+
+    def as_config(self) -> dict[str, Any]:
+        """The settings as upper-case keys (what Flask's app.config holds)."""
+        return {_KEY.get(f.name, f.name.upper()): getattr(self, f.name) for f in fields(self)}
+
+
+# Attribute names that differ from the lower-cased key (the plain name is a derived property).
+_KEY = {"index_key_text": "INDEX_KEY", "redis_url_setting": "REDIS_URL"}
+
+
+def is_redis_url(url: str) -> bool:
+    """Whether url names a Redis server (the broker, the throttle and the rate limits share it)."""
+    return url.startswith(("redis://", "rediss://", "unix://", "redis+unix://"))
+
+
+def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults, then the LEADCAPTURE_* environment (or test_config), validated and derived."""
+    config: dict[str, Any] = dict(DEFAULTS)
+    if test_config is None:
+        prefix = "LEADCAPTURE_"
+        config.update({k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)})
+    else:
+        config.update(test_config)
+    if config["MIN_FILL_SECONDS"] is None:
+        config["MIN_FILL_SECONDS"] = 2 if is_production(config) else 0
+    for key in _INT_KEYS:
+        config[key] = _as_int(key, config[key])
+    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER"):
+        config[key] = _as_float(key, config[key])
+    config["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", config["RATELIMIT_ENABLED"])
+    if not 0 <= config["POW_DIFFICULTY"] <= 24:
+        raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
+    try:
+        config["SEND_RATE"] = float(config["SEND_RATE"] or 0)
+        config["SEND_BURST"] = int(config["SEND_BURST"] or max(1, int(config["SEND_RATE"])))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("LEADCAPTURE_SEND_RATE must be a number and LEADCAPTURE_SEND_BURST a whole number") from exc
+    if config["SEND_RATE"] < 0 or config["SEND_BURST"] < 1:
+        raise ConfigError("LEADCAPTURE_SEND_RATE must be 0 or more and LEADCAPTURE_SEND_BURST at least 1")
+    config["SECRET_KEY_FALLBACKS"] = _split(config["SECRET_KEY_FALLBACKS"])
+    if not (
+        config["BROKER_URL"] == ""
+        or is_redis_url(config["BROKER_URL"])
+        or config["BROKER_URL"].startswith(("amqp://", "amqps://"))
+    ):
+        raise ConfigError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
+
+    var_dir = Path(config["VAR_DIR"]).resolve()
+    config["VAR_DIR"] = str(var_dir)
+    production = is_production(config)
+    if production:
+        for key in ("SECRET_KEY", "DATA_KEY", "BASE_URL", "DATABASE_URL"):
+            if not config.get(key):
+                raise ConfigError(
+                    f"LEADCAPTURE_{key} must be set when LEADCAPTURE_ENV=production. "
+                    "See README.md, section 'Configuration'."
+                )
+    else:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        if not config["SECRET_KEY"]:
+            config["SECRET_KEY"] = _persistent_secret(var_dir / "secret_key", 32)
+        if not config["DATA_KEY"]:
+            config["DATA_KEY"] = _persistent_secret(var_dir / "data_key", 32)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{var_dir / 'leadcapture.db'}"
+    config["BASE_URL"] = config["BASE_URL"].rstrip("/")
+    if production and not config["BASE_URL"].startswith("https://"):
+        raise ConfigError("LEADCAPTURE_BASE_URL must be an https:// URL in production.")
+    data_keys(config["DATA_KEY"])  # malformed keys are reported now, not at the first encryption
+    index_key(config["INDEX_KEY"])
+    config["SECRET_KEY_FALLBACKS"] = tuple(config["SECRET_KEY_FALLBACKS"])
+    return Settings.from_config(config)
+
+
+def flask_config(settings: Settings) -> dict[str, Any]:
+    """app.config for the web app: every setting, plus what Flask and Flask-WTF read."""
+    return {
+        **settings.as_config(),
+        "SESSION_COOKIE_SECURE": settings.base_url.startswith("https://"),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # forms may stay open for a long time
+        "WTF_CSRF_SSL_STRICT": False,  # embedded forms post without a Referer
+    }
+
+
+def is_production(config: Any) -> bool:
+    """Tell whether the settings describe a production deployment."""
+    return str(config.get("ENV", "development")).lower() == "production"
+
+
+def data_keys(text: str) -> list[bytes]:
+    """Decode LEADCAPTURE_DATA_KEY (comma-separated base64 keys, newest first)."""
+    malformed = "LEADCAPTURE_DATA_KEY must be base64 keys, comma-separated."
+    wrong_size = (
+        "Each LEADCAPTURE_DATA_KEY key must decode to 32 bytes; create one with "
+        "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
+    )
+    keys = [_decode_key(part, malformed, wrong_size) for part in _split(text)]
+    if not keys:
+        raise ConfigError("LEADCAPTURE_DATA_KEY is empty.")
+    return keys
+
+
+def index_key(text: str) -> bytes | None:
+    """Decode LEADCAPTURE_INDEX_KEY (one base64 32-byte key), or None when it is not set."""
+    value = str(text or "").strip()
+    if not value:
+        return None
+    return _decode_key(
+        value,
+        "LEADCAPTURE_INDEX_KEY must be one base64 key.",
+        "LEADCAPTURE_INDEX_KEY must decode to 32 bytes; print the current one with `leadcapture keys index-key`.",
+    )
+
+
+def _decode_key(text: str, malformed: str, wrong_size: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:
+        raise ConfigError(malformed) from exc
+    if len(key) != 32:
+        raise ConfigError(wrong_size)
+    return key
+
+
+def _persistent_secret(path: Path, size: int) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = base64.urlsafe_b64encode(secrets.token_bytes(size)).decode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it a moment ago
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def _split(value: str | list[str]) -> list[str]:
+    if isinstance(value, list):
+        return value
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _as_int(key: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"LEADCAPTURE_{key} must be a whole number, got {value!r}.") from exc
+
+
+def _as_float(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"LEADCAPTURE_{key} must be a number, got {value!r}.") from exc
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"LEADCAPTURE_{key} must be true or false, got {value!r}.")

@@ -1,0 +1,151 @@
+"""The JSON API under /api/v1/: "may we contact X for purpose P", and the contact list per purpose.
+
+Bearer tokens are created by admins in the admin (API tokens) and stored hashed. Every call that
+returns personal data is written to the audit log under the token's name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import wraps
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+
+from leadcapture.backoffice import accounts, contacts
+from leadcapture.consent.formdefs import CHANNELS
+from leadcapture.consent.transitions import find_person, is_suppressed
+from leadcapture.models import CONFIRMED, PENDING, PURPOSE, Consent, Request, Submission, utcnow
+from leadcapture.web.api.openapi import document
+from leadcapture.web.context import get_services, get_session
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_PAGE = 1000
+
+
+def problem(status: int, message: str, **extra: Any):
+    """A JSON error body with the status code."""
+    response = jsonify({"error": message, "status": status, **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="leadcapture"'
+    return response
+
+
+def token_required(view):
+    """Answer 401 unless a valid, unrevoked bearer token is presented."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        row = accounts.find_api_token(get_session(), token.strip()) if scheme.lower() == "bearer" else None
+        if row is None:
+            return problem(401, "a valid API token is required (Authorization: Bearer <token>)")
+        row.last_used_at = utcnow()
+        g.api_token = row
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _audit(action: str, target: str) -> None:
+    token = g.api_token
+    entry = accounts.audit(get_session(), None, action, target, ip=request.remote_addr)
+    entry.actor = f"api token {token.name} ({token.prefix}…)"[:254]
+
+
+def _purpose_and_channel(values: Any) -> tuple[str, str | None] | Any:
+    purpose = str(values.get("purpose") or "")
+    channel = values.get("channel") or None
+    if not _PURPOSE.match(purpose):
+        return problem(400, "purpose must be a purpose key like 'newsletter'")
+    if channel is not None and channel not in CHANNELS:
+        return problem(400, f"channel must be one of {', '.join(CHANNELS)}")
+    return purpose, channel
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(document(get_services().settings.base_url))
+
+
+@bp.post("/may-contact")
+@token_required
+def may_contact():
+    """May we contact this address for this purpose (and channel) now? With the consent behind it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem(400, 'send a JSON object like {"email": "...", "purpose": "newsletter"}')
+    checked = _purpose_and_channel(body)
+    if not isinstance(checked, tuple):
+        return checked
+    purpose, channel = checked
+    try:
+        email = validate_email(str(body.get("email") or ""), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        return problem(400, f"email is not a valid address: {exc}")
+    session = get_session()
+    answer: dict[str, Any] = {"email": email, "purpose": purpose, "may_contact": False, "state": "none"}
+    person = find_person(session, get_services().vault, email)
+    if person is not None and is_suppressed(session, person):
+        answer["state"] = "suppressed"
+    elif person is not None:
+        row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose))
+        if row is not None:
+            version = row.form_version
+            answer.update(
+                state=row.state,
+                channel=row.channel,
+                may_contact=row.state == CONFIRMED and channel in (None, row.channel),
+                confirmed_at=row.confirmed_at.isoformat() if row.confirmed_at else None,
+                withdrawn_at=row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+                form=version.definition["slug"],
+                form_version=version.number,
+                form_version_hash=version.content_hash,
+            )
+        elif session.scalar(
+            select(Request.id)
+            .join(Submission)
+            .where(Submission.person_id == person.id, Request.kind == PURPOSE)
+            .where(Request.purpose_key == purpose, Request.state == PENDING)
+            .limit(1)
+        ):
+            answer["state"] = PENDING
+    _audit("api.may_contact", purpose)
+    session.commit()
+    return jsonify(answer)
+
+
+@bp.get("/contacts")
+@token_required
+def contact_list():
+    """People we may contact now for a purpose and channel, a page at a time (keyset cursor)."""
+    checked = _purpose_and_channel(request.args)
+    if not isinstance(checked, tuple):
+        return checked
+    purpose, channel = checked
+    if channel is None:
+        return problem(400, f"channel is required: one of {', '.join(CHANNELS)}")
+    limit = request.args.get("limit", 100, type=int)
+    after = request.args.get("after", 0, type=int)
+    if not 1 <= limit <= MAX_PAGE:
+        return problem(400, f"limit must be from 1 to {MAX_PAGE}")
+    session = get_session()
+    stmt = contacts.contact_details(purpose, channel).where(Consent.id > after).limit(limit + 1)
+    rows = session.execute(stmt).all()
+    vault = get_services().vault
+    page = [contacts.decrypt_row(vault, row) for row in rows[:limit]]
+    _audit("api.contacts", f"{purpose}/{channel}")
+    session.commit()
+    return jsonify(
+        {
+            "purpose": purpose,
+            "channel": channel,
+            "contacts": page,
+            "next_after": rows[limit - 1][0] if len(rows) > limit else None,
+        }
+    )

@@ -1,0 +1,359 @@
+"""The double opt-in flow end to end: form, confirmation email, confirm page, whitepaper, opt-out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from leadcapture.models import Consent, LedgerEvent, Message, Request, Submission, Suppression
+from tests.support.app import BASE_URL, form_token, links, path_of, submit, text_part
+from tests.support.settings import reconfigure
+
+pytestmark = pytest.mark.usefixtures("demo_form")
+
+
+def table_counts(services) -> dict:
+    """A fingerprint of every table that a state change would touch."""
+    with services.db.session() as session:
+        return {
+            "requests": session.execute(select(Request.state, func.count()).group_by(Request.state)).all(),
+            "consents": session.execute(select(Consent.purpose_key, Consent.state)).all(),
+            "ledger": session.scalar(select(func.count()).select_from(LedgerEvent)),
+            "suppressions": session.scalar(select(func.count()).select_from(Suppression)),
+            "messages": session.scalar(select(func.count()).select_from(Message)),
+        }
+
+
+def confirmation_for(client, worker, mailbox, email, purposes=()):
+    assert submit(client, email, purposes).status_code == 200
+    worker.drain()
+    (msg,) = mailbox.to(email)
+    return msg
+
+
+def confirm_all_url(msg) -> str:
+    text = text_part(msg)
+    return re.search(r"(?:bevestigen|at once):\s*(\S+)", text).group(1)
+
+
+def test_the_form_renders_every_purpose_unticked(client):
+    page = client.get("/f/sales-machine").get_data(as_text=True)
+    boxes = re.findall(r"<input[^>]*type=\"checkbox\"[^>]*>", page)
+    assert len(boxes) == 3
+    assert not any("checked" in box for box in boxes)
+    assert "Voorbeeld B.V., Stationsplein 1" in page
+    assert "https://www.example.com/privacy" in page
+    assert 'name="website"' in page  # honeypot
+
+
+def test_the_form_page_is_in_the_forms_language(client):
+    page = client.get("/f/sales-machine").get_data(as_text=True)
+    assert '<html lang="nl">' in page and "E-mailadres" in page
+
+
+def test_unknown_form_is_a_friendly_404(client):
+    response = client.get("/f/no-such-form")
+    assert response.status_code == 404
+    assert "Pagina niet gevonden" in response.get_data(as_text=True)
+
+
+def test_submitting_sends_exactly_one_confirmation(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter", "call"])
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["List-Unsubscribe"].startswith(f"<{BASE_URL}/u/")
+    body = text_part(msg)
+    assert "Stuur mij de maandelijkse nieuwsbrief" in body and "bellen" in body
+    assert "nieuwe diensten" not in body  # not ticked, not asked for
+    assert len(mailbox.messages()) == 1
+    with services.db.session() as session:
+        kinds = sorted((r.kind, r.purpose_key) for r in session.scalars(select(Request)))
+    assert kinds == [("asset", None), ("purpose", "call"), ("purpose", "newsletter")]
+
+
+def test_visitor_text_is_never_echoed_in_the_confirmation(client, worker, mailbox):
+    assert submit(client, "jan@example.com", name="BUY CHEAP PILLS", company="spam.example").status_code == 200
+    worker.drain()
+    (msg,) = mailbox.to("jan@example.com")
+    assert "PILLS" not in msg.as_string() and "spam.example" not in msg.as_string()
+
+
+def test_every_link_in_the_confirmation_is_safe_to_get_and_head(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    before = table_counts(services)
+    urls = links(msg)
+    assert len(urls) >= 4
+    for url in urls:
+        if not url.startswith(BASE_URL):
+            continue
+        for method in ("get", "head"):
+            response = getattr(client, method)(path_of(url))
+            assert response.status_code < 500, url
+    worker.drain()
+    assert table_counts(services) == before
+    assert len(mailbox.messages()) == 1
+
+
+def test_confirm_page_shows_a_button_and_the_post_confirms(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    path = path_of(confirm_all_url(msg))
+    page = client.get(path).get_data(as_text=True)
+    assert '<form method="post"' in page and "Alles bevestigen" in page
+    response = client.post(path)
+    assert response.status_code == 200
+    assert "Download de whitepaper nu" in response.get_data(as_text=True)
+    worker.drain()
+    with services.db.session() as session:
+        consent = session.scalar(select(Consent))
+        assert (consent.purpose_key, consent.state) == ("newsletter", "confirmed")
+        events = session.scalars(select(LedgerEvent.event).order_by(LedgerEvent.seq)).all()
+    assert events == ["requested", "confirmed"]
+    whitepaper = mailbox.to("jan@example.com")[-1]
+    assert "whitepaper" in str(whitepaper["Subject"]).lower()
+    assert "Auto-Submitted" not in whitepaper
+    assert whitepaper["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    download = next(u for u in links(whitepaper) if "/d/" in u)
+    pdf = client.get(path_of(download))
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    assert pdf.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_confirming_twice_sends_nothing_new(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    path = path_of(confirm_all_url(msg))
+    client.post(path)
+    worker.drain()
+    after_first = (len(mailbox.messages()), table_counts(services))
+    again = client.post(path)
+    assert again.status_code == 200 and "al bevestigd" in again.get_data(as_text=True)
+    worker.drain()
+    assert (len(mailbox.messages()), table_counts(services)) == after_first
+
+
+def test_a_single_purpose_link_confirms_only_that_purpose(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter", "call"])
+    newsletter_link = re.search(r"nieuwsbrief.*?\n\s+Bevestig alleen dit: (\S+)", text_part(msg), re.S).group(1)
+    client.post(path_of(newsletter_link))
+    worker.drain()
+    with services.db.session() as session:
+        states = dict(session.execute(select(Consent.purpose_key, Consent.state)).all())
+        pending = session.scalars(select(Request.purpose_key).where(Request.state == "pending")).all()
+    assert states == {"newsletter": "confirmed"}
+    assert sorted(pending, key=str) == sorted([None, "call"], key=str)  # asset and call still pending
+    assert len(mailbox.messages()) == 1  # no whitepaper: the asset request was not confirmed
+
+
+def test_the_response_is_the_same_for_every_address_state(client, worker, mailbox, services):
+    def answer(email):
+        return submit(client, email).get_data(as_text=True)
+
+    new = answer("new@example.com")
+    pending = answer("new@example.com")
+    msg = confirmation_for(client, worker, mailbox, "conf@example.com")
+    client.post(path_of(confirm_all_url(msg)))
+    confirmed = answer("conf@example.com")
+    other = confirmation_for(client, worker, mailbox, "blocked@example.com")
+    client.post(
+        path_of(re.search(r"<(\S+)>", other["List-Unsubscribe"]).group(1)), data={"List-Unsubscribe": "One-Click"}
+    )
+    suppressed = answer("blocked@example.com")
+    assert new == pending == confirmed == suppressed
+
+
+def test_at_most_one_confirmation_per_address_per_window(client, worker, mailbox):
+    for _ in range(5):
+        assert submit(client, "Jan@Example.com", ["newsletter"]).status_code == 200
+    worker.drain()
+    assert len(mailbox.messages()) == 1
+
+
+@pytest.mark.parametrize(
+    "email", ["not-an-address", "jan@", "a" * 300 + "@example.com", "", "jan@example.com\r\nBcc: x@y.z"]
+)
+def test_a_bad_address_gets_a_400_page_and_nothing_is_stored(client, services, email):
+    response = submit(client, email)
+    assert response.status_code == 400
+    assert "Controleer het formulier" in response.get_data(as_text=True)
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_oversized_fields_get_a_400(client, services):
+    response = submit(client, "jan@example.com", name="x" * 5000)
+    assert response.status_code == 400
+    assert "te lang" in response.get_data(as_text=True)
+
+
+def test_a_huge_body_gets_a_413_page(client):
+    response = client.post("/f/sales-machine", data={"email": "x" * 200_000})
+    assert response.status_code == 413
+
+
+def test_a_missing_or_forged_form_token_gets_a_400(client, services):
+    for token in (None, "forged", form_token(client).replace("a", "b", 1)):
+        data = {"email": "jan@example.com"}
+        if token:
+            data["csrf_token"] = token
+        response = client.post("/f/sales-machine", data=data)
+        assert response.status_code == 400
+        assert "nog een keer" in response.get_data(as_text=True)
+
+
+def test_a_filled_honeypot_stores_and_sends_nothing(client, worker, mailbox, services):
+    response = submit(client, "bot@example.com", website="http://spam.example")
+    assert response.status_code == 200 and "Kijk in je mailbox" in response.get_data(as_text=True)
+    worker.drain()
+    assert mailbox.messages() == []
+    assert table_counts(services)["requests"] == []
+
+
+def test_a_purpose_the_form_does_not_offer_is_ignored(client, worker, mailbox, services):
+    data = {"csrf_token": form_token(client), "email": "jan@example.com", "purpose_other": "y"}
+    assert client.post("/f/sales-machine", data=data).status_code == 200
+    with services.db.session() as session:
+        assert session.scalars(select(Request.kind)).all() == ["asset"]
+
+
+def test_tampered_and_unknown_tokens_get_a_friendly_page(client):
+    for path in ("/c/garbage", "/u/garbage", "/p/garbage", "/d/garbage"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "Deze link werkt niet" in response.get_data(as_text=True)
+        assert client.post(path).status_code in (404, 405)
+
+
+def test_an_expired_confirm_link_offers_to_request_again(client, worker, mailbox, app):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com")
+    app.extensions["leadcapture"].tokens._max_ages["confirm"] = -1
+    response = client.post(path_of(confirm_all_url(msg)))
+    assert response.status_code == 410
+    assert "verlopen" in response.get_data(as_text=True)
+
+
+def test_one_click_withdraws_the_purpose_and_sending_stops(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    client.post(path_of(confirm_all_url(msg)))
+    worker.drain()
+    whitepaper = mailbox.to("jan@example.com")[-1]
+    url = re.search(r"<(\S+)>", whitepaper["List-Unsubscribe"]).group(1)
+    from leadcapture.consent.transitions import may_send_purpose
+    from leadcapture.models import Person
+
+    with services.db.session() as session:
+        assert may_send_purpose(session, session.scalar(select(Person)), "newsletter")
+    for _ in range(2):  # repeatable
+        response = client.post(path_of(url), data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200 and "Location" not in response.headers
+    with services.db.session() as session:
+        assert session.scalar(select(Consent.state)) == "withdrawn"
+        assert not may_send_purpose(session, session.scalar(select(Person)), "newsletter")
+        events = session.execute(select(LedgerEvent.event, LedgerEvent.method).order_by(LedgerEvent.seq)).all()
+    assert events[-1] == ("withdrawn", "one_click")
+    assert [e for e, _ in events].count("withdrawn") == 1
+
+
+def test_one_click_accepts_multipart_and_needs_no_cookie(app, worker, mailbox, services, client):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    client.post(path_of(confirm_all_url(msg)))
+    worker.drain()
+    url = re.search(r"<(\S+)>", mailbox.to("jan@example.com")[-1]["List-Unsubscribe"]).group(1)
+    fresh = app.test_client(use_cookies=False)
+    response = fresh.post(path_of(url), data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    with services.db.session() as session:
+        assert session.scalar(select(Consent.state)) == "withdrawn"
+
+
+def test_one_click_on_a_confirmation_drops_requests_and_suppresses(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "victim@example.com", ["newsletter"])
+    url = re.search(r"<(\S+)>", msg["List-Unsubscribe"]).group(1)
+    page = client.get(path_of(url)).get_data(as_text=True)
+    assert "Dit was ik niet" in page
+    assert client.post(path_of(url), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    with services.db.session() as session:
+        assert set(session.scalars(select(Request.state))) == {"dropped"}
+        assert session.scalar(select(func.count()).select_from(Suppression)) == 1
+    # The old confirm link no longer confirms, and nothing else is sent.
+    response = client.post(path_of(confirm_all_url(msg)))
+    assert "geannuleerd" in response.get_data(as_text=True)
+    worker.drain()
+    assert len(mailbox.messages()) == 1
+
+
+def test_a_suppressed_address_gets_no_confirmation(client, worker, mailbox, services, app):
+    msg = confirmation_for(client, worker, mailbox, "victim@example.com")
+    client.post(
+        path_of(re.search(r"<(\S+)>", msg["List-Unsubscribe"]).group(1)), data={"List-Unsubscribe": "One-Click"}
+    )
+    reconfigure(app, confirmation_window=0)
+    assert submit(client, "victim@example.com").status_code == 200
+    worker.drain()
+    assert len(mailbox.messages()) == 1
+
+
+def test_preferences_list_purposes_and_withdraw_one(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter", "product_news"])
+    client.post(path_of(confirm_all_url(msg)))
+    prefs = next(u for u in links(msg) if "/p/" in u)
+    page = client.get(path_of(prefs)).get_data(as_text=True)
+    assert "Stuur mij de maandelijkse nieuwsbrief" in page and page.count(">Intrekken<") == 2
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(path_of(prefs), data={"csrf_token": token, "withdraw": "newsletter"})
+    assert response.status_code == 200 and "Opgeslagen" in response.get_data(as_text=True)
+    with services.db.session() as session:
+        states = dict(session.execute(select(Consent.purpose_key, Consent.state)).all())
+    assert states == {"newsletter": "withdrawn", "product_news": "confirmed"}
+    response = client.post(path_of(prefs), data={"csrf_token": token, "withdraw": "__all__"})
+    with services.db.session() as session:
+        assert set(session.scalars(select(Consent.state))) == {"withdrawn"}
+
+
+def test_preferences_post_needs_its_csrf_token(client, worker, mailbox, services):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    client.post(path_of(confirm_all_url(msg)))
+    prefs = next(u for u in links(msg) if "/p/" in u)
+    assert client.post(path_of(prefs), data={"withdraw": "__all__"}).status_code == 400
+    with services.db.session() as session:
+        assert session.scalar(select(Consent.state)) == "confirmed"
+
+
+def test_a_third_party_resubmission_does_not_weaken_consent(client, worker, mailbox, services, app):
+    msg = confirmation_for(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    client.post(path_of(confirm_all_url(msg)))
+    reconfigure(app, confirmation_window=0)
+    assert submit(client, "jan@example.com", name="Someone Else").status_code == 200
+    worker.drain()
+    with services.db.session() as session:
+        assert session.scalar(select(Consent.state)) == "confirmed"
+
+
+def test_links_use_base_url_not_the_host_header(client, worker, mailbox):
+    data = {"csrf_token": form_token(client), "email": "jan@example.com"}
+    client.post("/f/sales-machine", data=data, headers={"Host": "evil.example"})
+    worker.drain()
+    (msg,) = mailbox.to("jan@example.com")
+    assert all(u.startswith(BASE_URL) for u in links(msg) if "example.com/privacy" not in u)
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["database"] == "ok"
+
+
+def test_the_dev_mailbox_lists_and_shows_messages(client, worker, mailbox):
+    confirmation_for(client, worker, mailbox, "jan@example.com")
+    index = client.get("/dev/mail/").get_data(as_text=True)
+    assert "Bevestig je aanvraag" in index
+    key = re.search(r'href="/dev/mail/([^"]+)"', index).group(1)
+    shown = client.get(f"/dev/mail/{key}").get_data(as_text=True)
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in shown
+
+
+def test_a_form_sent_faster_than_a_person_can_fill_it_is_ignored(client, worker, mailbox, services, app):
+    reconfigure(app, min_fill_seconds=30)
+    response = submit(client, "fast@example.com")
+    assert response.status_code == 200 and "Kijk in je mailbox" in response.get_data(as_text=True)
+    worker.drain()
+    assert mailbox.messages() == [] and table_counts(services)["requests"] == []

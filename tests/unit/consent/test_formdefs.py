@@ -1,0 +1,129 @@
+"""Form definitions: TOML import/export, validation, versioning."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from sqlalchemy import func, select
+
+from leadcapture.consent.formdefs import content_hash, validate
+from leadcapture.models import FormVersion
+from tests.support.app import DEMO_FORM
+
+
+def demo_copy(tmp_path, replace=None):
+    shutil.copy(DEMO_FORM.parent / "sales-machine.pdf", tmp_path / "sales-machine.pdf")
+    text = DEMO_FORM.read_text()
+    for old, new in (replace or {}).items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "form.toml"
+    path.write_text(text)
+    return path
+
+
+def versions(services):
+    with services.db.session() as session:
+        return session.scalar(select(func.count()).select_from(FormVersion))
+
+
+def test_import_then_export_round_trips(runner, services, tmp_path):
+    result = runner.invoke(args=["forms", "import", str(demo_copy(tmp_path))], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "imported as version 1" in result.output
+    exported = runner.invoke(args=["forms", "export", "sales-machine"]).output
+    (tmp_path / "again.toml").write_text(exported)
+    result = runner.invoke(args=["forms", "import", str(tmp_path / "again.toml")])
+    assert "unchanged, still version 1" in result.output
+    assert versions(services) == 1
+
+
+def test_changed_wording_makes_a_new_version(runner, services, tmp_path):
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path))])
+    changed = demo_copy(tmp_path, {"met salestips.": "met de beste salestips."})
+    result = runner.invoke(args=["forms", "import", str(changed)])
+    assert "imported as version 2" in result.output
+    assert versions(services) == 2
+    with services.db.session() as session:
+        v1, v2 = session.scalars(select(FormVersion).order_by(FormVersion.number)).all()
+        assert v1.content_hash != v2.content_hash
+        assert "met salestips." in v1.definition["purposes"][0]["label"]  # old wording kept
+
+
+def test_a_changed_asset_makes_a_new_version(runner, services, tmp_path):
+    path = demo_copy(tmp_path)
+    runner.invoke(args=["forms", "import", str(path)])
+    (tmp_path / "sales-machine.pdf").write_bytes(b"%PDF-1.4 another file")
+    runner.invoke(args=["forms", "import", str(path)])
+    assert versions(services) == 2
+
+
+@pytest.mark.parametrize(
+    "replace, problem",
+    [
+        ({'key = "call"': 'key = "call"\nchecked = true'}, "always unticked"),
+        ({'language = "nl"': 'language = "de"'}, "language must be one of"),
+        ({'key = "call"': 'key = "newsletter"'}, "used twice"),
+        ({'channel = "phone"': 'channel = "fax"'}, "channel must be one of"),
+        ({"retention_months = 6": "retention_months = 0"}, "retention_months"),
+        ({'asset = "sales-machine.pdf"': 'asset = "missing.pdf"'}, "cannot be read"),
+        ({'slug = "sales-machine"': 'slug = "Sales Machine!"'}, "slug must be"),
+        ({'fields = ["name", "company"]': 'fields = ["age"]'}, "fields may only list"),
+        ({'privacy_url = "https://www.example.com/privacy"': 'privacy_url = "javascript:alert(1)"'}, "privacy_url"),
+    ],
+)
+def test_invalid_definitions_are_refused_with_a_reason(runner, services, tmp_path, replace, problem):
+    result = runner.invoke(args=["forms", "import", str(demo_copy(tmp_path, replace))])
+    assert result.exit_code == 2
+    assert problem in result.output
+    assert versions(services) == 0
+
+
+def test_broken_toml_is_a_clear_error(runner, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("slug = ")
+    result = runner.invoke(args=["forms", "import", str(path)])
+    assert result.exit_code == 2 and "not valid TOML" in result.output
+
+
+def test_a_fake_pdf_is_refused(runner, tmp_path):
+    path = demo_copy(tmp_path)
+    (tmp_path / "sales-machine.pdf").write_bytes(b"MZ not a pdf")
+    result = runner.invoke(args=["forms", "import", str(path)])
+    assert result.exit_code == 2 and "not a PDF" in result.output
+
+
+def test_export_of_an_unknown_form_fails_clearly(runner):
+    result = runner.invoke(args=["forms", "export", "nope"])
+    assert result.exit_code == 1 and "no form with slug 'nope'" in result.output
+
+
+def test_defaults_are_filled_in():
+    raw = {
+        "slug": "x",
+        "language": "en",
+        "title": "T",
+        "asset": "a.pdf",
+        "privacy_url": "https://p",
+        "controller": "C",
+        "purposes": [{"key": "news", "label": "News"}],
+    }
+    purpose = validate(raw)["purposes"][0]
+    assert purpose["retention_months"] == 24 and purpose["channel"] == "email"
+    assert purpose["legal_basis"] == "consent"
+
+
+def test_the_content_hash_is_stable_and_order_independent():
+    a = {"b": 1, "a": [1, 2]}
+    assert content_hash(a) == content_hash(json.loads(json.dumps(a, sort_keys=True)))
+    assert content_hash(a) != content_hash({"b": 1, "a": [2, 1]})
+
+
+def test_an_english_form_speaks_english(runner, client, tmp_path):
+    path = demo_copy(tmp_path, {'language = "nl"': 'language = "en"', 'slug = "sales-machine"': 'slug = "sales-en"'})
+    assert runner.invoke(args=["forms", "import", str(path)]).exit_code == 0
+    page = client.get("/f/sales-en").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Email address" in page and "Privacy notice" in page
+    assert "Legal basis: your consent" in page

@@ -1,0 +1,56 @@
+"""Access export with proof of consent, and erasure with suppression."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from leadcapture.consent import ledger
+from leadcapture.consent.transitions import find_person
+from leadcapture.models import Consent, LedgerEvent, Person, Request, Submission, Suppression
+from leadcapture.privacy import rights
+from tests.support.people import confirmed_person
+
+pytestmark = pytest.mark.usefixtures("demo_form")
+
+
+def test_the_export_holds_the_data_and_the_proof(client, worker, mailbox, services):
+    confirmed_person(client, worker, mailbox)
+    with services.db.session() as session:
+        person = find_person(session, services.vault, "JAN@example.com")
+        data = rights.export_person(session, services.vault, person)
+    assert data["subject"]["email"] == "jan@example.com"
+    assert data["subject"]["name"] == "Jan Jansen" and data["subject"]["company"] == "Jansen BV"
+    newsletter = next(c for c in data["consents"] if c["purpose"] == "newsletter")
+    assert newsletter["state"] == "confirmed" and newsletter["legal_basis"] == "consent"
+    assert newsletter["notice"]["text"] == "Stuur mij de maandelijkse nieuwsbrief met salestips."
+    assert newsletter["notice"]["version"] == 1 and len(newsletter["notice"]["version_hash"]) == 64
+    assert newsletter["controller"].startswith("Voorbeeld B.V.")
+    assert newsletter["requested"]["collection_method"] == "form"
+    assert newsletter["confirmed"]["collection_method"] == "confirm_page"
+    assert [e["event"] for e in data["ledger"]] == ["requested", "requested", "confirmed", "confirmed"]
+    assert {m["kind"] for m in data["messages"]} == {"confirmation", "asset"}
+
+
+def test_erasure_deletes_data_keeps_the_chain_and_suppresses(client, worker, mailbox, services):
+    confirmed_person(client, worker, mailbox)
+    confirmed_person(client, worker, mailbox, "other@example.com", ("newsletter",))
+    with services.db.session() as session:
+        person = find_person(session, services.vault, "jan@example.com")
+        counts = rights.erase_person(session, services.vault, person, method="admin")
+    assert counts == {"consents": 2, "submissions": 1, "ledger_payloads": 4}
+    with services.db.session() as session:
+        assert find_person(session, services.vault, "jan@example.com") is None
+        assert session.scalar(select(func.count()).select_from(Person)) == 1
+        assert session.scalar(select(func.count()).select_from(Consent)) == 1
+        assert session.scalar(select(func.count()).select_from(Submission)) == 1
+        assert session.scalar(select(func.count()).select_from(Request)) == 2
+        assert session.scalar(select(Suppression.reason)) == "erased"
+        assert ledger.verify(session, services.vault) == (7, None)
+        last = session.scalar(select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(1))
+        assert last.event == "erased" and last.method == "admin"
+    with sqlite3.connect(services.db.url.removeprefix("sqlite:///")) as conn:
+        rows = conn.execute("SELECT count(*) FROM ledger_events WHERE person_id=1 AND payload_enc IS NOT NULL")
+        assert rows.fetchone()[0] == 1  # only the 'erased' event keeps a (non-personal) payload
