@@ -161,7 +161,7 @@ def submit_directly(env: dict[str, str], n: int) -> None:
     from leadcapture import create_app
     from leadcapture.consent import transitions as consent
     from leadcapture.consent.formdefs import current_version
-    from leadcapture.consent.transitions import Visitor
+    from leadcapture.consent.people import Visitor
 
     keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY", "BASE_URL")}
     app = create_app({**keys, "VAR_DIR": env["LEADCAPTURE_VAR_DIR"] + "-direct", "TESTING": True})

@@ -69,7 +69,3 @@ class Services:
     def url(self, path: str) -> str:
         """An absolute link built from BASE_URL, never from the request's Host header."""
         return self.settings.base_url + path
-
-    def link(self, prefix: str, kind: str, payload: dict[str, Any]) -> str:
-        """An absolute link carrying a signed token of the given kind."""
-        return self.url(f"/{prefix}/{self.tokens.make(kind, payload)}")

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from leadcapture.models import CONFIRMED, Consent, Form, FormVersion, Person, Suppression
+from leadcapture.consent.gates import contactable
+from leadcapture.models import Consent, Form, FormVersion, Person
 
 CSV_COLUMNS = (
     "email",
@@ -41,13 +42,7 @@ def contact_query(purpose: str, channel: str, *columns: Any) -> Any:
         select(*columns)
         .select_from(Consent)
         .join(Person, Consent.person_id == Person.id)
-        .outerjoin(Suppression, Suppression.email_index == Person.email_index)
-        .where(
-            Consent.purpose_key == purpose,
-            Consent.channel == channel,
-            Consent.state == CONFIRMED,
-            Suppression.email_index.is_(None),
-        )
+        .where(contactable(purpose, channel))
     )
 
 

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadcapture.models import ASSET, WITHDRAWN, Consent, FormVersion, Request, Submission, utcnow
+from leadcapture.models import ASSET, WITHDRAWN, Consent, FormVersion, LeadRequest, Submission, utcnow
 
 STAGES = ("submitted", "confirmed", "withdrawn")
 PERIODS = {"day": 30, "week": 26}  # how many buckets each period shows
@@ -71,17 +71,17 @@ def funnel(session: Session, form_id: int, period: str = "day") -> list[Row]:
     def requests_by(column: Any, stage: str) -> None:
         b = _bucket(session, column, period)
         stmt = (
-            select(Request.kind, Request.purpose_key, b, func.count())
-            .join(Submission, Request.submission_id == Submission.id)
+            select(LeadRequest.kind, LeadRequest.purpose_key, b, func.count())
+            .join(Submission, LeadRequest.submission_id == Submission.id)
             .join(FormVersion, Submission.form_version_id == FormVersion.id)
             .where(FormVersion.form_id == form_id, column >= since)
-            .group_by(Request.kind, Request.purpose_key, b)
+            .group_by(LeadRequest.kind, LeadRequest.purpose_key, b)
         )
         for kind, key, bucket, count in session.execute(stmt):
             row(ASSET if kind == ASSET else key).series[stage][bucket] = count
 
     requests_by(Submission.created_at, "submitted")
-    requests_by(Request.confirmed_at, "confirmed")
+    requests_by(LeadRequest.confirmed_at, "confirmed")
     b = _bucket(session, Consent.withdrawn_at, period)
     withdrawn = (
         select(Consent.purpose_key, b, func.count())

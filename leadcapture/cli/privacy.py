@@ -30,7 +30,7 @@ def people() -> None:
 
 def _find(session, services, email: str):
     """The person with this address, or a clear exit 1 (the operator is authenticated)."""
-    from leadcapture.consent.transitions import find_person
+    from leadcapture.consent.people import find_person
     from leadcapture.crypto import normalise_email
     from leadcapture.models import Suppression
 

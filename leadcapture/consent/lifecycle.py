@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger, outbox
-from leadcapture.consent.transitions import Visitor, _trace, is_suppressed, purpose_notice
+from leadcapture.consent.people import Visitor, is_suppressed, trace
+from leadcapture.consent.transitions import purpose_notice
 from leadcapture.crypto import Vault
 from leadcapture.models import CONFIRMED, EXPIRED, Consent, Form, FormVersion, Person, Repermission
 from leadcapture.settings import Settings
@@ -139,7 +140,7 @@ def renew(
     An active consent is `renewed`. A lapsed one is a fresh consent: a `requested` event with the
     wording shown on the page, then `confirmed`, both with method preference_centre.
     """
-    shown = {**_trace(visitor, settings), **purpose_notice(version, consent.purpose_key)}
+    shown = {**trace(visitor, settings), **purpose_notice(version, consent.purpose_key)}
     common = {"method": "preference_centre", "person_id": consent.person_id, "purpose_key": consent.purpose_key}
     if consent.state == CONFIRMED:
         event = "renewed"
@@ -153,7 +154,7 @@ def renew(
     consent.confirmed_at = now
     consent.withdrawn_at = None
     consent.last_activity_at = now
-    payload = shown if event == "renewed" else {**_trace(visitor, settings), "form_version_hash": version.content_hash}
+    payload = shown if event == "renewed" else {**trace(visitor, settings), "form_version_hash": version.content_hash}
     ledger.append(session, vault, event=event, payload=payload, occurred_at=now, **common)
     session.flush()
     return event

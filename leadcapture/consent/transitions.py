@@ -1,19 +1,18 @@
-"""The double opt-in domain: submit, confirm, withdraw, 'this wasn't me', and the send gates."""
+"""The consent transitions: submit, confirm, withdraw and 'this wasn't me' (renewal and expiry: lifecycle)."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger, outbox
-from leadcapture.crypto import Vault, normalise_email
+from leadcapture.consent.people import Visitor, get_or_create_person, is_suppressed, minimise_ip, trace
+from leadcapture.crypto import Vault
 from leadcapture.models import (
     ASSET,
     CONFIRMED,
@@ -23,22 +22,13 @@ from leadcapture.models import (
     WITHDRAWN,
     Consent,
     FormVersion,
+    LeadRequest,
     Person,
-    Request,
     Submission,
     Suppression,
     utcnow,
 )
 from leadcapture.settings import Settings
-
-
-@dataclass
-class Visitor:
-    """Where an action came from, as recorded in the ledger (minimised before storing)."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-    page_url: str | None = None
 
 
 @dataclass
@@ -48,31 +38,6 @@ class Outcome:
     changed: list[str] = field(default_factory=list)  # purpose keys or "asset"
     unchanged: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-
-
-def minimise_ip(ip: str | None, mode: str) -> str | None:
-    """Apply the configured IP minimisation: full, truncate (/24, /48) or none."""
-    if not ip or mode == "none":
-        return None
-    if mode == "full":
-        return ip
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
-
-
-def find_person(session: Session, vault: Vault, email: str) -> Person | None:
-    """The person with this address, looked up by blind index."""
-    index = vault.blind_index(normalise_email(email))
-    return session.scalar(select(Person).where(Person.email_index == index))
-
-
-def is_suppressed(session: Session, person: Person) -> bool:
-    """Whether the person's address is on the suppression list."""
-    return session.get(Suppression, person.email_index) is not None
 
 
 def submit(
@@ -88,7 +53,7 @@ def submit(
 ) -> Submission:
     """Record a submission and its requests; enqueue one confirmation if the address may get one."""
     definition = version.definition
-    person = _get_or_create_person(session, vault, email, definition["language"])
+    person = get_or_create_person(session, vault, email, definition["language"])
     now = utcnow()
     submission = Submission(
         person_id=person.id,
@@ -100,9 +65,9 @@ def submit(
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
         created_at=now,
     )
-    submission.requests.append(Request(kind=ASSET))
+    submission.requests.append(LeadRequest(kind=ASSET))
     for key in purpose_keys:
-        submission.requests.append(Request(kind=PURPOSE, purpose_key=key))
+        submission.requests.append(LeadRequest(kind=PURPOSE, purpose_key=key))
     session.add(submission)
     session.flush()
     for request in submission.requests:
@@ -127,7 +92,7 @@ def confirm(
     session: Session,
     vault: Vault,
     settings: Settings,
-    requests: list[Request],
+    requests: list[LeadRequest],
     *,
     method: str,
     visitor: Visitor,
@@ -191,19 +156,19 @@ def withdraw(
             method=method,
             person_id=person.id,
             purpose_key=consent.purpose_key,
-            payload=_trace(visitor, settings),
+            payload=trace(visitor, settings),
             occurred_at=now,
         )
         outcome.changed.append(consent.purpose_key)
     # Pending requests for these purposes can no longer be confirmed by an old link.
     pending = (
-        select(Request.id)
+        select(LeadRequest.id)
         .join(Submission)
-        .where(Submission.person_id == person.id, Request.state == PENDING, Request.kind == PURPOSE)
+        .where(Submission.person_id == person.id, LeadRequest.state == PENDING, LeadRequest.kind == PURPOSE)
     )
     if purpose_keys is not None:
-        pending = pending.where(Request.purpose_key.in_(purpose_keys))
-    session.execute(update(Request).where(Request.id.in_(pending)).values(state=DROPPED))
+        pending = pending.where(LeadRequest.purpose_key.in_(purpose_keys))
+    session.execute(update(LeadRequest).where(LeadRequest.id.in_(pending)).values(state=DROPPED))
     session.flush()
     return outcome
 
@@ -211,11 +176,13 @@ def withdraw(
 def not_me(session: Session, vault: Vault, settings: Settings, submission: Submission, *, visitor: Visitor) -> None:
     """'This wasn't me': drop every pending request of the address and suppress it."""
     person = submission.person
-    pending = select(Request.id).join(Submission).where(Submission.person_id == person.id, Request.state == PENDING)
+    pending = (
+        select(LeadRequest.id).join(Submission).where(Submission.person_id == person.id, LeadRequest.state == PENDING)
+    )
     dropped_keys = session.scalars(
-        select(Request.purpose_key).where(Request.id.in_(pending), Request.kind == PURPOSE)
+        select(LeadRequest.purpose_key).where(LeadRequest.id.in_(pending), LeadRequest.kind == PURPOSE)
     ).all()
-    session.execute(update(Request).where(Request.id.in_(pending)).values(state=DROPPED))
+    session.execute(update(LeadRequest).where(LeadRequest.id.in_(pending)).values(state=DROPPED))
     for key in sorted(set(dropped_keys)):
         ledger.append(
             session,
@@ -224,53 +191,11 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
             method="one_click",
             person_id=person.id,
             purpose_key=key,
-            payload={**_trace(visitor, settings), "reason": "not_me", "submission_id": submission.id},
+            payload={**trace(visitor, settings), "reason": "not_me", "submission_id": submission.id},
         )
     if not is_suppressed(session, person):
         session.add(Suppression(email_index=person.email_index, reason="not_me"))
     session.flush()
-
-
-def may_send_confirmation(session: Session, submission: Submission | None) -> bool:
-    """Send-time gate for a confirmation email."""
-    if submission is None or not submission.sends_confirmation:
-        return False
-    if is_suppressed(session, submission.person):
-        return False
-    return any(r.state == PENDING for r in submission.requests)
-
-
-def may_deliver_asset(session: Session, request: Request | None) -> bool:
-    """Send-time gate for the whitepaper: the person confirmed the asset request."""
-    return (
-        request is not None
-        and request.kind == ASSET
-        and request.state == CONFIRMED
-        and not is_suppressed(session, request.submission.person)
-    )
-
-
-def may_send_purpose(session: Session, person: Person | None, purpose_key: str) -> bool:
-    """Send-time gate for content under a purpose: consent is current and not suppressed."""
-    if person is None or is_suppressed(session, person):
-        return False
-    consent = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose_key))
-    return consent is not None and consent.state == CONFIRMED
-
-
-def _get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:
-    address = email.strip()
-    index = vault.blind_index(normalise_email(address))
-    person = session.scalar(select(Person).where(Person.email_index == index))
-    if person is not None:
-        return person
-    try:
-        with session.begin_nested():
-            person = Person(email_index=index, email_enc=vault.encrypt(address), language=language)
-            session.add(person)
-    except IntegrityError:  # a concurrent submission created the same address a moment ago
-        person = session.scalar(select(Person).where(Person.email_index == index))
-    return person
 
 
 def _claim_confirmation_slot(session: Session, person: Person, settings: Settings) -> bool:
@@ -315,7 +240,7 @@ def _confirm_purpose(session, vault, settings, request, method, visitor, now) ->
         person_id=submission.person_id,
         purpose_key=request.purpose_key,
         payload={
-            **_trace(visitor, settings),
+            **trace(visitor, settings),
             "submission_id": submission.id,
             "request_id": request.id,
             "form_version_hash": submission.form_version.content_hash,
@@ -330,18 +255,10 @@ def _apply_submitted_fields(vault: Vault, person: Person, submission: Submission
             setattr(person, f"{name}_enc", vault.encrypt(value) if value else None)
 
 
-def _trace(visitor: Visitor, settings: Settings) -> dict[str, Any]:
-    return {
-        "ip": minimise_ip(visitor.ip, settings.ip_minimisation),
-        "user_agent": visitor.user_agent,
-        "page_url": visitor.page_url,
-    }
-
-
 def _notice(version, request, submission, visitor, settings) -> dict[str, Any]:
     """Everything the person saw for this purpose: the proof of what they asked for."""
     return {
-        **_trace(visitor, settings),
+        **trace(visitor, settings),
         **purpose_notice(version, request.purpose_key),
         "submission_id": submission.id,
         "request_id": request.id,

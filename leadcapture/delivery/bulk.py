@@ -11,13 +11,14 @@ import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from leadcapture.consent.gates import contactable
 from leadcapture.delivery.mail import PermanentMailError
 from leadcapture.delivery.sending import FAILED, SENDING, SENT, SKIPPED
-from leadcapture.models import CONFIRMED, Consent, Message, Person, Suppression, utcnow
+from leadcapture.models import Consent, Message, Person, utcnow
 from leadcapture.services import Services
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,11 @@ log = logging.getLogger(__name__)
 Marks = list[tuple[int, str, str | None]]  # (message row, status, detail) not yet written
 
 _MESSAGES = Message.__table__
-# The send-time gate of consent.may_send_purpose as one statement: consent confirmed now, and
-# the address not on the suppression list.
-_GATE = select(Consent.id).where(
-    Consent.person_id == bindparam("person_id"),
-    Consent.purpose_key == bindparam("purpose_key"),
-    Consent.state == CONFIRMED,
-    ~exists().where(Suppression.email_index == bindparam("email_index")),
+# The send-time gate (gates.contactable) as one statement built once, for one person at a time.
+_GATE = (
+    select(Consent.id)
+    .join(Person, Person.id == Consent.person_id)
+    .where(Consent.person_id == bindparam("person_id"), contactable(bindparam("purpose_key")))
 )
 # Built once: constructing a statement per message costs more CPU than executing it.
 _FIND = select(_MESSAGES.c.id, _MESSAGES.c.status).where(_MESSAGES.c.dedupe_key == bindparam("dedupe_key"))
@@ -79,10 +78,7 @@ def deliver(
             if row is not None and row.status != SENDING:
                 return row.status
             allowed = person is not None and (
-                conn.execute(
-                    _GATE, {"person_id": person.id, "purpose_key": key, "email_index": person.email_index}
-                ).first()
-                is not None
+                conn.execute(_GATE, {"person_id": person.id, "purpose_key": key}).first() is not None
             )
             msg = build() if allowed else None
             values = {

@@ -18,8 +18,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from leadcapture.consent import outbox
-from leadcapture.consent import transitions as consent
+from leadcapture.consent import gates, outbox
 from leadcapture.delivery import bulk
 from leadcapture.delivery.content import welcome_item
 from leadcapture.delivery.outgoing import ContentRenderer
@@ -324,7 +323,7 @@ def send_welcome(services: Services, person_id: int, purpose_key: str) -> str:
 
     def prepare(session: Session) -> Prepared | None:
         person = session.get(Person, person_id)
-        if not consent.may_send_purpose(session, person, purpose_key):
+        if not gates.may_contact(session, person, purpose_key):
             return None
         version_id = session.scalar(
             select(Consent.form_version_id).where(Consent.person_id == person_id, Consent.purpose_key == purpose_key)

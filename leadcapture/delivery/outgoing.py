@@ -15,7 +15,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from leadcapture.consent.tokens import PREFERENCES, UNSUBSCRIBE
+from leadcapture.delivery import links
 from leadcapture.delivery.content import translation_for
 from leadcapture.delivery.mail import Rendered, compose, render
 from leadcapture.delivery.wire import header_line
@@ -67,8 +67,8 @@ class ContentRenderer:
         """The complete message for person, in their language where a translation exists."""
         rendered = self._rendered(person.language, version_id)
         services = self.services
-        unsubscribe = services.link("u", UNSUBSCRIBE, {"p": person.id, "k": self.purpose_key})
-        preferences = services.link("p", PREFERENCES, {"p": person.id})
+        unsubscribe = links.unsubscribe(services, person.id, self.purpose_key)
+        preferences = links.preferences(services, person.id)
         html_unsubscribe, html_preferences = str(escape(unsubscribe)), str(escape(preferences))
         text = rendered.text.replace(_UNSUBSCRIBE, unsubscribe).replace(_PREFERENCES, preferences)
         html = rendered.html.replace(_UNSUBSCRIBE, html_unsubscribe).replace(_PREFERENCES, html_preferences)

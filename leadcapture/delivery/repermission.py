@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import transitions as consent_mod
+from leadcapture.consent import gates
 from leadcapture.consent.lifecycle import cycle_of, lapses_at
-from leadcapture.consent.tokens import PREFERENCES, UNSUBSCRIBE
+from leadcapture.delivery import links
 from leadcapture.delivery.mail import compose, render
 from leadcapture.delivery.sending import Prepared, deliver
 from leadcapture.models import CONFIRMED, Consent, Repermission
@@ -22,18 +22,18 @@ def send_repermission(services: Services, repermission_id: int) -> str:
         if consent is None or consent.state != CONFIRMED or cycle_of(consent) != row.cycle:
             return None  # withdrawn, lapsed or renewed since it was queued
         person = consent.person
-        if not consent_mod.may_send_purpose(session, person, consent.purpose_key):
+        if not gates.may_contact(session, person, consent.purpose_key):
             return None
         version = consent.form_version
         purpose = version.purpose(consent.purpose_key) or {}
-        preferences_url = services.link("p", PREFERENCES, {"p": person.id})
+        preferences_url = links.preferences(services, person.id)
         context = {
             "form": version.definition,
             "label": purpose.get("label", consent.purpose_key),
             "lapses_on": lapses_at(consent).date().isoformat(),
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",
             "preferences_url": preferences_url,
-            "unsubscribe_url": services.link("u", UNSUBSCRIBE, {"p": person.id, "k": consent.purpose_key}),
+            "unsubscribe_url": links.unsubscribe(services, person.id, consent.purpose_key),
         }
         msg = compose(
             render("repermission", person.language, context),

@@ -10,11 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import transitions as consent
-from leadcapture.consent.tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE
+from leadcapture.consent import gates
+from leadcapture.delivery import links
 from leadcapture.delivery.mail import PermanentMailError, TransientMailError, compose, render
 from leadcapture.i18n import translate
-from leadcapture.models import PENDING, PURPOSE, Message, Request, Submission, utcnow
+from leadcapture.models import PENDING, PURPOSE, LeadRequest, Message, Submission, utcnow
 from leadcapture.services import Services
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def send_confirmation(services: Services, submission_id: int) -> str:
 
     def prepare(session: Session) -> Prepared | None:
         submission = session.get(Submission, submission_id)
-        if not consent.may_send_confirmation(session, submission):
+        if not gates.may_send_confirmation(session, submission):
             return None
         version = submission.form_version
         definition = version.definition
@@ -103,13 +103,13 @@ def send_confirmation(services: Services, submission_id: int) -> str:
                 label = purpose.get("label", request.purpose_key)
             else:
                 label = translate("the_whitepaper", lang, title=definition["title"])
-            items.append({"label": label, "confirm_url": services.link("c", CONFIRM, {"r": request.id})})
+            items.append({"label": label, "confirm_url": links.confirm_request(services, request)})
         context = {
             "form": definition,
             "items": items,
-            "confirm_all_url": services.link("c", CONFIRM, {"s": submission.id}),
-            "not_me_url": services.link("u", UNSUBSCRIBE, {"s": submission.id}),
-            "preferences_url": services.link("p", PREFERENCES, {"p": submission.person_id}),
+            "confirm_all_url": links.confirm_submission(services, submission),
+            "not_me_url": links.not_me(services, submission),
+            "preferences_url": links.preferences(services, submission.person_id),
             "max_age_days": services.settings.confirm_max_age // 86400,
         }
         msg = compose(
@@ -129,19 +129,19 @@ def deliver_asset(services: Services, request_id: int) -> str:
     """The whitepaper email with a signed, expiring download link."""
 
     def prepare(session: Session) -> Prepared | None:
-        request = session.get(Request, request_id)
-        if not consent.may_deliver_asset(session, request):
+        request = session.get(LeadRequest, request_id)
+        if not gates.may_deliver_asset(session, request):
             return None
         submission = request.submission
         definition = submission.form_version.definition
         context = {
             "form": definition,
-            "download_url": services.link("d", DOWNLOAD, {"r": request.id}),
+            "download_url": links.download(services, request),
             "download_days": services.settings.download_max_age // 86400,
             # The whitepaper mail is not sent under a marketing purpose: its one-click
             # unsubscribe withdraws every purpose of this person.
-            "unsubscribe_url": services.link("u", UNSUBSCRIBE, {"p": submission.person_id, "k": None}),
-            "preferences_url": services.link("p", PREFERENCES, {"p": submission.person_id}),
+            "unsubscribe_url": links.unsubscribe(services, submission.person_id, None),
+            "preferences_url": links.preferences(services, submission.person_id),
         }
         msg = compose(
             render("asset", submission.language, context),

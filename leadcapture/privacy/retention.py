@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger
 from leadcapture.crypto import Vault
-from leadcapture.models import CONFIRMED, Consent, LedgerEvent, Message, Person, Request, Submission
+from leadcapture.models import CONFIRMED, Consent, LeadRequest, LedgerEvent, Message, Person, Submission
 
 
 @dataclass
@@ -37,9 +37,9 @@ def purge_unconfirmed(session: Session, vault: Vault, now: datetime, days: int) 
     cutoff = now - timedelta(days=days)
     done = Purged()
     old = (
-        select(Request.id, Submission.person_id, Submission.id)
+        select(LeadRequest.id, Submission.person_id, Submission.id)
         .join(Submission)
-        .where(Submission.created_at < cutoff, Request.state != CONFIRMED)
+        .where(Submission.created_at < cutoff, LeadRequest.state != CONFIRMED)
     )
     rows = session.execute(old).all()
     if not rows:
@@ -49,9 +49,9 @@ def purge_unconfirmed(session: Session, vault: Vault, now: datetime, days: int) 
         by_person[person_id].add(request_id)
     request_ids = [r[0] for r in rows]
     for chunk in _chunks(request_ids):
-        done.requests += session.execute(delete(Request).where(Request.id.in_(chunk))).rowcount
+        done.requests += session.execute(delete(LeadRequest).where(LeadRequest.id.in_(chunk))).rowcount
     empty = select(Submission).where(
-        Submission.id.in_({r[2] for r in rows}), ~exists().where(Request.submission_id == Submission.id)
+        Submission.id.in_({r[2] for r in rows}), ~exists().where(LeadRequest.submission_id == Submission.id)
     )
     for submission in session.scalars(empty).all():
         session.delete(submission)

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from leadcapture.db import Database
-from leadcapture.models import Consent, LedgerEvent, Message, OutboxJob, Person, Request, Submission, Suppression
+from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, OutboxJob, Person, Submission, Suppression
 from tests.browser.conftest import CLI, LiveServer, free_port
 from tests.support.app import DEMO_FORM, ROOT, Outbox
 
@@ -73,7 +73,7 @@ def snapshot(db: Database) -> dict:
         return {
             "people": session.scalar(select(func.count()).select_from(Person)),
             "submissions": session.scalar(select(func.count()).select_from(Submission)),
-            "requests": sorted(session.execute(select(Request.id, Request.state)).all()),
+            "requests": sorted(session.execute(select(LeadRequest.id, LeadRequest.state)).all()),
             "consents": sorted(session.execute(select(Consent.purpose_key, Consent.state)).all()),
             "suppressions": session.scalar(select(func.count()).select_from(Suppression)),
             "ledger": session.scalar(select(func.count()).select_from(LedgerEvent)),

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.models import Consent, LedgerEvent, Message, Request, Submission, Suppression
+from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, Submission, Suppression
 from tests.support.app import BASE_URL, form_token, links, path_of, submit, text_part
 from tests.support.settings import reconfigure
 
@@ -18,7 +18,7 @@ def table_counts(services) -> dict:
     """A fingerprint of every table that a state change would touch."""
     with services.db.session() as session:
         return {
-            "requests": session.execute(select(Request.state, func.count()).group_by(Request.state)).all(),
+            "requests": session.execute(select(LeadRequest.state, func.count()).group_by(LeadRequest.state)).all(),
             "consents": session.execute(select(Consent.purpose_key, Consent.state)).all(),
             "ledger": session.scalar(select(func.count()).select_from(LedgerEvent)),
             "suppressions": session.scalar(select(func.count()).select_from(Suppression)),
@@ -69,7 +69,7 @@ def test_submitting_sends_exactly_one_confirmation(client, worker, mailbox, serv
     assert "nieuwe diensten" not in body  # not ticked, not asked for
     assert len(mailbox.messages()) == 1
     with services.db.session() as session:
-        kinds = sorted((r.kind, r.purpose_key) for r in session.scalars(select(Request)))
+        kinds = sorted((r.kind, r.purpose_key) for r in session.scalars(select(LeadRequest)))
     assert kinds == [("asset", None), ("purpose", "call"), ("purpose", "newsletter")]
 
 
@@ -139,7 +139,7 @@ def test_a_single_purpose_link_confirms_only_that_purpose(client, worker, mailbo
     worker.drain()
     with services.db.session() as session:
         states = dict(session.execute(select(Consent.purpose_key, Consent.state)).all())
-        pending = session.scalars(select(Request.purpose_key).where(Request.state == "pending")).all()
+        pending = session.scalars(select(LeadRequest.purpose_key).where(LeadRequest.state == "pending")).all()
     assert states == {"newsletter": "confirmed"}
     assert sorted(pending, key=str) == sorted([None, "call"], key=str)  # asset and call still pending
     assert len(mailbox.messages()) == 1  # no whitepaper: the asset request was not confirmed
@@ -213,7 +213,7 @@ def test_a_purpose_the_form_does_not_offer_is_ignored(client, worker, mailbox, s
     data = {"csrf_token": form_token(client), "email": "jan@example.com", "purpose_other": "y"}
     assert client.post("/f/sales-machine", data=data).status_code == 200
     with services.db.session() as session:
-        assert session.scalars(select(Request.kind)).all() == ["asset"]
+        assert session.scalars(select(LeadRequest.kind)).all() == ["asset"]
 
 
 def test_tampered_and_unknown_tokens_get_a_friendly_page(client):
@@ -238,7 +238,7 @@ def test_one_click_withdraws_the_purpose_and_sending_stops(client, worker, mailb
     worker.drain()
     whitepaper = mailbox.to("jan@example.com")[-1]
     url = re.search(r"<(\S+)>", whitepaper["List-Unsubscribe"]).group(1)
-    from leadcapture.consent.transitions import may_send_purpose
+    from leadcapture.consent.gates import may_contact as may_send_purpose
     from leadcapture.models import Person
 
     with services.db.session() as session:
@@ -273,7 +273,7 @@ def test_one_click_on_a_confirmation_drops_requests_and_suppresses(client, worke
     assert "Dit was ik niet" in page
     assert client.post(path_of(url), data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with services.db.session() as session:
-        assert set(session.scalars(select(Request.state))) == {"dropped"}
+        assert set(session.scalars(select(LeadRequest.state))) == {"dropped"}
         assert session.scalar(select(func.count()).select_from(Suppression)) == 1
     # The old confirm link no longer confirms, and nothing else is sent.
     response = client.post(path_of(confirm_all_url(msg)))

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from leadcapture import scheduler
 from leadcapture.consent import ledger, lifecycle
-from leadcapture.consent.transitions import may_send_purpose
-from leadcapture.models import Consent, LedgerEvent, Message, Person, Repermission, Request, Submission
+from leadcapture.consent.gates import may_contact as may_send_purpose
+from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, Person, Repermission, Submission
 from tests.support.app import html_part, links, path_of, submit, text_part
 from tests.support.people import confirmed_person
 from tests.support.settings import reconfigure
@@ -117,7 +117,7 @@ def test_unconfirmed_requests_are_purged_after_the_retention(client, worker, mai
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Person)) == 1
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
-        assert session.scalar(select(func.count()).select_from(Request)) == 2
+        assert session.scalar(select(func.count()).select_from(LeadRequest)) == 2
         events = session.scalars(select(LedgerEvent).order_by(LedgerEvent.seq)).all()
         # The confirmed person's proof stays whole; the purged requests keep only their hashes.
         kept = {ev.person_id: [] for ev in events}

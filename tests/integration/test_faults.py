@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from leadcapture import create_app
-from leadcapture.models import LedgerEvent, Message, OutboxJob, Person, Request, Submission
+from leadcapture.models import LeadRequest, LedgerEvent, Message, OutboxJob, Person, Submission
 
 from .services import wait_until
 from .test_stack import count
@@ -58,7 +58,7 @@ def _submit_directly(env: dict, tmp_path, n: int) -> None:
     """n submissions written the way the form writes them (outbox rows, no relay: workers publish)."""
     from leadcapture.consent import transitions as consent
     from leadcapture.consent.formdefs import current_version
-    from leadcapture.consent.transitions import Visitor
+    from leadcapture.consent.people import Visitor
     from tests.support.app import make_config
 
     keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY")}
@@ -180,7 +180,7 @@ def test_database_down_gives_503_then_service_resumes_with_no_partial_rows(
     assert web.submit("after@example.com", web.csrf())[0] == 200
     wait_until(lambda: sink.count() == 2, 30, what=lambda: f"both confirmations; worker said:\n{worker.output[-2000:]}")
     assert sorted(sink.per_recipient) == ["after@example.com", "before@example.com"]
-    assert count(url, Submission) == 2 and count(url, Person) == 2 and count(url, Request) == 2
+    assert count(url, Submission) == 2 and count(url, Person) == 2 and count(url, LeadRequest) == 2
     assert count(url, OutboxJob) == 2 and count(url, Message) == 2
     assert count(url, LedgerEvent, LedgerEvent.person_id.not_in(select(Person.id))) == 0
     from .services import leadcapture

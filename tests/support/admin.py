@@ -64,25 +64,27 @@ def confirm_all(services, email: str, method: str = "confirm_page") -> None:
     """Confirm every pending request of this address, as the confirm page does."""
     from sqlalchemy import select
 
+    from leadcapture.consent import people
     from leadcapture.consent import transitions as consent
-    from leadcapture.models import PENDING, Request, Submission
+    from leadcapture.models import PENDING, LeadRequest, Submission
 
     with services.db.session() as session:
-        person = consent.find_person(session, services.vault, email)
+        person = people.find_person(session, services.vault, email)
         requests = session.scalars(
-            select(Request).join(Submission).where(Submission.person_id == person.id, Request.state == PENDING)
+            select(LeadRequest).join(Submission).where(Submission.person_id == person.id, LeadRequest.state == PENDING)
         ).all()
         consent.confirm(
-            session, services.vault, services.settings, list(requests), method=method, visitor=consent.Visitor()
+            session, services.vault, services.settings, list(requests), method=method, visitor=people.Visitor()
         )
 
 
 def withdraw(services, email: str, keys: list[str] | None = None) -> None:
     """Withdraw consents of this address, as the preference centre does."""
+    from leadcapture.consent import people
     from leadcapture.consent import transitions as consent
 
     with services.db.session() as session:
-        person = consent.find_person(session, services.vault, email)
+        person = people.find_person(session, services.vault, email)
         consent.withdraw(
             session,
             services.vault,
@@ -90,5 +92,5 @@ def withdraw(services, email: str, keys: list[str] | None = None) -> None:
             person,
             keys,
             method="preference_centre",
-            visitor=consent.Visitor(),
+            visitor=people.Visitor(),
         )

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from leadcapture import create_app
 from leadcapture.consent import ledger
-from leadcapture.consent.transitions import find_person
+from leadcapture.consent.people import find_person
 from leadcapture.models import Person, Submission
 from leadcapture.privacy import keyrotation as keys
 from tests.support.app import Runner, form_token, path_of, submit, text_part

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from leadcapture.backoffice.contacts import contact_rows
 from leadcapture.consent.formdefs import CHANNELS
-from leadcapture.consent.transitions import find_person
+from leadcapture.consent.gates import contactable
+from leadcapture.consent.people import find_person
 from leadcapture.crypto import normalise_email
-from leadcapture.models import CONFIRMED, Consent, Person, Suppression
+from leadcapture.models import Consent, Person, Suppression
 from leadcapture.privacy import rights
 from leadcapture.web.admin import audit, bp, download, require
 from leadcapture.web.context import get_services, get_session
@@ -131,8 +132,7 @@ def contacts():
     stmt = (
         select(Consent.purpose_key, Consent.channel, func.count())
         .join(Person, Consent.person_id == Person.id)
-        .outerjoin(Suppression, Suppression.email_index == Person.email_index)
-        .where(Consent.state == CONFIRMED, Suppression.email_index.is_(None))
+        .where(contactable())
         .group_by(Consent.purpose_key, Consent.channel)
         .order_by(Consent.purpose_key, Consent.channel)
     )

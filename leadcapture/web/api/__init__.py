@@ -15,9 +15,10 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from leadcapture.backoffice import accounts, contacts
+from leadcapture.consent import gates
 from leadcapture.consent.formdefs import CHANNELS
-from leadcapture.consent.transitions import find_person, is_suppressed
-from leadcapture.models import CONFIRMED, PENDING, PURPOSE, Consent, Request, Submission, utcnow
+from leadcapture.consent.people import find_person, is_suppressed
+from leadcapture.models import PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
 from leadcapture.web.api.openapi import document
 from leadcapture.web.context import get_services, get_session
 
@@ -100,7 +101,7 @@ def may_contact():
             answer.update(
                 state=row.state,
                 channel=row.channel,
-                may_contact=row.state == CONFIRMED and channel in (None, row.channel),
+                may_contact=gates.may_contact(session, person, purpose, channel),
                 confirmed_at=row.confirmed_at.isoformat() if row.confirmed_at else None,
                 withdrawn_at=row.withdrawn_at.isoformat() if row.withdrawn_at else None,
                 form=version.definition["slug"],
@@ -108,10 +109,10 @@ def may_contact():
                 form_version_hash=version.content_hash,
             )
         elif session.scalar(
-            select(Request.id)
+            select(LeadRequest.id)
             .join(Submission)
-            .where(Submission.person_id == person.id, Request.kind == PURPOSE)
-            .where(Request.purpose_key == purpose, Request.state == PENDING)
+            .where(Submission.person_id == person.id, LeadRequest.kind == PURPOSE)
+            .where(LeadRequest.purpose_key == purpose, LeadRequest.state == PENDING)
             .limit(1)
         ):
             answer["state"] = PENDING

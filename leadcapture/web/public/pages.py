@@ -15,6 +15,7 @@ from sqlalchemy import select
 from forms import make_form
 from leadcapture.consent import formdefs, outbox
 from leadcapture.consent import transitions as consent
+from leadcapture.consent.people import Visitor
 from leadcapture.consent.tokens import (
     CONFIRM,
     DOWNLOAD,
@@ -23,9 +24,9 @@ from leadcapture.consent.tokens import (
     TokenExpired,
     TokenInvalid,
 )
-from leadcapture.consent.transitions import Visitor
+from leadcapture.delivery import links
 from leadcapture.i18n import DEFAULT_LANGUAGE, translate
-from leadcapture.models import ASSET, Asset, Consent, FormVersion, Person, Request, Submission
+from leadcapture.models import ASSET, Asset, Consent, FormVersion, LeadRequest, Person, Submission
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import page
 
@@ -204,16 +205,16 @@ def _token_page(title_key: str, body_key: str, status: int):
     return make_response(render_template("message.html", title=translate(title_key), body=translate(body_key)), status)
 
 
-def _requests_for(payload: dict[str, Any]) -> tuple[Submission | None, list[Request]]:
+def _requests_for(payload: dict[str, Any]) -> tuple[Submission | None, list[LeadRequest]]:
     session = get_session()
     if "s" in payload:
         submission = session.get(Submission, payload["s"])
         return submission, list(submission.requests) if submission else []
-    request_row = session.get(Request, payload.get("r"))
+    request_row = session.get(LeadRequest, payload.get("r"))
     return (request_row.submission if request_row else None), ([request_row] if request_row else [])
 
 
-def _describe(submission: Submission, requests: list[Request]) -> list[dict[str, Any]]:
+def _describe(submission: Submission, requests: list[LeadRequest]) -> list[dict[str, Any]]:
     version = submission.form_version
     items = []
     for req in requests:
@@ -248,14 +249,14 @@ def confirm(token: str):
     session.commit()
     relay_outbox()
     asset_request = next((r for r in requests if r.kind == ASSET and r.state == "confirmed"), None)
-    download_url = services.link("d", DOWNLOAD, {"r": asset_request.id}) if asset_request else None
+    download_url = links.download(services, asset_request) if asset_request else None
     return render_template(
         "confirmed.html",
         definition=definition,
         outcome=outcome,
         items=_describe(submission, requests),
         download_url=download_url,
-        preferences_url=services.link("p", PREFERENCES, {"p": submission.person_id}),
+        preferences_url=links.preferences(services, submission.person_id),
     )
 
 
@@ -266,7 +267,7 @@ def download(token: str):
     if isinstance(payload, Response):
         return payload
     session = get_session()
-    req = session.get(Request, payload.get("r"))
+    req = session.get(LeadRequest, payload.get("r"))
     if req is None or req.kind != ASSET or req.state != "confirmed":
         return _token_page("token_invalid_title", "token_invalid_body", 404)
     definition = req.submission.form_version.definition

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from leadcapture.backoffice.contacts import contact_rows
 from leadcapture.consent import ledger
-from leadcapture.consent.transitions import find_person
+from leadcapture.consent.people import find_person
 from leadcapture.models import AuditEntry, Person, Suppression
 from tests.support.admin import confirm_all, signed_in, withdraw
 from tests.support.app import BASE_URL, submit

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from leadcapture.consent import ledger
-from leadcapture.consent.transitions import find_person
-from leadcapture.models import Consent, LedgerEvent, Person, Request, Submission, Suppression
+from leadcapture.consent.people import find_person
+from leadcapture.models import Consent, LeadRequest, LedgerEvent, Person, Submission, Suppression
 from leadcapture.privacy import rights
 from tests.support.people import confirmed_person
 
@@ -46,7 +46,7 @@ def test_erasure_deletes_data_keeps_the_chain_and_suppresses(client, worker, mai
         assert session.scalar(select(func.count()).select_from(Person)) == 1
         assert session.scalar(select(func.count()).select_from(Consent)) == 1
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
-        assert session.scalar(select(func.count()).select_from(Request)) == 2
+        assert session.scalar(select(func.count()).select_from(LeadRequest)) == 2
         assert session.scalar(select(Suppression.reason)) == "erased"
         assert ledger.verify(session, services.vault) == (7, None)
         last = session.scalar(select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(1))

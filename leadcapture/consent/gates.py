@@ -1,0 +1,59 @@
+"""The send-time gates and the one rule of "may we contact this person for this purpose".
+
+`contactable` is that rule as a SQL condition (for exports, campaigns and the API, which ask it
+of many people at once); `may_contact` asks it of one person. Every sender checks its gate in
+the transaction that claims the message, right before the transport.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import Session
+
+from leadcapture.consent.people import is_suppressed
+from leadcapture.models import ASSET, CONFIRMED, PENDING, Consent, LeadRequest, Person, Submission, Suppression
+
+
+def contactable(purpose_key: Any = None, channel: Any = None) -> ColumnElement[bool]:
+    """SQL over Consent (joined to its Person): consent confirmed now and the address not suppressed.
+
+    purpose_key and channel narrow it (values or bind parameters); None means any.
+    """
+    rule = and_(Consent.state == CONFIRMED, ~exists().where(Suppression.email_index == Person.email_index))
+    if purpose_key is not None:
+        rule = and_(rule, Consent.purpose_key == purpose_key)
+    return rule if channel is None else and_(rule, Consent.channel == channel)
+
+
+def may_contact(session: Session, person: Person | None, purpose_key: str, channel: str | None = None) -> bool:
+    """Whether this person may be contacted now for the purpose (and channel)."""
+    if person is None:
+        return False
+    found = session.scalar(
+        select(Consent.id)
+        .join(Person, Person.id == Consent.person_id)
+        .where(Consent.person_id == person.id, contactable(purpose_key, channel))
+        .limit(1)
+    )
+    return found is not None
+
+
+def may_send_confirmation(session: Session, submission: Submission | None) -> bool:
+    """Send-time gate for a confirmation email."""
+    if submission is None or not submission.sends_confirmation:
+        return False
+    if is_suppressed(session, submission.person):
+        return False
+    return any(r.state == PENDING for r in submission.requests)
+
+
+def may_deliver_asset(session: Session, request: LeadRequest | None) -> bool:
+    """Send-time gate for the whitepaper: the person confirmed the asset request."""
+    return (
+        request is not None
+        and request.kind == ASSET
+        and request.state == CONFIRMED
+        and not is_suppressed(session, request.submission.person)
+    )

@@ -1,0 +1,73 @@
+"""Database tables, one module per owner; import them from here.
+
+Personal data columns end in _enc (encrypted) or _index (keyed hash).
+"""
+
+from leadcapture.models.backoffice import ROLES, AdminUser, ApiToken, AuditEntry
+from leadcapture.models.base import (
+    ASSET,
+    CONFIRMED,
+    DROPPED,
+    EXPIRED,
+    PENDING,
+    PURPOSE,
+    WITHDRAWN,
+    Base,
+    UTCDateTime,
+    utcnow,
+)
+from leadcapture.models.delivery import (
+    DONE,
+    DRAFT,
+    PAUSED,
+    SENDING_CAMPAIGN,
+    Campaign,
+    CampaignRecipient,
+    ContentItem,
+    ContentTranslation,
+    Message,
+)
+from leadcapture.models.forms import Asset, Form, FormVersion
+from leadcapture.models.jobs import Lock, OutboxJob, Setting
+from leadcapture.models.ledger import LedgerEvent, LedgerHead
+from leadcapture.models.people import Consent, LeadRequest, Person, Repermission, Submission, Suppression
+
+__all__ = [
+    "PENDING",
+    "CONFIRMED",
+    "DROPPED",
+    "WITHDRAWN",
+    "EXPIRED",
+    "ASSET",
+    "PURPOSE",
+    "utcnow",
+    "UTCDateTime",
+    "Base",
+    "Asset",
+    "Form",
+    "FormVersion",
+    "Person",
+    "Submission",
+    "LeadRequest",
+    "Consent",
+    "Suppression",
+    "Repermission",
+    "LedgerHead",
+    "LedgerEvent",
+    "OutboxJob",
+    "Lock",
+    "Setting",
+    "Message",
+    "DRAFT",
+    "SENDING_CAMPAIGN",
+    "PAUSED",
+    "DONE",
+    "ContentItem",
+    "ContentTranslation",
+    "Campaign",
+    "CampaignRecipient",
+    "ROLES",
+    "AdminUser",
+    "AuditEntry",
+    "ApiToken",
+]

@@ -1,0 +1,70 @@
+"""Form definitions: forms, their immutable versions and the assets (whitepapers) they offer."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leadcapture.models.base import Base, utcnow
+
+
+class Asset(Base):
+    """A downloadable file (the whitepaper), stored in the database so every web node has it."""
+
+    __tablename__ = "assets"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Form(Base):
+    __tablename__ = "forms"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("form_versions.id", use_alter=True, name="fk_forms_current_version")
+    )
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    current_version: Mapped[FormVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
+
+
+class FormVersion(Base):
+    """An immutable snapshot of a form definition; consents point at the one the person saw."""
+
+    __tablename__ = "form_versions"
+    __table_args__ = (
+        UniqueConstraint("form_id", "content_hash"),
+        UniqueConstraint("form_id", "number"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    definition_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    form: Mapped[Form] = relationship(foreign_keys=[form_id])
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return json.loads(self.definition_json)
+
+    def purpose(self, key: str) -> dict[str, Any] | None:
+        """The purpose with this key in this version, if any."""
+        return next((p for p in self.definition["purposes"] if p["key"] == key), None)

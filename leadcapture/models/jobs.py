@@ -1,0 +1,44 @@
+"""Infrastructure: the transactional outbox, named leases and key bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadcapture.models.base import Base, utcnow
+
+
+class OutboxJob(Base):
+    """A job written in the same transaction as the change causing it; a relay publishes it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    args_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    # issue 3 (revision 0003): set when a worker finished the job; a published job without it
+    # for OUTBOX_REDELIVER_AFTER seconds is published again (a broker that lost it, e.g. restarted empty).
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Lock(Base):
+    """A named lease: the periodic jobs run where the current holder is (one place at a time)."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+class Setting(Base):
+    """Small facts the service checks across restarts, e.g. the blind-index key id."""
+
+    __tablename__ = "settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

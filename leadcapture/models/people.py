@@ -1,0 +1,118 @@
+"""People and their consents: submissions, requests, consents, suppression, re-permission."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leadcapture.models.base import PENDING, Base, utcnow
+from leadcapture.models.forms import FormVersion
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
+    email_enc: Mapped[str] = mapped_column(Text)
+    name_enc: Mapped[str | None] = mapped_column(Text)
+    company_enc: Mapped[str | None] = mapped_column(Text)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_confirmation_at: Mapped[datetime | None]
+
+
+class Submission(Base):
+    """One form post: what the person asked for, where and how."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    page_url: Mapped[str | None] = mapped_column(Text)
+    ip_enc: Mapped[str | None] = mapped_column(Text)
+    user_agent_enc: Mapped[str | None] = mapped_column(Text)
+    # Name, company and phone as submitted; copied to the person only on confirmation, so a
+    # third party typing someone's address cannot overwrite their details.
+    fields_enc: Mapped[str | None] = mapped_column(Text)
+    sends_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    person: Mapped[Person] = relationship()
+    form_version: Mapped[FormVersion] = relationship()
+    requests: Mapped[list[LeadRequest]] = relationship(
+        back_populates="submission", order_by="LeadRequest.id", cascade="all, delete-orphan"
+    )
+
+
+class LeadRequest(Base):
+    """One thing asked for in a submission: the asset, or one purpose. Confirmed by token."""
+
+    __tablename__ = "requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ASSET or PURPOSE
+    purpose_key: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    confirmed_at: Mapped[datetime | None]
+
+    submission: Mapped[Submission] = relationship(back_populates="requests")
+
+
+class Consent(Base):
+    """The current state of one person's consent for one purpose."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("person_id", "purpose_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    purpose_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    confirmed_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    person: Mapped[Person] = relationship()
+    form_version: Mapped[FormVersion] = relationship()
+
+
+class Suppression(Base):
+    """Addresses (by blind index) that get no mail: erased, or 'this wasn't me'."""
+
+    __tablename__ = "suppressions"
+    email_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Repermission(Base):
+    """One re-permission email per consent and inactivity cycle (the cycle is its last activity)."""
+
+    __tablename__ = "repermissions"
+    __table_args__ = (UniqueConstraint("consent_id", "cycle"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id", ondelete="CASCADE"), index=True)
+    cycle: Mapped[str] = mapped_column(String(40))
+    lapses_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The funnel and the contact export filter consents by purpose and state.
+Index("ix_consents_purpose_state", Consent.purpose_key, Consent.state)
+
+
+# Keyset pagination of a purpose's current consents, and of a campaign's pending recipients.
+Index("ix_consents_purpose_state_person", Consent.purpose_key, Consent.state, Consent.person_id)
