@@ -11,7 +11,7 @@ from leadcapture.models import Campaign
 from tests.support.people import add_person, progress
 from tests.support.settings import reconfigure
 
-BODY = "---\nsubject: Eén tip voor december\nlanguage: nl\n---\n# Tip\n\nBel je beste klanten vóór je concurrent het doet.\n"
+BODY = "---\nsubject: Eén tip voor december\nlanguage: nl\n---\n# Tip\n\nBel je beste klanten eerst.\n"
 
 
 def make_campaign(services) -> tuple[int, int]:
