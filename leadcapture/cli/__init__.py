@@ -180,7 +180,6 @@ def serve(host: str, port: int, production: bool, workers: int | None, threads: 
     if not _services(app).settings.production and "LEADCAPTURE_BASE_URL" not in os.environ:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         base_url = f"http://{shown}:{port}"  # links in dev mail point here
-        _services(app).settings.base_url = base_url
         _services(app).settings = dataclasses.replace(_services(app).settings, base_url=base_url)
     upgrade(_services(app).db)
     stop = threading.Event()
