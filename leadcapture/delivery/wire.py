@@ -20,8 +20,6 @@ from email.parser import BytesParser
 from functools import lru_cache
 from typing import Any
 
-_SMTP = policy.SMTP
-
 
 def header_line(name: str, value: str) -> str:
     """One header field, folded and RFC 2047-encoded where needed; refuses CR/LF injection."""
