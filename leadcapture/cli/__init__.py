@@ -15,6 +15,9 @@ from sqlalchemy import select
 
 from leadcapture.models import Form
 from leadcapture.settings import ConfigError
+from workers import relay
+from workers.boot import boot
+from workers.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -137,33 +140,12 @@ def ledger_verify() -> None:
 # --- running --------------------------------------------------------------------------------
 
 
-def _start_relay(app, stop: threading.Event) -> threading.Thread:
-    """Publish outbox jobs that were not published right after their commit (broker was down)."""
-    from leadcapture.consent import outbox
-    from workers.broker import publish
-
-    services = _services(app)
-    interval = _services(app).settings.outbox_relay_interval
-    redeliver_after = _services(app).settings.outbox_redeliver_after
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                outbox.relay(services.db.sessionmaker, publish, min_age=interval, redeliver_after=redeliver_after)
-            except Exception:  # noqa: BLE001  (keep relaying; the database may come back)
-                log.exception("outbox relay failed; retrying in %.0fs", interval)
-
-    thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
-    thread.start()
-    return thread
-
-
-def _start_worker(app):
+def _start_worker(services):
     import dramatiq
 
     from workers.broker import get_broker
 
-    worker = dramatiq.Worker(get_broker(), worker_threads=_services(app).settings.worker_threads)
+    worker = dramatiq.Worker(get_broker(), worker_threads=services.settings.worker_threads)
     worker.start()
     return worker
 
@@ -172,14 +154,13 @@ def _start_scheduler(app, stop: threading.Event) -> threading.Thread:
     """Retention, expiry and re-permission in this process (a DB lease keeps it to one place)."""
     from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
     from leadcapture.scheduler import start_thread
-    from workers.broker import publish
 
     try:
         with _services(app).db.session() as session:
             check_index_key(session, _services(app).vault)
     except IndexKeyMismatch as exc:
         raise click.ClickException(str(exc)) from exc
-    return start_thread(_services(app), stop, publish)
+    return start_thread(_services(app), stop, relay=True)
 
 
 @main.command()
@@ -203,8 +184,8 @@ def serve(host: str, port: int, production: bool, workers: int | None, threads: 
         _services(app).settings = dataclasses.replace(_services(app).settings, base_url=base_url)
     upgrade(_services(app).db)
     stop = threading.Event()
-    worker = _start_worker(app) if not _services(app).settings.broker_url else None
-    _start_relay(app, stop)
+    worker = _start_worker(_services(app)) if not _services(app).settings.broker_url else None
+    relay.start(_services(app), stop)
     _start_scheduler(app, stop)
     base = _services(app).settings.base_url
     click.echo(f"leadcapture on http://{host}:{port} (links in emails use {base})")
@@ -246,45 +227,45 @@ def _serve_production(app, host: str, port: int, workers: int | None, threads: i
 def worker(processes: int | None, threads: int | None) -> None:
     """Run workers: consume jobs from the broker and relay the outbox. SIGTERM stops gracefully."""
     child = os.environ.get("LEADCAPTURE_WORKER_CHILD") == "1"
-    app = _app()
-    if not _services(app).settings.broker_url:
+    try:
+        services = boot()  # no Flask app: the jobs run with these services
+    except (ConfigError, ValueError) as exc:  # e.g. a malformed broker or mail URL
+        raise click.ClickException(str(exc)) from exc
+    if not services.settings.broker_url:
         raise click.ClickException(
             "LEADCAPTURE_BROKER_URL is empty: the embedded default runs its worker inside "
             "`leadcapture serve`. Set a redis:// or amqp:// URL to run separate workers."
         )
-    from leadcapture.delivery.mail import MailError
-    from workers.broker import broker_status
+    from leadcapture.delivery.transports import MailError
 
     problem = None
-    status = broker_status(_services(app).settings.broker_url)
+    status = services.broker_status(services.settings.broker_url)
     if status != "ok":
-        problem = f"cannot use broker {_redact(_services(app).settings.broker_url)}: {status}"
+        problem = f"cannot use broker {_redact(services.settings.broker_url)}: {status}"
     else:
         try:
-            _services(app).transport.check()
+            services.transport.check()
         except (MailError, ValueError) as exc:
             problem = f"{exc} (check LEADCAPTURE_MAIL_URL)"
     if problem:
         click.echo(f"Error: {problem}", err=True)
         sys.exit(3 if child else 1)
-    processes = processes or _services(app).settings.worker_processes
-    threads = threads or _services(app).settings.worker_threads
+    processes = processes or services.settings.worker_processes
+    threads = threads or services.settings.worker_threads
     if processes > 1:
-        from leadcapture.cli.production import Supervisor
-
-        _services(app).db.dispose()
+        services.db.dispose()
         click.echo(f"worker supervisor: {processes} processes x {threads} threads; SIGTERM to stop")
         sys.exit(Supervisor(processes, threads).run())
-    _services(app).settings = dataclasses.replace(_services(app).settings, worker_threads=threads)
+    services.settings = dataclasses.replace(services.settings, worker_threads=threads)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    w = _start_worker(app)
-    _start_relay(app, stop)
+    w = _start_worker(services)
+    relay.start(services, stop)
     click.echo(f"worker {os.getpid()} running ({threads} threads); SIGTERM or Ctrl-C to stop")
     stop.wait()
     w.stop()  # finishes the jobs in hand, hands back the prefetched ones
-    _services(app).transport.close()
+    services.transport.close()
     click.echo(f"worker {os.getpid()} stopped")
 
 

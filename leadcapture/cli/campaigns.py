@@ -112,7 +112,6 @@ def _act(app, action, campaign_id: int) -> str:
 def _watch(app, campaign_id: int) -> None:
     """Relay the campaign's jobs and show a progress bar until it is done or paused."""
     from leadcapture.consent import outbox
-    from workers.broker import publish
 
     services = _services(app)
     worker = None
@@ -128,7 +127,7 @@ def _watch(app, campaign_id: int) -> None:
         with click.progressbar(length=max(p.total, 1), label=f"campaign {campaign_id}", show_pos=True) as bar:
             shown = 0
             while True:
-                outbox.relay(services.db.sessionmaker, publish)
+                outbox.relay_now(services)
                 p = _progress(app, campaign_id)
                 bar.length = max(p.total, 1)
                 bar.update(p.processed - shown)
@@ -185,6 +184,5 @@ def _relay_if_broker(app) -> None:
     """With a broker, publish the jobs now; embedded, `leadcapture serve` relays and sends them."""
     if _services(app).settings.broker_url:
         from leadcapture.consent import outbox
-        from workers.broker import publish
 
-        outbox.relay(_services(app).db.sessionmaker, publish)
+        outbox.relay_now(_services(app))

@@ -206,13 +206,11 @@ def scheduler_cmd(once: bool) -> None:
 
     app = _app()
     services = _services(app)
-    publish = None
-    if _services(app).settings.broker_url:
-        from workers.broker import publish
+    relay = bool(services.settings.broker_url)  # embedded, `leadcapture serve` relays and runs the jobs
     if once:
         holder = scheduler.holder_id()
         try:
-            report = scheduler.run_once(services, holder, utcnow(), publish)
+            report = scheduler.run_once(services, holder, utcnow(), relay)
         finally:
             scheduler.release(services.db, scheduler.LEASE, holder)
         if report is None:
@@ -229,7 +227,7 @@ def scheduler_cmd(once: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"scheduler running every {_services(app).settings.scheduler_interval}s; Ctrl-C to stop")
-    scheduler.loop(services, stop, publish=publish, first_delay=0.1)
+    scheduler.loop(services, stop, relay=relay, first_delay=0.1)
 
 
 COMMANDS = [people, keys, register_cmd, scheduler_cmd]

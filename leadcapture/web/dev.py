@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, render_template
 
-from leadcapture.delivery.mail import MaildirTransport
+from leadcapture.delivery.transports import MaildirTransport
 from leadcapture.settings import Settings
 from leadcapture.web.context import get_services
 

@@ -84,13 +84,7 @@ def _parent_origin(definition: dict[str, Any]) -> str | None:
 
 def relay_outbox() -> None:
     """Publish the jobs just committed; if the broker is down they wait for the periodic relay."""
-    services = get_services()
-    from workers.broker import publish
-
-    try:
-        outbox.relay(services.db.sessionmaker, publish)
-    except Exception:  # noqa: BLE001  (the change is committed; the periodic relay publishes it later)
-        log.warning("outbox relay after commit failed; the worker's relay will publish later", exc_info=True)
+    outbox.relay_now(get_services())
 
 
 @bp.route("/f/<slug>", methods=["GET", "POST"])
