@@ -18,9 +18,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from leadcapture.i18n import translate
     from leadcapture.services import Services
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
-    from leadcapture.web import admin, api, dev, errors, health, ratelimit, security
+    from leadcapture.web import admin, api, dev, errors, health, public, ratelimit, security
     from leadcapture.web.context import close_session
-    from leadcapture.web.public import pages, preferences
     from workers import broker
 
     settings = load_settings(test_config)
@@ -35,8 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["_"] = translate
     broker.setup(app)
 
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(preferences.bp)
+    for blueprint in public.BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
