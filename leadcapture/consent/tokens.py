@@ -7,7 +7,7 @@ and that format never changes: tokens already in people's mailboxes must keep wo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, ClassVar
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
@@ -38,79 +38,73 @@ class TokenExpired(TokenError):
 
 
 @dataclass(frozen=True)
-class ConfirmRequest:
+class _Payload:
+    kind: ClassVar[str]
+    letters: ClassVar[tuple[str, ...]]  # the wire key of each field, in order
+
+    def wire(self) -> dict[str, Any]:
+        """The payload as it is signed."""
+        return dict(zip(self.letters, astuple(self), strict=True))
+
+
+@dataclass(frozen=True)
+class ConfirmRequest(_Payload):
     """Confirm one request (a purpose, or the whitepaper)."""
 
-    kind: ClassVar[str] = CONFIRM
+    kind, letters = CONFIRM, ("r",)
     request_id: int
 
-    def wire(self) -> dict[str, Any]:
-        """The payload as it is signed."""
-        return {"r": self.request_id}
-
 
 @dataclass(frozen=True)
-class ConfirmSubmission:
+class ConfirmSubmission(_Payload):
     """Confirm every pending request of a submission."""
 
-    kind: ClassVar[str] = CONFIRM
+    kind, letters = CONFIRM, ("s",)
     submission_id: int
-
-    def wire(self) -> dict[str, Any]:
-        """The payload as it is signed."""
-        return {"s": self.submission_id}
 
 
 @dataclass(frozen=True)
-class NotMe:
+class NotMe(_Payload):
     """'This wasn't me': drop a submission someone else made with this address."""
 
-    kind: ClassVar[str] = UNSUBSCRIBE
+    kind, letters = UNSUBSCRIBE, ("s",)
     submission_id: int
-
-    def wire(self) -> dict[str, Any]:
-        """The payload as it is signed."""
-        return {"s": self.submission_id}
 
 
 @dataclass(frozen=True)
-class Withdraw:
+class Withdraw(_Payload):
     """Withdraw one purpose of a person, or every purpose (purpose_key None)."""
 
-    kind: ClassVar[str] = UNSUBSCRIBE
+    kind, letters = UNSUBSCRIBE, ("p", "k")
     person_id: int
     purpose_key: str | None
 
-    def wire(self) -> dict[str, Any]:
-        """The payload as it is signed."""
-        return {"p": self.person_id, "k": self.purpose_key}
-
 
 @dataclass(frozen=True)
-class Preferences:
+class Preferences(_Payload):
     """Open a person's preference centre."""
 
-    kind: ClassVar[str] = PREFERENCES
+    kind, letters = PREFERENCES, ("p",)
     person_id: int
-
-    def wire(self) -> dict[str, Any]:
-        """The payload as it is signed."""
-        return {"p": self.person_id}
 
 
 @dataclass(frozen=True)
-class Download:
+class Download(_Payload):
     """Download the whitepaper of a confirmed asset request."""
 
-    kind: ClassVar[str] = DOWNLOAD
+    kind, letters = DOWNLOAD, ("r",)
     request_id: int
-
-    def wire(self) -> dict[str, Any]:
-        """The payload as it is signed."""
-        return {"r": self.request_id}
 
 
 LinkPayload = ConfirmRequest | ConfirmSubmission | NotMe | Withdraw | Preferences | Download
+
+# The payloads a token of each kind may hold, told apart by their first letter (the first one there wins).
+_PAYLOADS: dict[str, tuple[type[LinkPayload], ...]] = {
+    CONFIRM: (ConfirmSubmission, ConfirmRequest),
+    UNSUBSCRIBE: (NotMe, Withdraw),
+    DOWNLOAD: (Download,),
+    PREFERENCES: (Preferences,),
+}
 
 
 def _is_id(value: Any) -> bool:
@@ -127,18 +121,10 @@ def parse(kind: str, data: dict[str, Any]) -> LinkPayload:
     key = data.get("k")
     if key is not None and not isinstance(key, str):
         raise TokenInvalid(kind)
-    if kind == CONFIRM and "s" in data:
-        return ConfirmSubmission(data["s"])
-    if kind == CONFIRM and "r" in data:
-        return ConfirmRequest(data["r"])
-    if kind == UNSUBSCRIBE and "s" in data:
-        return NotMe(data["s"])
-    if kind == UNSUBSCRIBE and "p" in data:
-        return Withdraw(data["p"], key or None)  # an empty key, like None, means every purpose
-    if kind == DOWNLOAD and "r" in data:
-        return Download(data["r"])
-    if kind == PREFERENCES and "p" in data:
-        return Preferences(data["p"])
+    values = {**data, "k": key or None}  # an empty key, like None, means every purpose
+    for payload in _PAYLOADS.get(kind, ()):
+        if payload.letters[0] in data:
+            return payload(*(values.get(letter) for letter in payload.letters))
     raise TokenInvalid(kind)
 
 

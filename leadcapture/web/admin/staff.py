@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadcapture.backoffice import accounts
 from leadcapture.backoffice.accounts import AccountError
@@ -38,7 +39,7 @@ def users():
     return render_template("admin/users.html", rows=rows, roles=ROLES, new_password=new_password)
 
 
-def _user_action(db, action: str) -> str | None:
+def _user_action(db: Session, action: str) -> str | None:
     if action == "create":
         password = accounts.generate_password()
         user = accounts.create_user(db, request.form.get("email", ""), request.form.get("role", ""), password)
@@ -86,22 +87,27 @@ def audit_log():
 def tokens():
     """Admins create API tokens (shown once) and revoke them."""
     db = get_session()
-    new_token = None
-    if request.method == "POST":
-        if request.form.get("action") == "revoke":
-            row = db.get(ApiToken, request.form.get("token_id", type=int) or 0)
-            if row is None:
-                abort(404)
-            row.revoked_at = row.revoked_at or utcnow()
-            audit("token.revoke", f"{row.name} ({row.prefix}…)")
-            flash(f"Revoked {row.name}.")
-        else:
-            try:
-                row, new_token = accounts.create_api_token(db, request.form.get("name", ""), current_user().email)
-            except AccountError as exc:
-                flash(str(exc), "error")
-            else:
-                audit("token.create", f"{row.name} ({row.prefix}…)")
-        db.commit()
+    new_token = _token_action(db) if request.method == "POST" else None
     rows = db.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
     return render_template("admin/tokens.html", rows=rows, new_token=new_token)
+
+
+def _token_action(db: Session) -> str | None:
+    """Revoke the named token or create one; a new token's secret, to show once."""
+    new_token = None
+    if request.form.get("action") == "revoke":
+        row = db.get(ApiToken, request.form.get("token_id", type=int) or 0)
+        if row is None:
+            abort(404)
+        row.revoked_at = row.revoked_at or utcnow()
+        audit("token.revoke", f"{row.name} ({row.prefix}…)")
+        flash(f"Revoked {row.name}.")
+    else:
+        try:
+            row, new_token = accounts.create_api_token(db, request.form.get("name", ""), current_user().email)
+        except AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            audit("token.create", f"{row.name} ({row.prefix}…)")
+    db.commit()
+    return new_token
