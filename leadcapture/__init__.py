@@ -16,9 +16,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     from leadcapture.i18n import translate
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
-    from leadcapture.web import admin, api, dev, errors, health, ratelimit, security
+    from leadcapture.web import admin, api, dev, errors, health, public, ratelimit, security
     from leadcapture.web.context import close_session
-    from leadcapture.web.public import pages, preferences
     from workers.boot import boot
 
     settings = load_settings(test_config)
@@ -32,8 +31,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
 
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(preferences.bp)
+    for blueprint in public.BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

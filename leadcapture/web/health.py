@@ -6,12 +6,14 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@ratelimit.exempt
 def healthz():
     """Status of the database and the broker; 503 when either cannot be reached."""
     services = get_services()
