@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
@@ -28,7 +28,8 @@ _LIMITS = "leadcapture.limits"
 
 
 def limit_submissions(view: Callable) -> Callable:
-    """Count each POST to view against the app's per-address and per-form submission limits (429 past them)."""
+    """Count each POST to view against the app's per-address limit, and each stored one against the per-form
+    limit (429 past them)."""
 
     @wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
@@ -104,6 +105,17 @@ def _form_key() -> str:
     return "form:" + str((request.view_args or {}).get("slug", ""))
 
 
+def mark_stored() -> None:
+    """Record that this request stored a submission: only those use up the form's budget."""
+    g.submission_stored = True
+
+
+def _stored(_response: Any) -> bool:
+    # Bot posts (honeypot, time trap, proof of work, replayed token) store nothing: if they counted,
+    # a few bots could close a form to everyone.
+    return bool(g.get("submission_stored"))
+
+
 def register(app: Flask) -> Limiter:
     """Attach a Limiter to app (one per app, so tests never share counters) and the views' policies."""
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
@@ -123,10 +135,10 @@ def register(app: Flask) -> Limiter:
         headers_enabled=True,
     )
     submission_limits = [
-        limiter.limit(limit, methods=["POST"], key_func=key_func)
-        for limit, key_func in (
-            (settings.ratelimit_submit_per_ip, client_key),
-            (settings.ratelimit_submit_per_form, _form_key),
+        limiter.limit(limit, methods=["POST"], key_func=key_func, deduct_when=deduct_when)
+        for limit, key_func, deduct_when in (
+            (settings.ratelimit_submit_per_ip, client_key, None),
+            (settings.ratelimit_submit_per_form, _form_key, _stored),
         )
         if limit
     ]

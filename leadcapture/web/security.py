@@ -1,12 +1,67 @@
-"""Security headers on every response."""
+"""Security at the web boundary: a well-formed Host header, then security headers on every response."""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from flask import Flask, Response, g
+
+log = logging.getLogger(__name__)
+
+# A DNS name (labels of 1-63 letters, digits, hyphens or underscores), an IPv4 address or a bracketed
+# IPv6 literal, with an optional port: what a browser or proxy sends as Host (IDNs arrive as punycode).
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+_MAX_HOST_LENGTH = 253 + 6  # the longest DNS name, and a port
+
+
+def valid_host(host: str) -> bool:
+    """Whether host is a well-formed Host header value that URL building can encode."""
+    if len(host) > _MAX_HOST_LENGTH or not _HOST.fullmatch(host):
+        return False
+    try:
+        host.partition(":")[0].encode("idna")  # what werkzeug does before it can build any URL
+    except UnicodeError:
+        return False
+    return True
+
+
+class HostCheck:
+    """WSGI middleware: a request with a malformed Host header gets a plain 400 and one log line.
+
+    Werkzeug cannot build URLs for such a host, so without this every page that links anywhere
+    fails, each with a long chain of tracebacks.
+    """
+
+    def __init__(self, wsgi_app: Callable):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        host = environ.get("HTTP_HOST")
+        if host is None:  # HTTP/1.0 without Host: werkzeug uses the server's own name
+            return self.wsgi_app(environ, start_response)
+        if valid_host(host):
+            return self.wsgi_app(environ, start_response)
+        log.warning("400 for a malformed Host header (%d characters)", len(host))
+        body = b"Bad Request: malformed Host header\n"
+        start_response(
+            "400 Bad Request",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+            ],
+        )
+        return [body]
 
 
 def register(app: Flask) -> None:
-    """Add CSP, framing, sniffing and referrer headers to every response."""
+    """Check the Host header before Flask sees it; add CSP, framing, sniffing and referrer headers to every response."""
+    app.wsgi_app = HostCheck(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -88,6 +88,7 @@ def form(slug: str):
             visitor=visitor(lead_form.page_url.data),
         )
         session.commit()
+        ratelimit.mark_stored()
         relay_outbox()
     # Bots get the same answer as people; so does every address, whatever its state.
     return render_template("check_mail.html", definition=definition, embedded=embedded)

@@ -1,0 +1,97 @@
+"""The web boundary holds against hostile requests: malformed Host headers, bot posts, large pre-auth bodies."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import dramatiq
+import pytest
+from sqlalchemy import func, select
+
+from leadcapture import create_app
+from leadcapture.consent.formdefs import load_toml, save
+from leadcapture.models import Submission
+from leadcapture.web.security import valid_host
+from tests.support.app import DEMO_FORM, form_token, make_config
+
+TOO_LONG_LABEL = "a" * 64 + ".example.com"
+
+
+@pytest.fixture
+def make_app(tmp_path, migrated_db):
+    """Build an app with settings overridden (a fresh database each), the demo form imported."""
+    apps = []
+
+    def build(**overrides):
+        path = tmp_path / f"app{len(apps)}"
+        path.mkdir()
+        shutil.copy(migrated_db, path / "test.db")
+        app = create_app(make_config(path, **overrides))
+        apps.append(app)
+        with app.extensions["leadcapture"].db.session() as session:
+            save(session, *load_toml(DEMO_FORM))
+        return app
+
+    yield build
+    dramatiq.get_broker().flush_all()
+    for app in apps:
+        app.extensions["leadcapture"].db.dispose()
+
+
+def submissions(app) -> int:
+    with app.extensions["leadcapture"].db.session() as session:
+        return session.scalar(select(func.count()).select_from(Submission))
+
+
+@pytest.mark.parametrize("host", [TOO_LONG_LABEL, "bad host", "exämple.com", "a..b", "x" * 300, "[zz]", "-a.example"])
+@pytest.mark.parametrize("path", ["/f/sales-machine", "/admin/login", "/c/garbage", "/no/such/page", "/api/v1/contacts"])
+def test_a_malformed_host_header_gets_a_plain_400_not_a_500(make_app, host, path):
+    client = make_app().test_client()
+    response = client.get(path, headers={"Host": host})
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+
+
+def test_a_malformed_host_header_is_logged_once(make_app, caplog):
+    client = make_app().test_client()
+    with caplog.at_level(logging.DEBUG):
+        client.get("/f/sales-machine", headers={"Host": TOO_LONG_LABEL})
+    assert len(caplog.records) == 1
+    assert "Host" in caplog.records[0].getMessage() and TOO_LONG_LABEL not in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("host", ["lc.test", "localhost:5000", "127.0.0.1", "[::1]:8000", "forms.example.com."])
+def test_ordinary_host_headers_are_valid(host):
+    assert valid_host(host)
+
+
+def test_honeypot_posts_do_not_use_up_the_per_form_budget(make_app):
+    # Given a form whose budget is 3 stored submissions, and 25 bots that fill in the honeypot
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT_PER_FORM="3 per minute", RATELIMIT_SUBMIT_PER_IP="")
+    client = app.test_client()
+    for i in range(25):
+        data = {"csrf_token": form_token(client), "email": f"bot{i}@example.com", "website": "http://spam.example"}
+        bot = client.post("/f/sales-machine", data=data, environ_base={"REMOTE_ADDR": f"198.51.100.{i}"})
+        assert bot.status_code == 200  # the same page a person gets
+    # When a real visitor submits
+    data = {"csrf_token": form_token(client), "email": "person@example.com"}
+    response = client.post("/f/sales-machine", data=data, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    # Then it is answered and stored
+    assert response.status_code == 200
+    assert submissions(app) == 1
+
+
+def test_stored_submissions_still_use_up_the_per_form_budget(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT_PER_FORM="2 per minute", RATELIMIT_SUBMIT_PER_IP="")
+    client = app.test_client()
+    statuses = [
+        client.post(
+            "/f/sales-machine",
+            data={"csrf_token": form_token(client), "email": f"p{i}@example.com"},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{i}"},
+        ).status_code
+        for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    assert submissions(app) == 2
