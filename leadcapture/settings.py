@@ -236,6 +236,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
     config["BASE_URL"] = config["BASE_URL"].rstrip("/")
     if production and not config["BASE_URL"].startswith("https://"):
         raise ConfigError("LEADCAPTURE_BASE_URL must be an https:// URL in production.")
+    if production:
+        check_secret_key(config["SECRET_KEY"])
     data_keys(config["DATA_KEY"])  # malformed keys are reported now, not at the first encryption
     index_key(config["INDEX_KEY"])
     config["SECRET_KEY_FALLBACKS"] = tuple(config["SECRET_KEY_FALLBACKS"])
@@ -256,6 +258,18 @@ def flask_config(settings: Settings) -> dict[str, Any]:
 def is_production(config: Any) -> bool:
     """Tell whether the settings describe a production deployment."""
     return str(config.get("ENV", "development")).lower() == "production"
+
+
+MIN_SECRET_KEY_LENGTH = 43  # 32 random bytes as URL-safe base64
+
+
+def check_secret_key(key: str) -> None:
+    """Refuse a SECRET_KEY shorter or plainer than 32 random bytes: it signs every link and the admin session."""
+    if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < 10:
+        raise ConfigError(
+            f"LEADCAPTURE_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters (32 random bytes) "
+            "in production; create one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
 
 
 def data_keys(text: str) -> list[bytes]:
