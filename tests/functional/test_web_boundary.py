@@ -95,3 +95,30 @@ def test_stored_submissions_still_use_up_the_per_form_budget(make_app):
     ]
     assert statuses == [200, 200, 429]
     assert submissions(app) == 2
+
+
+def test_a_large_body_before_sign_in_is_refused_with_413(make_app):
+    client = make_app().test_client()
+    response = client.post("/admin/login", data={"email": "a@example.com", "password": "x" * 100_000})
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+
+
+def test_a_large_api_body_is_refused_before_the_token_check(make_app):
+    client = make_app().test_client()
+    response = client.post("/api/v1/may-contact", json={"email": "a@example.com", "purpose": "x" * 100_000})
+    assert response.status_code == 413
+    assert response.get_json()["status"] == 413
+
+
+def test_the_public_form_keeps_its_own_body_limit(make_app):
+    client = make_app().test_client()
+    data = {"csrf_token": form_token(client), "email": "big@example.com", "name": "x" * 20_000}
+    assert client.post("/f/sales-machine", data=data).status_code != 413
+
+
+def test_the_dev_embed_page_escapes_the_slug(make_app):
+    client = make_app().test_client()
+    page = client.get("/dev/embed/<script>alert(1)").get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert "%3Cscript%3Ealert" in page

@@ -37,6 +37,7 @@ from leadcapture.web.context import get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_MAX_AGE = timedelta(hours=12)
+PRE_AUTH_MAX_BYTES = 8 * 1024  # the login form is an email, a password and a CSRF token
 _PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
 
 
@@ -92,9 +93,10 @@ def _load_user() -> AdminUser | None:
 @bp.before_request
 def guard():
     """Signed-in users only (except the login page); a valid CSRF token on every POST."""
-    request.max_content_length = MAX_ASSET_BYTES + 1024 * 1024  # the asset upload
-    request.max_form_memory_size = 2 * 1024 * 1024
     g.admin_user = _load_user()
+    # Before sign-in only the login form arrives: nobody unauthenticated makes us read megabytes.
+    request.max_content_length = MAX_ASSET_BYTES + 1024 * 1024 if g.admin_user else PRE_AUTH_MAX_BYTES
+    request.max_form_memory_size = 2 * 1024 * 1024
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         try:
             validate_csrf(request.form.get("csrf_token") or request.headers.get("X-CSRFToken"))

@@ -35,6 +35,17 @@ class Problem(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
+MAX_BODY_BYTES = 8 * 1024  # a may-contact query is an address and two keys
+
+
+@bp.before_request
+def small_bodies() -> None:
+    """Refuse large bodies before reading them, and before any token is checked (413)."""
+    request.max_content_length = MAX_BODY_BYTES  # also caps a chunked body while it is read
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise Problem(413, f"the request body must be at most {MAX_BODY_BYTES} bytes")
+
+
 @bp.errorhandler(Problem)
 def problem(exc: Problem):
     """The JSON error body of a refused request."""

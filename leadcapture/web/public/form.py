@@ -6,9 +6,10 @@ Every page here is one live form version, named by the slug in the URL.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, abort, g, make_response, render_template, request
+from markupsafe import escape
 
 from forms import make_form
 from leadcapture.consent import formdefs
@@ -119,8 +120,9 @@ def hosted_url(slug: str) -> str:
 
 
 def embed_snippet(slug: str) -> str:
-    """The one line a website pastes to show a form."""
-    return f'<script src="{hosted_url(slug)}/embed.js" async></script>'
+    """The one line a website pastes to show a form (HTML; the slug is URL-quoted, so it is safe to write raw)."""
+    src = escape(f"{hosted_url(quote(slug, safe=''))}/embed.js")
+    return f'<script src="{src}" async></script>'
 
 
 @bp.get("/f/<slug>/embed.js")
