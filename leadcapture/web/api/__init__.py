@@ -25,6 +25,7 @@ from leadcapture.web.context import get_services, get_session
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_PAGE = 1000
+MAX_ID = 2**63 - 1  # the largest row id a database holds
 
 
 class Problem(Exception):
@@ -89,6 +90,20 @@ def _purpose_and_channel(values: Any) -> tuple[str, str | None]:
     return purpose, channel
 
 
+def _whole_number(name: str, default: int, low: int, high: int) -> int:
+    """A query parameter as a whole number from low to high; Problem if it is anything else."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise Problem(400, f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
@@ -146,10 +161,8 @@ def contact_list():
     purpose, channel = _purpose_and_channel(request.args)
     if channel is None:
         raise Problem(400, f"channel is required: one of {', '.join(CHANNELS)}")
-    limit = request.args.get("limit", 100, type=int)
-    after = request.args.get("after", 0, type=int)
-    if not 1 <= limit <= MAX_PAGE:
-        raise Problem(400, f"limit must be from 1 to {MAX_PAGE}")
+    limit = _whole_number("limit", 100, 1, MAX_PAGE)
+    after = _whole_number("after", 0, 0, MAX_ID)
     session = get_session()
     stmt = contacts.contact_details(purpose, channel).where(Consent.id > after).limit(limit + 1)
     rows = session.execute(stmt).all()

@@ -6,6 +6,7 @@ from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
+_PURPOSE = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$", "example": "newsletter"}
 # Which wording the person agreed to: the form, its version and that version's hash.
 _AGREED_TO = {"form": {"type": "string"}, "form_version": {"type": "integer"}, "form_version_hash": {"type": "string"}}
 
@@ -52,7 +53,7 @@ def document(base_url: str) -> dict[str, Any]:
                     "operationId": "listContacts",
                     "summary": "People with a current consent for a purpose and channel, a page at a time.",
                     "parameters": [
-                        {"name": "purpose", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "purpose", "in": "query", "required": True, "schema": _PURPOSE},
                         {
                             "name": "channel",
                             "in": "query",
@@ -68,7 +69,7 @@ def document(base_url: str) -> dict[str, Any]:
                             "name": "after",
                             "in": "query",
                             "description": "`next_after` of the previous page.",
-                            "schema": {"type": "integer", "default": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
                         },
                     ],
                     "responses": {
@@ -91,7 +92,7 @@ def document(base_url: str) -> dict[str, Any]:
                     "required": ["email", "purpose"],
                     "properties": {
                         "email": {"type": "string", "format": "email"},
-                        "purpose": {"type": "string", "example": "newsletter"},
+                        "purpose": _PURPOSE,
                         "channel": {"type": "string", "enum": ["email", "phone"]},
                     },
                 },
