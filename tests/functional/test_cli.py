@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import sqlite3
 
 import pytest
 
+from leadcapture import create_app
 from tests.support.app import DEMO_FORM, submit
 from tests.support.cli import leadcapture
 
 
-def test_ledger_verify_passes_then_fails_after_an_edit(tmp_path):
+def submissions_in_var(tmp_path, count: int) -> sqlite3.Connection:
+    """A database under var/ with `count` submissions of two purposes each (two ledger events each)."""
     assert leadcapture(tmp_path, "db", "upgrade").returncode == 0
     assert leadcapture(tmp_path, "forms", "import", str(DEMO_FORM)).returncode == 0
-    from leadcapture import create_app
-
     app = create_app({"VAR_DIR": str(tmp_path / "var"), "MIN_FILL_SECONDS": 0, "TESTING": True})
     client = app.test_client()
-    for n in range(3):
+    for n in range(count):
         assert submit(client, f"p{n}@example.com", ["newsletter", "call"]).status_code == 200
     app.extensions["leadcapture"].db.dispose()
+    return sqlite3.connect(tmp_path / "var" / "leadcapture.db")
+
+
+def test_ledger_verify_passes_then_fails_after_an_edit(tmp_path):
+    submissions_in_var(tmp_path, 3).close()
     ok = leadcapture(tmp_path, "ledger", "verify")
     assert ok.returncode == 0 and "ledger OK: 6 events" in ok.stdout
     with sqlite3.connect(tmp_path / "var" / "leadcapture.db") as conn:
@@ -27,6 +34,33 @@ def test_ledger_verify_passes_then_fails_after_an_edit(tmp_path):
     broken = leadcapture(tmp_path, "ledger", "verify")
     assert broken.returncode == 1
     assert "BROKEN at event 4" in broken.stderr
+
+
+def test_ledger_verify_names_the_event_whose_payload_has_one_flipped_bit(tmp_path):
+    # Given an intact ledger
+    with contextlib.closing(submissions_in_var(tmp_path, 2)) as conn, conn:
+        # When one bit of event 3's encrypted payload is flipped (its key id stays valid)
+        token = conn.execute("SELECT payload_enc FROM ledger_events WHERE seq=3").fetchone()[0]
+        prefix, kid, body = token.split(":", 2)
+        raw = bytearray(base64.urlsafe_b64decode(body))
+        raw[20] ^= 0x01
+        flipped = f"{prefix}:{kid}:{base64.urlsafe_b64encode(bytes(raw)).decode()}"
+        conn.execute("UPDATE ledger_events SET payload_enc=? WHERE seq=3", (flipped,))
+    result = leadcapture(tmp_path, "ledger", "verify")
+    # Then verify names it in one line and exits 1, without a traceback
+    assert result.returncode == 1
+    assert "ledger BROKEN at event 3: payload unreadable" in result.stderr
+    assert "2 events before it are intact" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ledger_verify_names_the_event_whose_time_no_longer_parses(tmp_path):
+    with contextlib.closing(submissions_in_var(tmp_path, 1)) as conn, conn:
+        conn.execute("UPDATE ledger_events SET occurred_at='yesterday' WHERE seq=2")
+    result = leadcapture(tmp_path, "ledger", "verify")
+    assert result.returncode == 1
+    assert "ledger BROKEN at event 2: " in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path):
