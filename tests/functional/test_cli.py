@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from leadcapture import create_app
-from tests.support.app import DEMO_FORM, submit
+from tests.support.app import DEMO_FORM, ROOT, submit
 from tests.support.cli import leadcapture
+from tests.support.mail import free_port
 
 
 def submissions_in_var(tmp_path, count: int) -> sqlite3.Connection:
@@ -92,3 +96,23 @@ def test_worker_refuses_to_run_without_a_broker(tmp_path):
 def test_an_unknown_broker_scheme_is_a_clear_error(tmp_path):
     result = leadcapture(tmp_path, "db", "upgrade", env={"LEADCAPTURE_BROKER_URL": "kafka://x"})
     assert result.returncode == 1 and "LEADCAPTURE_BROKER_URL must start with" in result.stderr
+
+
+def test_serve_points_links_in_dev_mail_at_itself(tmp_path):
+    # Given no LEADCAPTURE_BASE_URL
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LEADCAPTURE_BASE_URL"}
+    env |= {"LEADCAPTURE_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
+    # When the embedded server starts
+    command = [sys.executable, "-m", "leadcapture.cli", "serve", "--port", str(port)]
+    with subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as server:
+        try:
+            banner = server.stdout.readline()
+            while banner and not banner.startswith("leadcapture on"):
+                banner = server.stdout.readline()
+        finally:
+            server.terminate()
+    # Then it says that links in mail lead to it
+    assert banner.strip() == f"leadcapture on http://127.0.0.1:{port} (links in emails use http://127.0.0.1:{port})"
