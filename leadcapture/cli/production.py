@@ -28,6 +28,7 @@ def gunicorn_options(settings: Settings, bind: str, workers: int | None, threads
         "keepalive": 5,
         "accesslog": "-",
         "errorlog": "-",
+        # gunicorn's own variable, honoured as gunicorn itself would: it configures the proxy, not leadcapture.
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "proc_name": "leadcapture-web",
     }
