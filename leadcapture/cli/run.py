@@ -85,8 +85,8 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
     if production:
         _serve_production(services, host, port, workers, threads)
         return
-    services.settings = dev_server_settings(services.settings, host, port)
-    settings = services.settings
+    services.settings = settings = dev_server_settings(services.settings, host, port)
+    runtime.app.config["BASE_URL"] = settings.base_url  # parts of the web layer still read app.config
     upgrade(services.db)
     stop = threading.Event()
     worker = _start_worker(services) if not settings.broker_url else None
