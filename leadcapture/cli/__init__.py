@@ -1,16 +1,29 @@
 """The `leadcapture` command (SPEC section 9), the CLI's composition root.
 
-The group puts a `Runtime` (the app and its Services, built on first use) in click's context
-object and every command takes it with `@click.pass_obj`, so no command module imports this
-package. Errors a user can meet are one clear line and a non-zero exit.
+The group puts a `Runtime` (the app and its Services, built on first use, and the job system
+wired here from workers/) in click's context object; every command takes it with
+`@click.pass_obj`, so no command module imports this package or workers/. Errors a user can
+meet are one clear line and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import click
+import dramatiq
 
 from leadcapture.cli import campaigns, db, forms, ledger, privacy, run, users
-from leadcapture.cli.context import Runtime
+from leadcapture.cli.context import JobSystem, Runtime
+from leadcapture.services import Services
+from workers.broker import broker_status, get_broker
+
+
+def _start_worker(services: Services) -> dramatiq.Worker:
+    worker = dramatiq.Worker(get_broker(), worker_threads=services.settings.worker_threads)
+    worker.start()
+    return worker
+
+
+JOBS = JobSystem(start_worker=_start_worker, broker_status=broker_status)
 
 
 @click.group()
@@ -18,7 +31,7 @@ from leadcapture.cli.context import Runtime
 def main(ctx: click.Context) -> None:
     """leadcapture: gated-content forms with per-purpose double opt-in."""
     if not isinstance(ctx.obj, Runtime):
-        ctx.obj = Runtime(ctx.obj)  # None, or the app a test passed as the click obj
+        ctx.obj = Runtime(ctx.obj, JOBS)  # ctx.obj is None, or the app a test passed as the click obj
 
 
 for _command in (

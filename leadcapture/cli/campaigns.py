@@ -8,16 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-import dramatiq
 from sqlalchemy.orm import Session
 
-from leadcapture.cli.context import Runtime
+from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.consent import outbox
 from leadcapture.delivery import campaigns as campaigns_mod
 from leadcapture.delivery import content
 from leadcapture.models import DONE, PAUSED
 from leadcapture.services import Services
-from workers.broker import get_broker
 
 POLL_SECONDS = 0.5
 
@@ -115,12 +113,11 @@ def _act(services: Services, action: Callable[[Session, int], str], campaign_id:
         raise click.ClickException(str(exc)) from exc
 
 
-def _watch(services: Services, campaign_id: int) -> None:
+def _watch(services: Services, jobs: JobSystem, campaign_id: int) -> None:
     """Relay the campaign's jobs and show a progress bar until it is done or paused."""
     worker = None
     if not services.settings.broker_url:  # embedded default: this process does the sending
-        worker = dramatiq.Worker(get_broker(), worker_threads=services.settings.worker_threads)
-        worker.start()
+        worker = jobs.start_worker(services)
     p = _progress(services, campaign_id)
     try:
         with click.progressbar(length=max(p.total, 1), label=f"campaign {campaign_id}", show_pos=True) as bar:
@@ -155,7 +152,7 @@ def send(runtime: Runtime, campaign_id: int, wait: bool) -> None:
     services = runtime.services
     click.echo(_act(services, campaigns_mod.start, campaign_id))
     if wait and _progress(services, campaign_id).status != DONE:
-        _watch(services, campaign_id)
+        _watch(services, runtime.jobs, campaign_id)
     else:
         _relay_if_broker(services)
 
@@ -177,7 +174,7 @@ def resume(runtime: Runtime, campaign_id: int, wait: bool) -> None:
     services = runtime.services
     click.echo(_act(services, campaigns_mod.resume, campaign_id))
     if wait:
-        _watch(services, campaign_id)
+        _watch(services, runtime.jobs, campaign_id)
     else:
         _relay_if_broker(services)
 

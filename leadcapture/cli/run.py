@@ -11,7 +11,6 @@ import threading
 from urllib.parse import urlsplit
 
 import click
-import dramatiq
 from sqlalchemy import select
 
 from leadcapture.cli.context import Runtime
@@ -24,7 +23,6 @@ from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
 from leadcapture.scheduler import start_thread
 from leadcapture.services import Services
 from leadcapture.settings import Settings
-from workers.broker import broker_status, get_broker, publish
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +45,15 @@ def _start_relay(services: Services, stop: threading.Event) -> threading.Thread:
     def loop() -> None:
         while not stop.wait(interval):
             try:
-                outbox.relay(services.db.sessionmaker, publish, min_age=interval, redeliver_after=redeliver_after)
+                outbox.relay(
+                    services.db.sessionmaker, services.publish, min_age=interval, redeliver_after=redeliver_after
+                )
             except Exception:  # noqa: BLE001  (keep relaying; the database may come back)
                 log.exception("outbox relay failed; retrying in %.0fs", interval)
 
     thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
     thread.start()
     return thread
-
-
-def _start_worker(services: Services):
-    worker = dramatiq.Worker(get_broker(), worker_threads=services.settings.worker_threads)
-    worker.start()
-    return worker
 
 
 def _start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
@@ -69,7 +63,7 @@ def _start_scheduler(services: Services, stop: threading.Event) -> threading.Thr
             check_index_key(session, services.vault)
     except IndexKeyMismatch as exc:
         raise click.ClickException(str(exc)) from exc
-    return start_thread(services, stop, publish)
+    return start_thread(services, stop, services.publish)
 
 
 @click.command()
@@ -89,7 +83,7 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
     runtime.app.config["BASE_URL"] = settings.base_url  # parts of the web layer still read app.config
     upgrade(services.db)
     stop = threading.Event()
-    worker = _start_worker(services) if not settings.broker_url else None
+    worker = runtime.jobs.start_worker(services) if not settings.broker_url else None
     _start_relay(services, stop)
     _start_scheduler(services, stop)
     base = settings.base_url
@@ -138,7 +132,7 @@ def worker(runtime: Runtime, processes: int | None, threads: int | None) -> None
             "`leadcapture serve`. Set a redis:// or amqp:// URL to run separate workers."
         )
     problem = None
-    status = broker_status(services.settings.broker_url)
+    status = runtime.jobs.broker_status(services.settings.broker_url)
     if status != "ok":
         problem = f"cannot use broker {_redact(services.settings.broker_url)}: {status}"
     else:
@@ -159,7 +153,7 @@ def worker(runtime: Runtime, processes: int | None, threads: int | None) -> None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    w = _start_worker(services)
+    w = runtime.jobs.start_worker(services)
     _start_relay(services, stop)
     click.echo(f"worker {os.getpid()} running ({threads} threads); SIGTERM or Ctrl-C to stop")
     stop.wait()
