@@ -73,25 +73,6 @@ DEFAULTS: dict[str, Any] = {
     "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
 }
 
-_INT_KEYS = {
-    "CONFIRM_MAX_AGE",
-    "DOWNLOAD_MAX_AGE",
-    "CONFIRMATION_WINDOW",
-    "UNCONFIRMED_RETENTION_DAYS",
-    "MAX_FIELD_LENGTH",
-    "MAX_CONTENT_LENGTH",
-    "MIN_FILL_SECONDS",
-    "WORKER_THREADS",
-    "POW_DIFFICULTY",
-    "SCHEDULER_INTERVAL",
-    "WORKER_PROCESSES",
-    "WEB_WORKERS",
-    "WEB_THREADS",
-    "MAIL_MAX_RETRIES",
-    "MAIL_RETRY_MIN_BACKOFF",
-    "MAIL_RETRY_MAX_BACKOFF",
-}
-
 # Zero would mean no process or thread runs, or the scheduler loop spins.
 _AT_LEAST_ONE = ("WORKER_THREADS", "WORKER_PROCESSES", "WEB_WORKERS", "WEB_THREADS", "SCHEDULER_INTERVAL")
 
@@ -100,10 +81,7 @@ IP_MINIMISATION_MODES = ("full", "truncate", "none")
 
 @dataclass(frozen=True)
 class Settings:
-    """Every LEADCAPTURE_* setting, parsed and validated once by `load_settings` (defaults: DEFAULTS).
-
-    Services, workers, the CLI and the web app read these attributes, never the raw environment.
-    """
+    """Every LEADCAPTURE_* setting, parsed and validated once by `load_settings`; nothing reads the environment."""
 
     env: str
     var_dir: str
@@ -160,7 +138,7 @@ class Settings:
     @property
     def production(self) -> bool:
         """Whether these settings describe a production deployment."""
-        return self.env.lower() == "production"
+        return self.env == "production"
 
     @property
     def dkim_enabled(self) -> bool:
@@ -207,64 +185,50 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
     Unknown LEADCAPTURE_* variables are ignored; every known one is checked here, so a bad value
     is one clear ConfigError at start and never a failure at the first message or request.
     """
-    given = _given(test_config)
+    prefix = "LEADCAPTURE_"
+    environment = {k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)}
+    given = dict(test_config) if test_config is not None else environment
     config: dict[str, Any] = {**DEFAULTS, **given}
     config["BASE_URL_CONFIGURED"] = bool(given.get("BASE_URL"))
-    _numbers(config)
-    _choices(config)
-    _urls(config)
+    _values(config)
+    _addresses(config)
     _secrets(config)
     _dkim(config)
     return Settings.from_config(config)
 
 
-def _given(test_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The settings the operator gave: the LEADCAPTURE_* environment, or the test mapping."""
-    if test_config is not None:
-        return dict(test_config)
-    prefix = "LEADCAPTURE_"
-    return {k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)}
-
-
-def _numbers(config: dict[str, Any]) -> None:
+def _values(config: dict[str, Any]) -> None:
+    """Parse every int, float and bool setting by its field's type; check ranges and choices."""
+    config["ENV"] = str(config["ENV"]).lower()
     if config["MIN_FILL_SECONDS"] is None:
-        config["MIN_FILL_SECONDS"] = 2 if is_production(config) else 0
-    for key in _INT_KEYS:
-        config[key] = _as_int(key, config[key])
-        if config[key] < 0:
-            raise ConfigError(f"LEADCAPTURE_{key} must be 0 or more, got {config[key]}.")
+        config["MIN_FILL_SECONDS"] = 2 if config["ENV"] == "production" else 0
+    for key in ("SEND_RATE", "SEND_BURST"):
+        config[key] = config[key] or 0  # empty: no limit, and a burst of one second's worth
+    parsers = {"int": _as_int, "float": _as_float, "bool": _as_bool}
+    for field in fields(Settings):
+        key = _KEY.get(field.name, field.name.upper())
+        if field.type in parsers:
+            config[key] = parsers[field.type](key, config[key])
+            if field.type != "bool" and config[key] < 0:
+                raise ConfigError(f"LEADCAPTURE_{key} must be 0 or more, got {config[key]}.")
     for key in _AT_LEAST_ONE:
         if config[key] < 1:
             raise ConfigError(f"LEADCAPTURE_{key} must be at least 1, got {config[key]}.")
     for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER"):
-        config[key] = _as_float(key, config[key])
-        if config[key] <= 0:
+        if config[key] == 0:
             raise ConfigError(f"LEADCAPTURE_{key} must be a number of seconds above 0, got {config[key]}.")
-    config["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", config["RATELIMIT_ENABLED"])
-    if not 0 <= config["POW_DIFFICULTY"] <= 24:
+    if config["POW_DIFFICULTY"] > 24:
         raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
-    try:
-        config["SEND_RATE"] = float(config["SEND_RATE"] or 0)
-        config["SEND_BURST"] = int(config["SEND_BURST"] or max(1, int(config["SEND_RATE"])))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("LEADCAPTURE_SEND_RATE must be a number and LEADCAPTURE_SEND_BURST a whole number") from exc
-    if config["SEND_RATE"] < 0 or config["SEND_BURST"] < 1:
-        raise ConfigError("LEADCAPTURE_SEND_RATE must be 0 or more and LEADCAPTURE_SEND_BURST at least 1")
-
-
-def _choices(config: dict[str, Any]) -> None:
+    config["SEND_BURST"] = config["SEND_BURST"] or max(1, int(config["SEND_RATE"]))
     if config["IP_MINIMISATION"] not in IP_MINIMISATION_MODES:
         raise ConfigError(
             f"LEADCAPTURE_IP_MINIMISATION must be one of {', '.join(IP_MINIMISATION_MODES)}, "
             f"got {config['IP_MINIMISATION']!r}."
         )
-    if "@" not in parseaddr(str(config["MAIL_FROM"]))[1]:
-        raise ConfigError(
-            f"LEADCAPTURE_MAIL_FROM must be an address like 'Name <name@example.com>', got {config['MAIL_FROM']!r}."
-        )
 
 
-def _urls(config: dict[str, Any]) -> None:
+def _addresses(config: dict[str, Any]) -> None:
+    """The URLs, the data directory and the sender address."""
     broker = config["BROKER_URL"]
     if not (broker == "" or is_redis_url(broker) or broker.startswith(("amqp://", "amqps://"))):
         raise ConfigError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
@@ -275,7 +239,7 @@ def _urls(config: dict[str, Any]) -> None:
         raise ConfigError("LEADCAPTURE_REDIS_URL must start with redis://, rediss:// or unix:// (or be empty)")
     var_dir = Path(config["VAR_DIR"]).resolve()
     config["VAR_DIR"] = str(var_dir)
-    if not config["DATABASE_URL"] and not is_production(config):
+    if not config["DATABASE_URL"] and config["ENV"] != "production":
         config["DATABASE_URL"] = f"sqlite:///{var_dir / 'leadcapture.db'}"
     if config["DATABASE_URL"]:
         try:
@@ -286,11 +250,15 @@ def _urls(config: dict[str, Any]) -> None:
                 f"or sqlite:///path ({exc})"
             ) from exc
     config["BASE_URL"] = config["BASE_URL"].rstrip("/")
+    if "@" not in parseaddr(str(config["MAIL_FROM"]))[1]:
+        raise ConfigError(
+            f"LEADCAPTURE_MAIL_FROM must be an address like 'Name <name@example.com>', got {config['MAIL_FROM']!r}."
+        )
 
 
 def _secrets(config: dict[str, Any]) -> None:
     """Production needs every secret given; development keeps generated ones under VAR_DIR."""
-    if is_production(config):
+    if config["ENV"] == "production":
         for key in ("SECRET_KEY", "DATA_KEY", "BASE_URL", "DATABASE_URL"):
             if not config.get(key):
                 raise ConfigError(
@@ -330,12 +298,12 @@ def _dkim(config: dict[str, Any]) -> None:
             "LEADCAPTURE_DKIM_PRIVATE_KEY (or _KEY_FILE) together."
         )
     pem = key.replace("\\n", "\n").strip()  # a one-line environment value carries its newlines as \n
-    if "PRIVATE KEY" not in pem:
-        raise ConfigError("LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN …PRIVATE KEY-----)")
     try:
         serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(f"LEADCAPTURE_DKIM_PRIVATE_KEY is not a usable PEM private key: {exc}") from exc
+        raise ConfigError(
+            f"LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN …PRIVATE KEY-----): {exc}"
+        ) from exc
     config["DKIM_PRIVATE_KEY"] = pem
 
 
@@ -348,11 +316,6 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # forms may stay open for a long time
         "WTF_CSRF_SSL_STRICT": False,  # embedded forms post without a Referer
     }
-
-
-def is_production(config: Any) -> bool:
-    """Tell whether the settings describe a production deployment."""
-    return str(config.get("ENV", "development")).lower() == "production"
 
 
 def data_keys(text: str) -> list[bytes]:

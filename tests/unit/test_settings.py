@@ -158,7 +158,7 @@ def test_a_dkim_key_on_one_line_keeps_its_newlines(tmp_path, pem):
         ),
         (
             {"DKIM_SELECTOR": "s", "DKIM_DOMAIN": "d.nl", "DKIM_PRIVATE_KEY": BROKEN_PEM},
-            "LEADCAPTURE_DKIM_PRIVATE_KEY is not a usable PEM private key",
+            "LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key",
         ),
     ],
 )
