@@ -54,8 +54,11 @@ wrk:
 bench: $(BIN)/.installed wrk
 	$(BIN)/python bench/stack.py $(BENCH_ARGS)
 
+# Style, then the architecture: the import contract of pyproject.toml (docs/architecture.md).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 # A campaign to a local SMTP sink: 1 and 2 worker processes (issue 6). PEOPLE=100000 for more.
 bench-campaign: $(BIN)/.installed redis

@@ -147,9 +147,8 @@ def main() -> None:
         from leadcapture import create_app
         from leadcapture.consent import outbox
         from leadcapture.delivery import campaigns, content
-        from leadcapture.delivery.outgoing import ContentRenderer
+        from leadcapture.delivery.renderer import ContentRenderer
         from leadcapture.models import Person
-        from workers.broker import publish
 
         app = create_app()
         logging.getLogger().setLevel(logging.WARNING)
@@ -202,7 +201,7 @@ def main() -> None:
             began = time.time()
             with services.db.session() as session:
                 campaigns.start(session, campaign_id)
-            outbox.relay(services.db.sessionmaker, publish)
+            outbox.relay_now(services)
             peak = [0] * count
             while True:
                 time.sleep(1)

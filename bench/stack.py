@@ -185,7 +185,8 @@ def submit_directly(env: dict[str, str], n: int) -> None:
 
 def transport_throughput(sink: Sink, n: int = 2000) -> float:
     """compose + SMTP send of n confirmation-sized messages on one thread, one reused connection."""
-    from leadcapture.delivery.mail import Rendered, SMTPTransport, compose, render
+    from leadcapture.delivery.templates import Rendered, compose, render
+    from leadcapture.delivery.transports import SMTPTransport
 
     ctx = {
         "form": {"title": "Whitepaper", "controller": "Voorbeeld B.V.", "privacy_url": "https://x.test/p"},

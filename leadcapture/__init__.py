@@ -14,14 +14,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     The imports are local so that importing the domain (`leadcapture.consent`, as workers and
     the CLI do) never loads the web layer.
     """
-    from leadcapture.delivery.mail import transport_for
     from leadcapture.i18n import translate
-    from leadcapture.services import Services
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
-    from leadcapture.web import admin, api, dev, errors, health, ratelimit, security
+    from leadcapture.web import admin, api, dev, errors, health, public, ratelimit, security
     from leadcapture.web.context import close_session
-    from leadcapture.web.public import pages, preferences
-    from workers import broker
+    from workers.boot import boot
 
     settings = load_settings(test_config)
     app = Flask(__name__)
@@ -30,13 +27,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(flask_config(settings))
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in DEFAULTS})  # Flask's own, in tests
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app.extensions["leadcapture"] = Services(settings, transport_factory=transport_for, publish=broker.publish)
+    app.extensions["leadcapture"] = boot(settings)  # the broker runs the jobs with these services
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
-    broker.setup(app)
 
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(preferences.bp)
+    for blueprint in public.BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

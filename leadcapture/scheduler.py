@@ -81,16 +81,18 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
     return report
 
 
-def run_once(
-    services: Services, holder: str, now: datetime, publish: Callable[[str, list[Any]], None] | None = None
-) -> dict[str, Any] | None:
-    """Run the jobs if this process holds the lease; None when another process does."""
+def run_once(services: Services, holder: str, now: datetime, relay: bool = False) -> dict[str, Any] | None:
+    """Run the jobs if this process holds the lease; None when another process does.
+
+    With relay, the jobs they queued are published at once (where a worker takes them), rather
+    than at the next run of a periodic relay.
+    """
     ttl = timedelta(seconds=max(2 * services.settings.scheduler_interval, 300))
     if not acquire(services.db, LEASE, holder, ttl, now):
         return None
     report = run_jobs(services, now)
-    if publish is not None:
-        outbox.relay(services.db.sessionmaker, publish)
+    if relay:
+        outbox.relay_now(services)
     if any(report["purged"].values()) or any(v for k, v in report.items() if k != "purged"):
         log.info("scheduler run: %s", report)  # counts only, never personal data
     return report
@@ -100,7 +102,7 @@ def loop(
     services: Services,
     stop: threading.Event,
     *,
-    publish: Callable[[str, list[Any]], None] | None = None,
+    relay: bool = False,
     clock: Callable[[], datetime] = utcnow,
     first_delay: float = 5.0,
 ) -> None:
@@ -111,7 +113,7 @@ def loop(
         while not stop.wait(delay):
             delay = services.settings.scheduler_interval
             try:
-                run_once(services, holder, clock(), publish)
+                run_once(services, holder, clock(), relay)
             except Exception:  # noqa: BLE001  (the database may come back; try again next time)
                 log.exception("scheduler run failed; retrying in %ss", delay)
     finally:
@@ -121,9 +123,9 @@ def loop(
             log.warning("could not release the scheduler lease; it expires by itself")
 
 
-def start_thread(services: Services, stop: threading.Event, publish=None) -> threading.Thread:
+def start_thread(services: Services, stop: threading.Event, relay: bool = False) -> threading.Thread:
     """The embedded scheduler: a daemon thread in `leadcapture serve`."""
-    thread = threading.Thread(target=loop, args=(services, stop), kwargs={"publish": publish}, name="scheduler")
+    thread = threading.Thread(target=loop, args=(services, stop), kwargs={"relay": relay}, name="scheduler")
     thread.daemon = True
     thread.start()
     return thread

@@ -1,8 +1,8 @@
 """The service container: what views, actors and commands share, built once from the settings.
 
 It imports no Flask and no dramatiq. What it cannot own is injected by the composition roots
-(`create_app`, the CLI group, the worker boot): the mail transport factory and the broker's
-publish function.
+(`create_app`, the CLI group, the worker boot): the mail transport factory, the broker's
+publish function and its status check.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ Publish = Callable[[str, list[Any], int | None], None]
 
 
 class Services:
-    """Settings, database, vault, tokens, the mail transport and the broker's publish function."""
+    """Settings, database, vault, tokens, the mail transport and the broker's publish and status functions."""
 
     def __init__(
         self,
@@ -40,6 +40,7 @@ class Services:
         *,
         transport_factory: Callable[[Settings], Transport] | None = None,
         publish: Publish | None = None,
+        broker_status: Callable[[str], str] | None = None,
     ):
         self.settings = settings
         self.db = Database(settings.database_url)
@@ -54,6 +55,7 @@ class Services:
             },
         )
         self.publish = publish
+        self.broker_status = broker_status  # "ok", "in-process" or "unreachable: ..." for a broker URL
         self._transport_factory = transport_factory
         self._transport: Transport | None = None
 

@@ -1,1 +1,1 @@
-"""dramatiq broker set-up and actors (send, deliver, housekeeping)."""
+"""Background jobs: boot (Services without a Flask app), broker, middleware, thin actors, relay, supervisor."""

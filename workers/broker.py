@@ -1,67 +1,27 @@
 """The dramatiq broker: in-process by default, Redis or RabbitMQ from LEADCAPTURE_BROKER_URL.
 
-Actors bind to the broker when they are declared, so `setup` runs before `workers.actors`
-is imported. One broker per process; the app the actors run in can be rebound (tests make
-a fresh app per test).
+Actors bind to the broker when they are declared, so `ensure_broker` creates it before
+`workers.actors` is imported. One broker per process; `setup` binds the Services its jobs run
+with, which can be rebound (tests make a fresh app, with fresh Services, per test).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import CurrentMessage, Middleware
+from dramatiq.errors import ActorNotFound
+from dramatiq.middleware import CurrentMessage
+
+from leadcapture.consent.outbox import BadJob
+from leadcapture.services import Services
+from workers.middleware import OutboxDoneMiddleware, ServicesMiddleware, bind
 
 log = logging.getLogger(__name__)
 
-_state: dict[str, Any] = {"broker": None, "url": None, "app": None}
-_local = threading.local()  # the app context pushed for the message this thread runs
-
-
-class AppContextMiddleware(Middleware):
-    """Runs every message inside the current app's context and closes its DB session after."""
-
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
-        app = _state["app"]
-        if app is None:
-            raise RuntimeError("no Flask app bound to the dramatiq broker")
-        ctx = app.app_context()
-        ctx.push()
-        _local.ctx = ctx
-
-    def _pop(self, message: dramatiq.Message) -> None:
-        ctx, _local.ctx = getattr(_local, "ctx", None), None
-        if ctx is not None:
-            from leadcapture.web.context import close_session
-
-            close_session()
-            ctx.pop()
-
-    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
-        self._pop(message)
-
-    def after_skip_message(self, broker, message) -> None:
-        self._pop(message)
-
-
-class OutboxDoneMiddleware(Middleware):
-    """Marks the outbox row of a finished job done, so the relay never publishes it again."""
-
-    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
-        job_id = message.options.get("outbox_id")
-        app = _state["app"]
-        if job_id is None or exception is not None or app is None:
-            return  # a failed attempt: the retry (or, if the broker lost it, the relay) follows
-        from leadcapture.consent import outbox
-
-        try:
-            with app.extensions["leadcapture"].db.session() as session:
-                outbox.mark_done(session, job_id)
-        except Exception:  # noqa: BLE001  (worst case the job is published once more: sends are idempotent)
-            log.warning("could not mark outbox job %s done", job_id, exc_info=True)
+_state: dict[str, Any] = {"broker": None, "url": None}
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -80,9 +40,10 @@ def make_broker(url: str) -> dramatiq.Broker:
         broker.emit_after("process_boot")
     else:
         raise ValueError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
-    broker.add_middleware(CurrentMessage())  # sending.deliver asks whether this is the last attempt
-    broker.add_middleware(AppContextMiddleware())
-    broker.add_middleware(OutboxDoneMiddleware())
+    broker.add_middleware(CurrentMessage())  # the actors tell delivery whether this is the last attempt
+    services = ServicesMiddleware()
+    broker.add_middleware(services)
+    broker.add_middleware(OutboxDoneMiddleware(services))
     return broker
 
 
@@ -99,48 +60,28 @@ def ensure_broker(url: str) -> dramatiq.Broker:
     return _state["broker"]
 
 
-def setup(app: Any) -> dramatiq.Broker:
-    """Create (once per process) the broker for app's BROKER_URL and run actors in app."""
-    broker = ensure_broker(app.config["BROKER_URL"])
-    _state["app"] = app
+def setup(services: Services) -> dramatiq.Broker:
+    """Create (once per process) the broker for the services' BROKER_URL; its jobs run with these services."""
+    broker = ensure_broker(services.settings.broker_url)
+    bind(broker, services)
     return broker
 
 
 def get_broker() -> dramatiq.Broker:
     """The broker set up for this process."""
     if _state["broker"] is None:
-        raise RuntimeError("workers.broker.setup(app) has not run")
+        raise RuntimeError("workers.broker.setup(services) has not run")
     return _state["broker"]
 
 
-def publish(actor_name: str, args: list[Any], outbox_id: int | None = None) -> None:
-    """Send a message for a declared actor (used by the outbox relay).
-
-    Jobs on the "mail" queue carry the LEADCAPTURE_MAIL_RETRY_* settings as message options,
-    so the backoff is the operator's choice, not a constant baked into the actor.
-    """
-    broker = get_broker()
-    actor = broker.get_actor(actor_name)
-    app = _state["app"]
+def publish(job: str, args: list[Any], outbox_id: int | None = None) -> None:
+    """Send a message for a declared actor (used by the outbox relay); BadJob if none is declared for job."""
+    try:
+        actor = get_broker().get_actor(job)
+    except ActorNotFound as exc:
+        raise BadJob(f"no actor is declared for job {job!r}") from exc
     options: dict[str, Any] = {} if outbox_id is None else {"outbox_id": outbox_id}
-    if app is not None and actor.queue_name == "mail":
-        config = app.config
-        options.update(
-            max_retries=config["MAIL_MAX_RETRIES"],
-            min_backoff=config["MAIL_RETRY_MIN_BACKOFF"],
-            max_backoff=config["MAIL_RETRY_MAX_BACKOFF"],
-        )
     actor.send_with_options(args=tuple(args), **options)
-
-
-def retries_left() -> int | None:
-    """How many retries the message this thread runs has left (None outside a worker)."""
-    message = CurrentMessage.get_current_message()
-    if message is None:
-        return None
-    actor = get_broker().get_actor(message.actor_name)
-    limit = message.options.get("max_retries", actor.options.get("max_retries", 20))
-    return max(0, limit - message.options.get("retries", 0))
 
 
 def broker_status(url: str, timeout: float = 2.0) -> str:

@@ -1,9 +1,9 @@
 """The `leadcapture` command (SPEC section 9), the CLI's composition root.
 
-The group puts a `Runtime` (the app and its Services, built on first use, and the job system
-wired here from workers/) in click's context object; every command takes it with
-`@click.pass_obj`, so no command module imports this package or workers/. Errors a user can
-meet are one clear line and a non-zero exit.
+The group puts a `Runtime` (the Services, built on first use, and the job system wired here
+from workers/) in click's context object; every command takes it with `@click.pass_obj`, so no
+command module imports this package or workers/. Errors a user can meet are one clear line and
+a non-zero exit.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import dramatiq
 from leadcapture.cli import campaigns, db, forms, ledger, privacy, run, users
 from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
-from workers.broker import broker_status, get_broker
+from workers import relay
+from workers.boot import boot
+from workers.broker import get_broker
+from workers.supervisor import Supervisor
 
 
 def _start_worker(services: Services) -> dramatiq.Worker:
@@ -23,7 +26,11 @@ def _start_worker(services: Services) -> dramatiq.Worker:
     return worker
 
 
-JOBS = JobSystem(start_worker=_start_worker, broker_status=broker_status)
+def _supervise(processes: int, threads: int) -> int:
+    return Supervisor(processes, threads).run()
+
+
+JOBS = JobSystem(boot=boot, start_worker=_start_worker, start_relay=relay.start, supervise=_supervise)
 
 
 @click.group()

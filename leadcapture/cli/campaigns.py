@@ -123,7 +123,7 @@ def _watch(services: Services, jobs: JobSystem, campaign_id: int) -> None:
         with click.progressbar(length=max(p.total, 1), label=f"campaign {campaign_id}", show_pos=True) as bar:
             shown = 0
             while True:
-                outbox.relay(services.db.sessionmaker, services.publish)
+                outbox.relay_now(services)
                 p = _progress(services, campaign_id)
                 bar.length = max(p.total, 1)
                 bar.update(p.processed - shown)
@@ -182,4 +182,4 @@ def resume(runtime: Runtime, campaign_id: int, wait: bool) -> None:
 def _relay_if_broker(services: Services) -> None:
     """With a broker, publish the jobs now; embedded, `leadcapture serve` relays and sends them."""
     if services.settings.broker_url:
-        outbox.relay(services.db.sessionmaker, services.publish)
+        outbox.relay_now(services)

@@ -1,10 +1,11 @@
-"""What every command works with (the app, its Services, the job system): click's context object."""
+"""What every command works with (its Services, the web app, the job system): click's context object."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import click
 from flask import Flask
@@ -12,6 +13,8 @@ from flask import Flask
 from leadcapture import create_app
 from leadcapture.services import Services
 from leadcapture.settings import ConfigError
+
+T = TypeVar("T")
 
 
 class Worker(Protocol):
@@ -24,33 +27,46 @@ class Worker(Protocol):
 class JobSystem:
     """What commands need from the job queue; the CLI group (the composition root) wires it from workers/."""
 
+    boot: Callable[[], Services]  # Services from the environment, without Flask, bound to the broker
     start_worker: Callable[[Services], Worker]  # consume the broker's queues in this process
-    broker_status: Callable[[str], str]  # "ok", or why the broker at this URL cannot be used
+    start_relay: Callable[[Services, threading.Event], threading.Thread]  # the periodic outbox relay
+    supervise: Callable[[int, int], int]  # run N worker processes of T threads until SIGTERM; the exit status
 
 
 class Runtime:
-    """The app a command runs against: the one the caller gave (tests do), or one built on first use.
+    """The Services a command runs with: the given app's (tests pass one), or built on first use.
 
     Built on first use so that `--help` and usage errors need no database and no valid settings.
+    Only `serve` needs the web app; every other command runs without Flask, as a worker does.
     """
 
     def __init__(self, app: Flask | None, jobs: JobSystem):
-        self._app = app
         self.jobs = jobs
-
-    @property
-    def app(self) -> Flask:
-        """The Flask app; a bad setting is a one-line error and exit 1, never a traceback."""
-        if self._app is None:
-            try:
-                self._app = create_app()
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from exc
-            except ValueError as exc:  # a value a client library rejects when the broker is set up
-                raise click.ClickException(str(exc)) from exc
-        return self._app
+        self._app = app
+        self._services: Services | None = app.extensions["leadcapture"] if app is not None else None
 
     @property
     def services(self) -> Services:
-        """The app's service container: settings, database, vault, transport, publish."""
-        return self.app.extensions["leadcapture"]
+        """Settings, database, vault, transport and publish; a bad setting is one line and exit 1."""
+        if self._services is None:
+            self._services = _one_line_errors(self.jobs.boot)
+        return self._services
+
+    @property
+    def app(self) -> Flask:
+        """The web app, with its own Services; ask for it before `services`, or it serves with other ones."""
+        if self._app is None:
+            if self._services is not None:
+                raise RuntimeError("the web app is built before the services are used")
+            self._app = _one_line_errors(create_app)
+            self._services = self._app.extensions["leadcapture"]
+        return self._app
+
+
+def _one_line_errors(build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # a value a client library rejects when the broker is set up
+        raise click.ClickException(str(exc)) from exc

@@ -188,12 +188,11 @@ def register_cmd(runtime: Runtime, fmt: str) -> None:
 def scheduler_cmd(runtime: Runtime, once: bool) -> None:
     """Run retention, expiry and re-permission jobs; safe on many machines (a lease picks one)."""
     services = runtime.services
-    # Embedded (no broker) the jobs wait in the outbox for `leadcapture serve` to relay and send.
-    publish = services.publish if services.settings.broker_url else None
+    relay = bool(services.settings.broker_url)  # embedded, `leadcapture serve` relays and runs the jobs
     if once:
         holder = scheduler.holder_id()
         try:
-            report = scheduler.run_once(services, holder, utcnow(), publish)
+            report = scheduler.run_once(services, holder, utcnow(), relay)
         finally:
             scheduler.release(services.db, scheduler.LEASE, holder)
         if report is None:
@@ -210,4 +209,4 @@ def scheduler_cmd(runtime: Runtime, once: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"scheduler running every {services.settings.scheduler_interval}s; Ctrl-C to stop")
-    scheduler.loop(services, stop, publish=publish, first_delay=0.1)
+    scheduler.loop(services, stop, relay=relay, first_delay=0.1)

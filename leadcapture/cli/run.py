@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import signal
 import sys
@@ -14,17 +13,14 @@ import click
 from sqlalchemy import select
 
 from leadcapture.cli.context import Runtime
-from leadcapture.cli.production import Supervisor, gunicorn_options, run_gunicorn
-from leadcapture.consent import outbox
-from leadcapture.delivery.mail import MailError
+from leadcapture.cli.production import gunicorn_options, run_gunicorn
+from leadcapture.delivery.transports import MailError
 from leadcapture.migrations import upgrade
 from leadcapture.models import Form
 from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
 from leadcapture.scheduler import start_thread
 from leadcapture.services import Services
 from leadcapture.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def dev_server_settings(settings: Settings, host: str, port: int) -> Settings:
@@ -37,25 +33,6 @@ def dev_server_settings(settings: Settings, host: str, port: int) -> Settings:
     return dataclasses.replace(settings, base_url=f"http://{shown}:{port}")
 
 
-def _start_relay(services: Services, stop: threading.Event) -> threading.Thread:
-    """Publish outbox jobs that were not published right after their commit (broker was down)."""
-    interval = services.settings.outbox_relay_interval
-    redeliver_after = services.settings.outbox_redeliver_after
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                outbox.relay(
-                    services.db.sessionmaker, services.publish, min_age=interval, redeliver_after=redeliver_after
-                )
-            except Exception:  # noqa: BLE001  (keep relaying; the database may come back)
-                log.exception("outbox relay failed; retrying in %.0fs", interval)
-
-    thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
-    thread.start()
-    return thread
-
-
 def _start_scheduler(services: Services, stop: threading.Event) -> threading.Thread:
     """Retention, expiry and re-permission in this process (a DB lease keeps it to one place)."""
     try:
@@ -63,7 +40,7 @@ def _start_scheduler(services: Services, stop: threading.Event) -> threading.Thr
             check_index_key(session, services.vault)
     except IndexKeyMismatch as exc:
         raise click.ClickException(str(exc)) from exc
-    return start_thread(services, stop, services.publish)
+    return start_thread(services, stop, relay=True)
 
 
 @click.command()
@@ -75,16 +52,17 @@ def _start_scheduler(services: Services, stop: threading.Event) -> threading.Thr
 @click.pass_obj
 def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int | None, threads: int | None) -> None:
     """Serve the web app: embedded (with an in-process worker) or, with --production, under gunicorn."""
-    services = runtime.services
     if production:
-        _serve_production(services, host, port, workers, threads)
+        _serve_production(runtime.services, host, port, workers, threads)
         return
+    app = runtime.app  # before the services: the web app brings its own
+    services = runtime.services
     services.settings = settings = dev_server_settings(services.settings, host, port)
-    runtime.app.config["BASE_URL"] = settings.base_url  # parts of the web layer still read app.config
+    app.config["BASE_URL"] = settings.base_url  # parts of the web layer still read app.config
     upgrade(services.db)
     stop = threading.Event()
     worker = runtime.jobs.start_worker(services) if not settings.broker_url else None
-    _start_relay(services, stop)
+    runtime.jobs.start_relay(services, stop)
     _start_scheduler(services, stop)
     base = settings.base_url
     click.echo(f"leadcapture on http://{host}:{port} (links in emails use {base})")
@@ -99,7 +77,7 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
     if not settings.mail_url and not settings.production:
         click.echo(f"  local mailbox:     {base}/dev/mail/")
     try:
-        runtime.app.run(host=host, port=port, threaded=True, use_reloader=False)
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
         stop.set()
         if worker is not None:
@@ -132,7 +110,7 @@ def worker(runtime: Runtime, processes: int | None, threads: int | None) -> None
             "`leadcapture serve`. Set a redis:// or amqp:// URL to run separate workers."
         )
     problem = None
-    status = runtime.jobs.broker_status(services.settings.broker_url)
+    status = services.broker_status(services.settings.broker_url)
     if status != "ok":
         problem = f"cannot use broker {_redact(services.settings.broker_url)}: {status}"
     else:
@@ -148,13 +126,13 @@ def worker(runtime: Runtime, processes: int | None, threads: int | None) -> None
     if processes > 1:
         services.db.dispose()
         click.echo(f"worker supervisor: {processes} processes x {threads} threads; SIGTERM to stop")
-        sys.exit(Supervisor(processes, threads).run())
+        sys.exit(runtime.jobs.supervise(processes, threads))
     services.settings = dataclasses.replace(services.settings, worker_threads=threads)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     w = runtime.jobs.start_worker(services)
-    _start_relay(services, stop)
+    runtime.jobs.start_relay(services, stop)
     click.echo(f"worker {os.getpid()} running ({threads} threads); SIGTERM or Ctrl-C to stop")
     stop.wait()
     w.stop()  # finishes the jobs in hand, hands back the prefetched ones

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import ledger, outbox
+from leadcapture.consent import jobs, ledger, outbox
 from leadcapture.consent.people import Visitor, is_suppressed, trace
 from leadcapture.consent.transitions import purpose_notice
 from leadcapture.crypto import Vault
@@ -104,7 +104,7 @@ def schedule_repermissions(session: Session, now: datetime) -> int:
                 session.flush()
         except IntegrityError:  # already queued in this cycle (another run, another machine)
             continue
-        outbox.enqueue(session, "send_repermission", row.id)
+        outbox.enqueue(session, jobs.SEND_REPERMISSION, row.id)
         count += 1
     return count
 

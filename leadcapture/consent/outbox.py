@@ -1,7 +1,9 @@
 """Transactional outbox: jobs are rows written with the change that causes them.
 
-A relay publishes unpublished rows to the dramatiq broker. If the broker is down the rows
-wait; the periodic relay (in every worker process, and in the embedded server) retries.
+A relay publishes unpublished rows to the broker. If the broker is down the rows wait; the
+periodic relay (in every worker process, and in the embedded server) retries. A row that can
+never be published (an unknown job name, arguments that are not a JSON list) is marked failed
+and passed over, so it cannot hold back the jobs behind it.
 """
 
 from __future__ import annotations
@@ -10,26 +12,43 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import jobs
+from leadcapture.db import Database
 from leadcapture.models import OutboxJob, utcnow
 
 log = logging.getLogger(__name__)
 
+Publish = Callable[[str, list[Any], int], None]
 
-def enqueue(session: Session, actor: str, *args: Any) -> OutboxJob:
-    """Add a job to the outbox in the caller's transaction."""
-    job = OutboxJob(actor=actor, args_json=json.dumps(list(args)))
-    session.add(job)
-    return job
+
+class BadJob(ValueError):
+    """A job that can never be published as it is written; publishing it again will not help."""
+
+
+class Relaying(Protocol):
+    """What relay_now needs of the service container."""
+
+    db: Database
+    publish: Publish | None
+
+
+def enqueue(session: Session, job: str, *args: Any) -> OutboxJob:
+    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction."""
+    if job not in jobs.NAMES:
+        raise ValueError(f"unknown job {job!r}: job names are declared in leadcapture.consent.jobs")
+    row = OutboxJob(actor=job, args_json=json.dumps(list(args)))
+    session.add(row)
+    return row
 
 
 def relay(
     session_factory: Callable[[], Session],
-    publish: Callable[[str, list[Any], int], None],
+    publish: Publish,
     *,
     batch: int = 500,
     min_age: float = 0.0,
@@ -39,6 +58,7 @@ def relay(
 
     With redeliver_after, jobs published that long ago and still not done are published again:
     a broker that lost them (restarted without persistence, failed over) cannot lose mail.
+    A broker error ends the run (the rest wait for the next one); a bad row is marked failed.
     """
     published = 0
     while True:
@@ -48,29 +68,59 @@ def relay(
             if redeliver_after is not None:
                 lost = OutboxJob.done_at.is_(None) & (OutboxJob.published_at < now - timedelta(seconds=redeliver_after))
                 waiting = waiting | lost
-            stmt = select(OutboxJob).where(waiting).order_by(OutboxJob.id).limit(batch)
+            stmt = select(OutboxJob).where(waiting, OutboxJob.failed_at.is_(None)).order_by(OutboxJob.id).limit(batch)
             if session.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
                 _no_fsync(session)
-            jobs = session.scalars(stmt).all()
-            if not jobs:
+            rows = session.scalars(stmt).all()
+            if not rows:
                 return published
-            done, error = [], None
-            for job in jobs:
+            done, bad, error = [], 0, None
+            for row in rows:
                 try:
-                    publish(job.actor, json.loads(job.args_json), job.id)
-                except Exception as exc:  # broker down: keep the rest for the next run
+                    publish(row.actor, _arguments(row), row.id)
+                except BadJob as exc:
+                    row.failed_at, row.error = utcnow(), str(exc)
+                    bad += 1
+                    log.error("outbox job %s cannot be published and is marked failed: %s", row.id, exc)
+                    continue
+                except Exception as exc:  # noqa: BLE001  (the broker is down: keep the rest for the next run)
                     error = exc
                     break
-                done.append(job.id)
+                done.append(row.id)
             if done:
                 session.execute(update(OutboxJob).where(OutboxJob.id.in_(done)).values(published_at=utcnow()))
         published += len(done)
         if error is not None:
-            log.warning("outbox relay: broker unavailable (%s); %d job(s) wait", error, len(jobs) - len(done))
+            waits = len(rows) - len(done) - bad
+            log.warning("outbox relay: broker unavailable (%s); %d job(s) wait", error, waits)
             return published
-        if len(jobs) < batch:
+        if len(rows) < batch:
             return published
+
+
+def _arguments(row: OutboxJob) -> list[Any]:
+    """The row's job arguments, or BadJob saying why it has none the actor could take."""
+    if row.actor not in jobs.NAMES:
+        raise BadJob(f"unknown job name {row.actor!r}")
+    try:
+        args = json.loads(row.args_json)
+    except (TypeError, ValueError) as exc:
+        raise BadJob(f"arguments are not JSON: {exc}") from exc
+    if not isinstance(args, list):
+        raise BadJob(f"arguments are not a JSON list: {row.args_json[:100]!r}")
+    return args
+
+
+def relay_now(services: Relaying) -> int:
+    """Publish the jobs just committed; on any failure they wait for the periodic relay (logged, not raised)."""
+    if services.publish is None:
+        return 0
+    try:
+        return relay(services.db.sessionmaker, services.publish)
+    except Exception:  # noqa: BLE001  (the change is committed; the periodic relay publishes it later)
+        log.warning("outbox relay after commit failed; the periodic relay will publish later", exc_info=True)
+        return 0
 
 
 def _no_fsync(session: Session) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import ledger, outbox
+from leadcapture.consent import jobs, ledger, outbox
 from leadcapture.consent.people import Visitor, get_or_create_person, is_suppressed, minimise_ip, trace
 from leadcapture.crypto import Vault
 from leadcapture.models import (
@@ -84,7 +84,7 @@ def submit(
             )
     if not is_suppressed(session, person) and _claim_confirmation_slot(session, person, settings):
         submission.sends_confirmation = True
-        outbox.enqueue(session, "send_confirmation", submission.id)
+        outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission.id)
     return submission
 
 
@@ -120,7 +120,7 @@ def confirm(
             )
         )
         if request.kind == ASSET:
-            outbox.enqueue(session, "deliver_asset", request.id)
+            outbox.enqueue(session, jobs.DELIVER_ASSET, request.id)
         else:
             _confirm_purpose(session, vault, settings, request, method, visitor, now)
         outcome.changed.append(label)
@@ -231,7 +231,7 @@ def _confirm_purpose(session, vault, settings, request, method, visitor, now) ->
     consent.withdrawn_at = None
     consent.last_activity_at = now
     if event == "confirmed":  # issue 6: the purpose's welcome item, if it has one (sent by a worker)
-        outbox.enqueue(session, "send_welcome", submission.person_id, request.purpose_key)
+        outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key)
     ledger.append(
         session,
         vault,

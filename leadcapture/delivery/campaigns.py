@@ -2,15 +2,15 @@
 
 The fan-out walks the purpose's confirmed consents by person id (keyset pagination, one page at a
 time, so memory stays flat for any list size), writes one CampaignRecipient row per person and,
-in the same transaction, one outbox job per page. Each send job re-checks consent per message
-right before the transport (sending.deliver with the gate in `prepare`) under the dedupe key
-campaign:<id>:<person>, so a crash, a retried job or a second `send` never sends a second copy.
+in the same transaction, one outbox job per page. Each send job hands its page to the delivery
+engine's batched strategy, which re-checks consent per message right before the transport under
+the dedupe key campaign:<id>:<person>, so a crash, a retried job or a second `send` never sends a
+second copy.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +18,20 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from leadcapture.consent import gates, outbox
-from leadcapture.delivery import bulk
-from leadcapture.delivery.content import welcome_item
-from leadcapture.delivery.outgoing import ContentRenderer
-from leadcapture.delivery.sending import FAILED, SENT, SKIPPED, Prepared, deliver
+from leadcapture.consent import jobs, outbox
+from leadcapture.delivery.engine import NO_JOB, Attempt, Batch
+from leadcapture.delivery.renderer import ContentRenderer
 from leadcapture.delivery.throttle import throttle_for
 from leadcapture.models import (
     CONFIRMED,
     DONE,
     DRAFT,
+    FAILED,
     PAUSED,
     PENDING,
     SENDING_CAMPAIGN,
+    SENT,
+    SKIPPED,
     Campaign,
     CampaignRecipient,
     Consent,
@@ -40,12 +41,11 @@ from leadcapture.models import (
 )
 from leadcapture.services import Services
 
+KIND = "campaign"
 PAGE = 500  # recipients per page of the fan-out, and per send job
 PAUSE_CHECK_EVERY = 50  # messages between two looks at the campaign's status
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[str, list[Any], int], None]
 
 
 @dataclass
@@ -101,7 +101,7 @@ def start(session: Session, campaign_id: int) -> str:
     if campaign.status != DRAFT:
         return f"campaign {campaign_id} is already {campaign.status}: nothing new to send"
     campaign.status, campaign.started_at = SENDING_CAMPAIGN, utcnow()
-    outbox.enqueue(session, "campaign_fanout", campaign.id, False)
+    outbox.enqueue(session, jobs.CAMPAIGN_FANOUT, campaign.id, False)
     return f"campaign {campaign_id} is sending"
 
 
@@ -120,7 +120,7 @@ def resume(session: Session, campaign_id: int) -> str:
     if campaign.status != PAUSED:
         raise CampaignError(f"campaign {campaign_id} is {campaign.status}, only a paused campaign can be resumed")
     campaign.status = SENDING_CAMPAIGN
-    outbox.enqueue(session, "campaign_fanout", campaign.id, True)
+    outbox.enqueue(session, jobs.CAMPAIGN_FANOUT, campaign.id, True)
     return f"campaign {campaign_id} is sending again"
 
 
@@ -171,7 +171,7 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
     session.execute(stmt, rows)
 
 
-def fanout(services: Services, campaign_id: int, publish: Publish, requeue: bool = False) -> None:
+def fanout(services: Services, campaign_id: int, requeue: bool = False) -> None:
     """Write recipient rows page by page and queue one send job per page (resumable at its cursor)."""
     if requeue:  # after a pause: hand out the pages that still have pending recipients
         after = 0
@@ -189,9 +189,9 @@ def fanout(services: Services, campaign_id: int, publish: Publish, requeue: bool
                 ).all()
                 if not ids:
                     break
-                outbox.enqueue(session, "campaign_send", campaign_id, ids[0], ids[-1])
+                outbox.enqueue(session, jobs.CAMPAIGN_SEND, campaign_id, ids[0], ids[-1])
                 after = ids[-1]
-            outbox.relay(services.db.sessionmaker, publish)
+            outbox.relay_now(services)
     while True:
         with services.db.session() as session:
             campaign = _get(session, campaign_id)
@@ -216,11 +216,13 @@ def fanout(services: Services, campaign_id: int, publish: Publish, requeue: bool
             )
             campaign.cursor_person_id = ids[-1]
             campaign.total += len(ids)
-            outbox.enqueue(session, "campaign_send", campaign_id, ids[0], ids[-1])
-        outbox.relay(services.db.sessionmaker, publish)
+            outbox.enqueue(session, jobs.CAMPAIGN_SEND, campaign_id, ids[0], ids[-1])
+        outbox.relay_now(services)
 
 
-def send_page(services: Services, campaign_id: int, first_person_id: int, last_person_id: int) -> dict[str, int]:
+def send_page(
+    services: Services, campaign_id: int, first_person_id: int, last_person_id: int, *, attempt: Attempt = NO_JOB
+) -> dict[str, int]:
     """Send the pending recipients of one page; returns how many ended in each status."""
     with services.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
@@ -245,7 +247,7 @@ def send_page(services: Services, campaign_id: int, first_person_id: int, last_p
         renderer.load_versions(session, {version_id for *_, version_id in rows})
     throttle = throttle_for(services)
     outcome: dict[str, list[int]] = {SENT: [], SKIPPED: [], FAILED: []}
-    marks: list[tuple[int, str, str | None]] = []  # outcomes of sent messages not yet written
+    batch = Batch(services, KIND, key, attempt)
     try:
         with services.db.engine.connect() as conn:  # one connection for the page, a transaction per message
             for number, (recipient_id, person_id, person, version_id) in enumerate(rows):
@@ -253,19 +255,17 @@ def send_page(services: Services, campaign_id: int, first_person_id: int, last_p
                     break
                 if person is not None:
                     throttle.acquire()
-                status = bulk.deliver(
-                    services,
+                status = batch.deliver(
                     conn,
-                    f"campaign:{campaign_id}:{person_id}",
+                    f"{KIND}:{campaign_id}:{person_id}",
                     person,
-                    key,
                     lambda person=person, version_id=version_id: renderer.message(person, version_id),
-                    marks,
                 )
-                if status in outcome:  # "duplicate": another job has it and will record it
+                if status in outcome:  # busy: another job has it and will record it
                     outcome[status].append(recipient_id)
     finally:
-        _record(services, campaign_id, outcome, marks)
+        _record(services, campaign_id, outcome, batch)
+    batch.check_busy()
     return {status: len(ids) for status, ids in outcome.items()}
 
 
@@ -274,14 +274,12 @@ def _status(services: Services, campaign_id: int) -> str | None:
         return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
 
 
-def _record(
-    services: Services, campaign_id: int, outcome: dict[str, list[int]], marks: list[tuple[int, str, str | None]]
-) -> None:
+def _record(services: Services, campaign_id: int, outcome: dict[str, list[int]], batch: Batch) -> None:
     with services.db.session() as session:
         # The row lock orders concurrent pages: the last to record sees every other page's
         # statuses, so exactly one of them finds nobody pending and finishes the campaign.
         campaign = session.get(Campaign, campaign_id, with_for_update=True)
-        bulk.write_marks(session.connection(), marks)
+        batch.write_marks(session.connection())
         for status, ids in outcome.items():
             for start_at in range(0, len(ids), PAGE):
                 session.execute(
@@ -311,24 +309,3 @@ def _finish_if_complete(session: Session, campaign: Campaign) -> None:
     )
     campaign.sent, campaign.skipped, campaign.failed = (counts.get(s, 0) for s in (SENT, SKIPPED, FAILED))
     campaign.status, campaign.finished_at = DONE, utcnow()
-
-
-def send_welcome(services: Services, person_id: int, purpose_key: str) -> str:
-    """The purpose's welcome item, once per item and person, behind the same send-time gate."""
-    with services.db.session() as session:
-        item = welcome_item(session, purpose_key)
-    if item is None:
-        return "none"
-    renderer = ContentRenderer(services, item, purpose_key)
-
-    def prepare(session: Session) -> Prepared | None:
-        person = session.get(Person, person_id)
-        if not gates.may_contact(session, person, purpose_key):
-            return None
-        version_id = session.scalar(
-            select(Consent.form_version_id).where(Consent.person_id == person_id, Consent.purpose_key == purpose_key)
-        )
-        renderer.load_versions(session, {version_id})
-        return renderer.message(person, version_id), person_id, purpose_key
-
-    return deliver(services, f"welcome:{item.id}:{person_id}", "welcome", prepare)

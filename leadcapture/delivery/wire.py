@@ -5,7 +5,9 @@ generator); a worker sending hundreds per second spends its time there. Our mess
 have the same shape (multipart/alternative, text + HTML, quoted-printable UTF-8), so we write
 that shape directly. Headers that are plain short ASCII are written as they are; anything else
 goes through the standard library's RFC 2047 folding. The result parses back to the same
-message (tests/test_mail.py); reading it as an EmailMessage parses it on first use.
+message (tests/unit/delivery/test_wire.py); reading it as an EmailMessage parses it on first use.
+Every message we send is built here: templated mail through templates.compose, campaign content
+through the content renderer, which calls compose with its pre-rendered parts.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from functools import lru_cache
 from typing import Any
-
-_SMTP = policy.SMTP
 
 
 def header_line(name: str, value: str) -> str:
@@ -55,13 +55,19 @@ def qp(text: str) -> bytes:
 
 
 class OutgoingMessage:
-    """A ready-to-send message: its bytes, its headers; other EmailMessage reads parse it once."""
+    """A ready-to-send message: its bytes, its headers; other EmailMessage reads parse it once.
+
+    Header values are checked and folded when the message is made, so a header injection is
+    refused where the message is built, not later in the transport.
+    """
 
     def __init__(self, headers: list[tuple[str, str]], text: str, html: str):
-        self._headers = headers
+        self._lines = [header_line(name, value) for name, value in headers]
+        self._headers = list(headers)
         self._text, self._html = text, html
         self._parsed: EmailMessage | None = None
         self._bytes: bytes | None = None
+        self._wire: bytes | None = None
 
     # --- the parts of the EmailMessage API our code and tests use ------------------------
     def __getitem__(self, name: str) -> str | None:
@@ -80,13 +86,14 @@ class OutgoingMessage:
         return self[name] is not None
 
     def __setitem__(self, name: str, value: str) -> None:
-        header_line(name, str(value))  # validates
+        self._lines.append(header_line(name, str(value)))
         self._headers.append((name, str(value)))
-        self._bytes = self._parsed = None
+        self._bytes = self._wire = self._parsed = None
 
     def __delitem__(self, name: str) -> None:
-        self._headers = [(k, v) for k, v in self._headers if k.lower() != name.lower()]
-        self._bytes = self._parsed = None
+        kept = [(h, line) for h, line in zip(self._headers, self._lines, strict=True) if h[0].lower() != name.lower()]
+        self._headers, self._lines = [h for h, _ in kept], [line for _, line in kept]
+        self._bytes = self._wire = self._parsed = None
 
     def keys(self) -> list[str]:
         """Header names in order."""
@@ -97,7 +104,9 @@ class OutgoingMessage:
         if self._bytes is None:
             self._bytes = self._build()
         if policy is not None and policy.linesep == "\r\n":
-            return self._bytes.replace(b"\n", b"\r\n")
+            if self._wire is None:
+                self._wire = self._bytes.replace(b"\n", b"\r\n")
+            return self._wire
         return self._bytes
 
     def as_string(self, unixfrom: bool = False, policy: Any = None) -> str:
@@ -120,7 +129,7 @@ class OutgoingMessage:
 
     def _build(self) -> bytes:
         boundary = "=_" + secrets.token_hex(12)  # "=_" never occurs in quoted-printable text
-        head = "".join(header_line(name, value) for name, value in self._headers)
+        head = "".join(self._lines)
         head += f'MIME-Version: 1.0\nContent-Type: multipart/alternative;\n boundary="{boundary}"\n\n'
         part = 'Content-Type: text/{}; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n'
         marker = f"--{boundary}\n".encode()

@@ -17,9 +17,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadcapture.models.base import PENDING, Base, utcnow
 
+# A message's states. CLAIMED: a job holds it and may be handing it to the transport right now;
+# RETRY_PENDING: the transport failed transiently and the job's retry will take it again;
+# SENT, SKIPPED (the gate was shut), FAILED: final, no job ever sends it again.
+CLAIMED, RETRY_PENDING, SENT, SKIPPED, FAILED = "claimed", "retry_pending", "sent", "skipped", "failed"
+FINAL = frozenset({SENT, SKIPPED, FAILED})
+
 
 class Message(Base):
-    """One email we send, keyed so a retried or duplicated job never sends a second copy."""
+    """One email we send, keyed so a retried or duplicated job never sends a second copy.
+
+    The row is the lock: the job whose conditional INSERT or UPDATE sets it CLAIMED sends it.
+    """
 
     __tablename__ = "messages"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,11 +36,15 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(32))
     person_id: Mapped[int | None] = mapped_column(Integer, index=True)
     purpose_key: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # sending, sent, skipped, failed
+    status: Mapped[str] = mapped_column(String(16))  # claimed, retry_pending, sent, skipped, failed
     message_id: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Who holds the claim (the broker's id of the job) and since when: a redelivery of the same
+    # job, or any job once the claim is older than the engine's lease, may take it over.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
 
 
 DRAFT, SENDING_CAMPAIGN, PAUSED, DONE = "draft", "sending", "paused", "done"

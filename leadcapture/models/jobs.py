@@ -22,9 +22,13 @@ class OutboxJob(Base):
     args_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
-    # issue 3 (revision 0003): set when a worker finished the job; a published job without it
-    # for OUTBOX_REDELIVER_AFTER seconds is published again (a broker that lost it, e.g. restarted empty).
+    # Set when a worker finished the job; a published job without it for OUTBOX_REDELIVER_AFTER
+    # seconds is published again (a broker that lost it, e.g. restarted empty).
     done_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Set on a row that can never be published (an unknown job name, arguments that are not a
+    # JSON list): the relay passes over it instead of stopping at it, and says why here.
+    failed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Lock(Base):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, render_template
 
-from leadcapture.delivery.mail import MaildirTransport
+from leadcapture.delivery.transports import MaildirTransport
 from leadcapture.settings import Settings
 from leadcapture.web.context import get_services
+from leadcapture.web.public.form import embed_snippet
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -26,8 +27,7 @@ def _outbox() -> MaildirTransport:
 @bp.get("/embed/<slug>")
 def embed_example(slug: str):
     """A plain page with the embed snippet, as a customer's website would have it."""
-    snippet = f'<script src="{get_services().url(f"/f/{slug}/embed.js")}" async></script>'
-    return render_template("dev/embed.html", snippet=snippet, title=f"Embed example: {slug}")
+    return render_template("dev/embed.html", snippet=embed_snippet(slug), title=f"Embed example: {slug}")
 
 
 @bp.get("/mail/")

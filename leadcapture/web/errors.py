@@ -22,6 +22,14 @@ _PAGES = {
 }
 
 
+class InvalidLink(Exception):
+    """A link that cannot be used (tampered, expired, or its rows are gone): a page saying so."""
+
+    def __init__(self, title_key: str = "token_invalid_title", body_key: str = "token_invalid_body", status: int = 404):
+        super().__init__(title_key, body_key, status)
+        self.title_key, self.body_key, self.status = title_key, body_key, status
+
+
 def page(status: int, title_key: str | None = None, body_key: str | None = None):
     """Render the generic message page for a status code."""
     default_title, default_body = _PAGES.get(status, ("bad_request_title", "bad_request_body"))
@@ -37,6 +45,10 @@ def page(status: int, title_key: str | None = None, body_key: str | None = None)
 
 def register(app: Flask) -> None:
     """Install the handlers."""
+
+    @app.errorhandler(InvalidLink)
+    def invalid_link(exc: InvalidLink):
+        return page(exc.status, exc.title_key, exc.body_key)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

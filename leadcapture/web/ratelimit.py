@@ -2,13 +2,19 @@
 
 They sit in front of the per-address confirmation window (consent._claim_confirmation_slot), the
 honeypot, the minimum fill time and the optional proof-of-work; each holds on its own.
+
+Views declare their policy where they are declared, with the decorators below; each app gets its
+own Limiter (so tests never share counters) and applies that policy.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
@@ -16,9 +22,62 @@ from werkzeug.exceptions import HTTPException
 from leadcapture.settings import Settings
 from leadcapture.web.errors import page
 
-# Never limited: load balancers poll health; static files are cached; one-click unsubscribe POSTs
-# arrive in bulk from a mailbox provider's few addresses and must always work (RFC 8058).
-_EXEMPT_ENDPOINTS = {"static", "health.healthz"}
+_POLICY = "rate_limit_policy"  # the attribute the decorators set on a view
+_SUBMISSIONS, _EXEMPT, _EXEMPT_POSTS = "submissions", "exempt", "exempt-posts"
+_LIMITS = "leadcapture.limits"
+
+
+def limit_submissions(view: Callable) -> Callable:
+    """Count each POST to view against the app's per-address and per-form submission limits (429 past them)."""
+
+    @wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        return current_app.extensions[_LIMITS].on_submissions(view)(*args, **kwargs)
+
+    setattr(limited, _POLICY, _SUBMISSIONS)
+    return limited
+
+
+def exempt(view: Callable) -> Callable:
+    """Never limit view (load balancers poll health)."""
+    setattr(view, _POLICY, _EXEMPT)
+    return view
+
+
+def exempt_posts(view: Callable) -> Callable:
+    """Never limit POSTs to view: one-click unsubscribes arrive in bulk from a mailbox provider's few
+    addresses and must always work (RFC 8058)."""
+    setattr(view, _POLICY, _EXEMPT_POSTS)
+    return view
+
+
+def _policy() -> str | None:
+    return getattr(current_app.view_functions.get(request.endpoint or ""), _POLICY, None)
+
+
+def _exempt() -> bool:
+    policy = _policy()
+    # Static files are cached, and never limited.
+    return request.endpoint == "static" or policy == _EXEMPT or (policy == _EXEMPT_POSTS and request.method == "POST")
+
+
+class _Limits:
+    """One app's Limiter and the submission limits it puts on the views declared with limit_submissions."""
+
+    def __init__(self, limiter: Limiter, submission_limits: list[Callable[[Callable], Callable]]):
+        self.limiter = limiter
+        self._submission_limits = submission_limits
+        self._limited: dict[Callable, Callable] = {}
+
+    def on_submissions(self, view: Callable) -> Callable:
+        """view behind this app's submission limits (wrapped once per app and view)."""
+        limited = self._limited.get(view)
+        if limited is None:
+            limited = view
+            for decorate in self._submission_limits:
+                limited = decorate(limited)
+            self._limited[view] = limited
+        return limited
 
 
 def _storage_options(settings: Settings) -> dict:
@@ -45,25 +104,10 @@ def _form_key() -> str:
     return "form:" + str((request.view_args or {}).get("slug", ""))
 
 
-def _exempt() -> bool:
-    if request.endpoint in _EXEMPT_ENDPOINTS or (request.endpoint or "").startswith("health."):
-        return True
-    return request.endpoint == "public.unsubscribe" and request.method == "POST"
-
-
 def register(app: Flask) -> Limiter:
-    """Attach a Limiter to app (one per app, so tests never share counters) and limit the views."""
+    """Attach a Limiter to app (one per app, so tests never share counters) and the views' policies."""
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     settings: Settings = app.extensions["leadcapture"].settings
-
-    @app.before_request
-    def frame_ancestors_for_limited_forms() -> None:
-        # Runs before the limiter: a 429 inside an embed must still be allowed in the frame.
-        if request.endpoint == "public.form" and request.view_args:
-            from leadcapture.web.public.pages import frame_ancestors_for_slug
-
-            frame_ancestors_for_slug(request.view_args["slug"])
-
     limiter = Limiter(
         client_key,
         app=app,
@@ -78,7 +122,7 @@ def register(app: Flask) -> Limiter:
         in_memory_fallback_enabled=True,
         headers_enabled=True,
     )
-    submit_limits = [
+    submission_limits = [
         limiter.limit(limit, methods=["POST"], key_func=key_func)
         for limit, key_func in (
             (settings.ratelimit_submit_per_ip, client_key),
@@ -86,16 +130,12 @@ def register(app: Flask) -> Limiter:
         )
         if limit
     ]
-    view = app.view_functions["public.form"]
-    for decorate in submit_limits:
-        view = decorate(view)
-    app.view_functions["public.form"] = view
-    app.extensions["leadcapture.limiter"] = limiter
+    app.extensions[_LIMITS] = _Limits(limiter, submission_limits)
 
     @app.errorhandler(429)
     def too_many(exc: HTTPException):
         if request.path.startswith("/api/"):
             return {"error": "Too Many Requests", "status": 429, "limit": str(exc.description)}, 429
-        return page(429, body_key="too_many_form_body" if request.endpoint == "public.form" else None)
+        return page(429, body_key="too_many_form_body" if _policy() == _SUBMISSIONS else None)
 
     return limiter

@@ -173,6 +173,18 @@ def test_a_limited_embedded_form_can_still_show_its_page_in_the_frame(make_app):
     assert "frame-ancestors 'self' http://127.0.0.1:8000" in response.headers["Content-Security-Policy"]
 
 
+def test_two_apps_in_one_process_count_submissions_apart(make_app):
+    # Given two apps with their own memory stores, one limit a minute each
+    one = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT_PER_IP="1 per minute")
+    two = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUBMIT_PER_IP="1 per minute")
+    token_one, token_two = form_token(one.test_client()), form_token(two.test_client())
+    # When the same address submits to each in turn
+    statuses = [post(one.test_client(), token_one).status_code, post(two.test_client(), token_two).status_code]
+    statuses += [post(one.test_client(), token_one).status_code]
+    # Then each app counts its own submissions
+    assert statuses == [200, 200, 429]
+
+
 def test_the_per_ip_ceiling_covers_every_page_but_not_health_or_one_click(make_app):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_IP="3 per minute")
     client = app.test_client()
@@ -264,6 +276,13 @@ def test_a_form_sent_faster_than_the_fill_time_stores_nothing(make_app, dramatiq
 # -- proof of work ------------------------------------------------------------------------------
 
 
+def asking_for_proof_of_work(make_app, bits: int):
+    """An app whose forms ask for a proof of work of bits, a client, and a form token."""
+    app = make_app(POW_DIFFICULTY=bits)
+    client = app.test_client()
+    return app, client, form_token(client)
+
+
 def test_proof_of_work_is_off_by_default(make_app):
     app = make_app()
     page = app.test_client().get("/f/sales-machine").get_data(as_text=True)
@@ -271,29 +290,24 @@ def test_proof_of_work_is_off_by_default(make_app):
 
 
 def test_with_proof_of_work_on_a_submission_without_it_gets_a_400_and_nothing_is_stored(make_app):
-    app = make_app(POW_DIFFICULTY=8)
-    client = app.test_client()
+    app, client, token = asking_for_proof_of_work(make_app, 8)
     page = client.get("/f/sales-machine").get_data(as_text=True)
     assert 'data-pow-bits="8"' in page and "/static/pow.js" in page
-    response = post(client, form_token(client))
+    response = post(client, token)
     assert response.status_code == 400
     assert "anti-spamcontrole" in response.get_data(as_text=True)
     assert submissions(app) == 0
 
 
 def test_with_proof_of_work_a_solved_challenge_is_accepted(make_app):
-    app = make_app(POW_DIFFICULTY=10)
-    client = app.test_client()
-    token = form_token(client)
+    app, client, token = asking_for_proof_of_work(make_app, 10)
     nonce = proof_of_work.solve(token, VICTIM, 10)
     assert post(client, token, pow=nonce).status_code == 200
     assert submissions(app) == 1
 
 
 def test_a_proof_of_work_is_bound_to_its_address(make_app):
-    app = make_app(POW_DIFFICULTY=16)
-    client = app.test_client()
-    token = form_token(client)
+    app, client, token = asking_for_proof_of_work(make_app, 16)
     nonce = proof_of_work.solve(token, VICTIM, 16)
     assert proof_of_work.verify(token, VICTIM, nonce, 16)
     assert not proof_of_work.verify(token, "someone.else@example.com", nonce, 16)  # 1 in 65,536 by chance

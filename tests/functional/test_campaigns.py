@@ -156,7 +156,7 @@ def test_a_withdrawal_arriving_mid_campaign_stops_that_persons_mail(
     with worker.paused():
         runner.invoke(["campaigns", "send", str(campaign_id), "--no-wait"])
         outbox.relay(services.db.sessionmaker, publish)
-        campaigns.fanout(services, campaign_id, publish)  # recipients written, send job queued
+        campaigns.fanout(services, campaign_id)  # recipients written, send job queued
         with services.db.session() as session:
             assert session.scalar(select(CampaignRecipient).where(CampaignRecipient.person_id == leaver)) is not None
         token = services.tokens.make("unsubscribe", {"p": leaver, "k": "newsletter"})
@@ -179,7 +179,7 @@ def test_pause_and_resume_send_everyone_exactly_once(
     with worker.paused():
         runner.invoke(["campaigns", "send", str(campaign_id), "--no-wait"])
         outbox.relay(services.db.sessionmaker, publish)
-        campaigns.fanout(services, campaign_id, publish)
+        campaigns.fanout(services, campaign_id)
         paused = runner.invoke(["campaigns", "pause", str(campaign_id)])
         assert paused.exit_code == 0 and "paused" in paused.output
     worker.drain()

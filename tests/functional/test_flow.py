@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from leadcapture.delivery import links as message_links
 from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, Submission, Suppression
 from tests.support.app import BASE_URL, form_token, links, path_of, submit, text_part
 from tests.support.settings import reconfigure
@@ -357,3 +358,23 @@ def test_a_form_sent_faster_than_a_person_can_fill_it_is_ignored(client, worker,
     assert response.status_code == 200 and "Kijk in je mailbox" in response.get_data(as_text=True)
     worker.drain()
     assert mailbox.messages() == [] and table_counts(services)["requests"] == []
+
+
+def test_every_link_a_message_can_carry_reaches_the_page_that_reads_it(app, services):
+    # Given a link of each kind, built the way every message builds them
+    request, submission = LeadRequest(id=1), Submission(id=2)
+    built = {
+        message_links.confirm_request(services, request): "links.confirm",
+        message_links.confirm_submission(services, submission): "links.confirm",
+        message_links.download(services, request): "links.download",
+        message_links.not_me(services, submission): "links.unsubscribe",
+        message_links.unsubscribe(services, 3, "newsletter"): "links.unsubscribe",
+        message_links.unsubscribe(services, 3, None): "links.unsubscribe",
+        message_links.preferences(services, 3): "preferences.preferences",
+    }
+    # When the app routes each one
+    routes = app.url_map.bind("lc.test")
+    # Then it lands on the page for its kind, with the whole token
+    for url, endpoint in built.items():
+        path = path_of(url)
+        assert routes.match(path, method="GET") == (endpoint, {"token": path.rsplit("/", 1)[1]}), url

@@ -54,6 +54,25 @@ def test_broker_down_during_200_submissions_loses_and_doubles_nothing(pg_url, si
     assert count(pg_url, OutboxJob, OutboxJob.published_at.is_(None)) == 0
 
 
+def test_a_bad_outbox_row_does_not_hold_back_later_mail(pg_url, sink, make_stack, private_redis):
+    # Given a row no actor can take, left in the outbox (e.g. by a release that renamed a job)
+    from sqlalchemy import create_engine
+
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(OutboxJob.__table__.insert().values(actor="send_confirmation_v0", args_json="[1]"))
+    engine.dispose()
+    stack = make_stack(pg_url, private_redis.url, sink.url)
+    web = stack.web()
+    stack.worker()
+    # When a visitor submits
+    assert web.submit("jan@example.com", web.csrf())[0] == 200
+    # Then the confirmation goes out, and the bad row is marked failed instead of waiting forever
+    wait_until(lambda: sink.count() == 1, 30, what="the confirmation behind the bad row")
+    assert count(pg_url, OutboxJob, OutboxJob.failed_at.is_not(None)) == 1
+    assert count(pg_url, OutboxJob, OutboxJob.published_at.is_(None), OutboxJob.failed_at.is_(None)) == 0
+
+
 def _submit_directly(env: dict, tmp_path, n: int) -> None:
     """n submissions written the way the form writes them (outbox rows, no relay: workers publish)."""
     from leadcapture.consent import transitions as consent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dramatiq
 
-from leadcapture.delivery.mail import MaildirTransport
+from leadcapture.delivery.transports import MaildirTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from leadcapture.delivery.mail import Rendered, compose
+from leadcapture.delivery.templates import Rendered, compose
 
 
 class Recorder:

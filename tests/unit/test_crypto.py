@@ -36,7 +36,7 @@ def other_app(test_app, config, **overrides):
         yield app
     finally:
         app.extensions["leadcapture"].db.dispose()
-        setup(test_app)  # the test's app runs the actors again
+        setup(test_app.extensions["leadcapture"])  # the test's app runs the actors again
 
 
 def database_bytes(services) -> bytes:

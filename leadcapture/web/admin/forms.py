@@ -14,9 +14,9 @@ from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, FormDefinitionError
 from leadcapture.models import Asset, Form, FormVersion, Submission, utcnow
-from leadcapture.web.admin import audit, bp, download, require
-from leadcapture.web.context import get_services, get_session
-from leadcapture.web.public.pages import render_form_page
+from leadcapture.web.admin.auth import audit, bp, download, require
+from leadcapture.web.context import get_session
+from leadcapture.web.public.form import embed_snippet, hosted_url, render_form_page
 
 PURPOSE_FIELDS = ("key", "label", "description", "channel", "legal_basis", "retention_months")
 PREVIEW_SLUG = "__preview__"  # the preview's form posts here: a 404, never a real submission
@@ -30,7 +30,8 @@ BLANK_PURPOSE = {
 }
 
 
-def _form(slug: str) -> Form:
+def form_or_404(slug: str) -> Form:
+    """The form with this slug (archived too), or a 404."""
     form = get_session().scalar(select(Form).where(Form.slug == slug))
     if form is None or form.current_version_id is None:
         abort(404)
@@ -214,7 +215,7 @@ def form_new():
 @require("forms")
 def form_edit(slug: str):
     """Edit a form; saving changed wording makes a new version."""
-    form = _form(slug)
+    form = form_or_404(slug)
     if request.method == "GET":
         raw = dict(form.current_version.definition)
         return _editor(raw, form)
@@ -253,23 +254,21 @@ def form_preview():
 @require("forms")
 def version_preview(slug: str, number: int):
     """The hosted form exactly as a stored version showed it."""
-    return _render_preview(_version(_form(slug), number).definition)
+    return _render_preview(_version(form_or_404(slug), number).definition)
 
 
 @bp.get("/forms/<slug>/")
 @require("forms")
 def form_detail(slug: str):
     """A form: embed snippet, hosted link, versions, actions."""
-    form = _form(slug)
+    form = form_or_404(slug)
     versions = (
         get_session()
         .scalars(select(FormVersion).where(FormVersion.form_id == form.id).order_by(FormVersion.number.desc()))
         .all()
     )
-    services = get_services()
-    snippet = f'<script src="{services.url(f"/f/{slug}/embed.js")}" async></script>'
     return render_template(
-        "admin/form_detail.html", form_row=form, versions=versions, snippet=snippet, hosted=services.url(f"/f/{slug}")
+        "admin/form_detail.html", form_row=form, versions=versions, snippet=embed_snippet(slug), hosted=hosted_url(slug)
     )
 
 
@@ -277,7 +276,7 @@ def form_detail(slug: str):
 @require("forms")
 def version_detail(slug: str, number: int):
     """One stored version: its wording, hash and TOML, read-only."""
-    form = _form(slug)
+    form = form_or_404(slug)
     version = _version(form, number)
     return render_template("admin/version.html", form_row=form, version=version, toml=formdefs.to_toml(version))
 
@@ -286,7 +285,7 @@ def version_detail(slug: str, number: int):
 @require("forms")
 def version_toml(slug: str, number: int):
     """Download a version as TOML (the format `leadcapture forms import` reads)."""
-    version = _version(_form(slug), number)
+    version = _version(form_or_404(slug), number)
     return download(formdefs.to_toml(version), "application/toml; charset=utf-8", f"{slug}-v{number}.toml")
 
 
@@ -294,7 +293,7 @@ def version_toml(slug: str, number: int):
 @require("forms")
 def form_asset(slug: str):
     """Download the live version's asset."""
-    form = _form(slug)
+    form = form_or_404(slug)
     asset = get_session().get(Asset, form.current_version.definition["asset_sha256"])
     if asset is None:
         abort(404)
@@ -305,7 +304,7 @@ def form_asset(slug: str):
 @require("forms")
 def form_archive(slug: str):
     """Archive (the hosted form stops answering) or restore a form."""
-    form = _form(slug)
+    form = form_or_404(slug)
     restore = request.form.get("restore") == "1"
     form.archived_at = None if restore else utcnow()
     audit("form.restore" if restore else "form.archive", slug)

@@ -6,8 +6,8 @@ from flask import render_template, request
 
 from leadcapture.backoffice import funnel as funnel_mod
 from leadcapture.models import ASSET
-from leadcapture.web.admin import bp, require
-from leadcapture.web.admin.forms import _form
+from leadcapture.web.admin.auth import bp, require
+from leadcapture.web.admin.forms import form_or_404
 from leadcapture.web.context import get_session
 
 
@@ -15,7 +15,7 @@ from leadcapture.web.context import get_session
 @require("funnel")
 def funnel(slug: str):
     """The funnel of one form over the last 30 days or 26 weeks."""
-    form = _form(slug)
+    form = form_or_404(slug)
     period = request.args.get("period", "day")
     if period not in funnel_mod.PERIODS:
         period = "day"

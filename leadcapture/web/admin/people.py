@@ -16,7 +16,7 @@ from leadcapture.consent.people import find_person
 from leadcapture.crypto import normalise_email
 from leadcapture.models import Consent, Person, Suppression
 from leadcapture.privacy import rights
-from leadcapture.web.admin import audit, bp, download, require
+from leadcapture.web.admin.auth import audit, bp, download, require
 from leadcapture.web.context import get_services, get_session
 
 PROOF_SCHEMA = "leadcapture.proof-of-consent/1"

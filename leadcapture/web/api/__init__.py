@@ -27,11 +27,20 @@ _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_PAGE = 1000
 
 
-def problem(status: int, message: str, **extra: Any):
-    """A JSON error body with the status code."""
-    response = jsonify({"error": message, "status": status, **extra})
-    response.status_code = status
-    if status == 401:
+class Problem(Exception):
+    """A request the API refuses; answered as a JSON error body with its status code."""
+
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(status, message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+@bp.errorhandler(Problem)
+def problem(exc: Problem):
+    """The JSON error body of a refused request."""
+    response = jsonify({"error": exc.message, "status": exc.status, **exc.extra})
+    response.status_code = exc.status
+    if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="leadcapture"'
     return response
 
@@ -44,7 +53,7 @@ def token_required(view):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         row = accounts.find_api_token(get_session(), token.strip()) if scheme.lower() == "bearer" else None
         if row is None:
-            return problem(401, "a valid API token is required (Authorization: Bearer <token>)")
+            raise Problem(401, "a valid API token is required (Authorization: Bearer <token>)")
         row.last_used_at = utcnow()
         g.api_token = row
         return view(*args, **kwargs)
@@ -58,13 +67,14 @@ def _audit(action: str, target: str) -> None:
     entry.actor = f"api token {token.name} ({token.prefix}…)"[:254]
 
 
-def _purpose_and_channel(values: Any) -> tuple[str, str | None] | Any:
+def _purpose_and_channel(values: Any) -> tuple[str, str | None]:
+    """The purpose key and the channel (None: any) a request names; Problem if either is malformed."""
     purpose = str(values.get("purpose") or "")
     channel = values.get("channel") or None
     if not _PURPOSE.match(purpose):
-        return problem(400, "purpose must be a purpose key like 'newsletter'")
+        raise Problem(400, "purpose must be a purpose key like 'newsletter'")
     if channel is not None and channel not in CHANNELS:
-        return problem(400, f"channel must be one of {', '.join(CHANNELS)}")
+        raise Problem(400, f"channel must be one of {', '.join(CHANNELS)}")
     return purpose, channel
 
 
@@ -80,15 +90,12 @@ def may_contact():
     """May we contact this address for this purpose (and channel) now? With the consent behind it."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return problem(400, 'send a JSON object like {"email": "...", "purpose": "newsletter"}')
-    checked = _purpose_and_channel(body)
-    if not isinstance(checked, tuple):
-        return checked
-    purpose, channel = checked
+        raise Problem(400, 'send a JSON object like {"email": "...", "purpose": "newsletter"}')
+    purpose, channel = _purpose_and_channel(body)
     try:
         email = validate_email(str(body.get("email") or ""), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        return problem(400, f"email is not a valid address: {exc}")
+        raise Problem(400, f"email is not a valid address: {exc}") from exc
     session = get_session()
     answer: dict[str, Any] = {"email": email, "purpose": purpose, "may_contact": False, "state": "none"}
     person = find_person(session, get_services().vault, email)
@@ -125,16 +132,13 @@ def may_contact():
 @token_required
 def contact_list():
     """People we may contact now for a purpose and channel, a page at a time (keyset cursor)."""
-    checked = _purpose_and_channel(request.args)
-    if not isinstance(checked, tuple):
-        return checked
-    purpose, channel = checked
+    purpose, channel = _purpose_and_channel(request.args)
     if channel is None:
-        return problem(400, f"channel is required: one of {', '.join(CHANNELS)}")
+        raise Problem(400, f"channel is required: one of {', '.join(CHANNELS)}")
     limit = request.args.get("limit", 100, type=int)
     after = request.args.get("after", 0, type=int)
     if not 1 <= limit <= MAX_PAGE:
-        return problem(400, f"limit must be from 1 to {MAX_PAGE}")
+        raise Problem(400, f"limit must be from 1 to {MAX_PAGE}")
     session = get_session()
     stmt = contacts.contact_details(purpose, channel).where(Consent.id > after).limit(limit + 1)
     rows = session.execute(stmt).all()

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+# Which wording the person agreed to: the form, its version and that version's hash.
+_AGREED_TO = {"form": {"type": "string"}, "form_version": {"type": "integer"}, "form_version_hash": {"type": "string"}}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -104,11 +107,9 @@ def document(base_url: str) -> dict[str, Any]:
                             "enum": ["none", "pending", "confirmed", "withdrawn", "expired", "suppressed"],
                         },
                         "channel": {"type": "string"},
-                        "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
-                        "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
-                        "form": {"type": "string"},
-                        "form_version": {"type": "integer"},
-                        "form_version_hash": {"type": "string"},
+                        "confirmed_at": _TIME,
+                        "withdrawn_at": _TIME,
+                        **_AGREED_TO,
                     },
                 },
                 "Contact": {
@@ -118,10 +119,8 @@ def document(base_url: str) -> dict[str, Any]:
                         "name": nullable_string,
                         "company": nullable_string,
                         "phone": nullable_string,
-                        "consented_at": {"type": ["string", "null"], "format": "date-time"},
-                        "form": {"type": "string"},
-                        "form_version": {"type": "integer"},
-                        "form_version_hash": {"type": "string"},
+                        "consented_at": _TIME,
+                        **_AGREED_TO,
                     },
                 },
                 "ContactPage": {

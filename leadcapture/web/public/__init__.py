@@ -1,1 +1,6 @@
-"""public."""
+"""The pages visitors see: the hosted form and its embed (form), the pages behind the links in
+messages (links), and the preference centre (preferences). What they share is in common."""
+
+from leadcapture.web.public import form, links, preferences
+
+BLUEPRINTS = (form.bp, links.bp, preferences.bp)

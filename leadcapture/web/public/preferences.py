@@ -11,19 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, g, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadcapture.consent import lifecycle
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import PREFERENCES
+from leadcapture.delivery.links import PREFIXES
 from leadcapture.i18n import translate
 from leadcapture.models import CONFIRMED, EXPIRED, WITHDRAWN, Consent, Person, utcnow
 from leadcapture.privacy import rights
 from leadcapture.web.context import get_services, get_session
-from leadcapture.web.errors import page
-from leadcapture.web.public.pages import _load, _token_page, _visitor
+from leadcapture.web.errors import InvalidLink, page
+from leadcapture.web.public.common import load_token, visitor
 
 bp = Blueprint("preferences", __name__)
 
@@ -32,23 +34,19 @@ class PreferencesForm(FlaskForm):
     """Only the CSRF token; the pressed button names the action."""
 
 
-def _person(token: str) -> Person | Response:
-    payload = _load(PREFERENCES, token)
-    if isinstance(payload, Response):
-        return payload
-    person = get_session().get(Person, payload.get("p"))
+def _person(token: str) -> Person:
+    """The person the link names, in their language; InvalidLink once they are gone."""
+    person = get_session().get(Person, load_token(PREFERENCES, token).person_id)
     if person is None:  # erased, or its unconfirmed request was purged
-        return _token_page("not_found_title", "preferences_gone", 404)
+        raise InvalidLink("not_found_title", "preferences_gone")
     g.language = person.language
     return person
 
 
-@bp.route("/p/<token>", methods=["GET", "POST"])
+@bp.route(f"/{PREFIXES[PREFERENCES]}/<token>", methods=["GET", "POST"])
 def preferences(token: str):
     """Every purpose with its state; withdraw one or all; renew or re-confirm."""
     person = _person(token)
-    if isinstance(person, Response):
-        return person
     session = get_session()
     form = PreferencesForm()
     saved = None
@@ -62,18 +60,18 @@ def preferences(token: str):
     return render_template("preferences.html", rows=rows, form=form, saved=saved, token=token)
 
 
-def _consents(session, person: Person) -> list[Consent]:
+def _consents(session: Session, person: Person) -> list[Consent]:
     return list(session.scalars(select(Consent).where(Consent.person_id == person.id).order_by(Consent.purpose_key)))
 
 
-def _act(session, person: Person) -> str | None:
+def _act(session: Session, person: Person) -> str | None:
     """Carry out the pressed button; None if it names nothing this person can do."""
     services, now = get_services(), utcnow()
     if "withdraw" in request.form:
         action = request.form["withdraw"]
         keys = None if action == "__all__" else [action]
         consent.withdraw(
-            session, services.vault, services.settings, person, keys, method="preference_centre", visitor=_visitor()
+            session, services.vault, services.settings, person, keys, method="preference_centre", visitor=visitor()
         )
         done = "saved"
     elif "renew" in request.form:
@@ -83,7 +81,7 @@ def _act(session, person: Person) -> str | None:
         version = lifecycle.live_version(session, row) if row is not None else None
         if row is None or version is None or row.state not in (CONFIRMED, EXPIRED):
             return None
-        event = lifecycle.renew(session, services.vault, services.settings, row, version, visitor=_visitor(), now=now)
+        event = lifecycle.renew(session, services.vault, services.settings, row, version, visitor=visitor(), now=now)
         done = "reconfirmed" if event == "confirmed" else "renewed"
     else:
         return None
@@ -92,7 +90,7 @@ def _act(session, person: Person) -> str | None:
     return done
 
 
-def _row(session, c: Consent, now: datetime) -> dict[str, Any]:
+def _row(session: Session, c: Consent, now: datetime) -> dict[str, Any]:
     agreed = c.form_version.purpose(c.purpose_key) or {}
     row: dict[str, Any] = {
         "key": c.purpose_key,
@@ -117,12 +115,10 @@ def _row(session, c: Consent, now: datetime) -> dict[str, Any]:
     return row
 
 
-@bp.route("/p/<token>/forget", methods=["GET", "POST"])
+@bp.route(f"/{PREFIXES[PREFERENCES]}/<token>/forget", methods=["GET", "POST"])
 def forget(token: str):
     """'Forget me': GET explains what happens; the POST from its button erases (R6.2)."""
     person = _person(token)
-    if isinstance(person, Response):
-        return person
     form = PreferencesForm()
     if request.method != "POST":
         return render_template("forget.html", form=form, token=token)

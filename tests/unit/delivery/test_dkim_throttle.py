@@ -1,4 +1,4 @@
-"""DKIM signing of outgoing mail (R5.7) and the shared messages-per-second throttle (issue 6)."""
+"""DKIM signing of outgoing mail and the shared messages-per-second throttle."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from leadcapture.delivery.mail import render
+from leadcapture.delivery.templates import render
 from tests.support.mail import message
 
 FORM = {"title": "Whitepaper", "controller": "Voorbeeld B.V., Utrecht", "privacy_url": "https://x.test/privacy"}

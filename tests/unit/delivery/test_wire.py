@@ -1,4 +1,8 @@
-"""The fast message builder: what it writes parses back to exactly what we meant (RFC 5322/2045/8058)."""
+"""The one message builder: what it writes parses back to exactly what we meant (RFC 5322/2045/8058).
+
+Templated mail (compose) and campaign content (the content renderer's fast path) both go
+through it; the tests at the end build campaign messages as a campaign page does.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from email.parser import BytesParser
 
 import pytest
 
-from leadcapture.delivery.mail import Rendered, compose
+from leadcapture.delivery import content
+from leadcapture.delivery.renderer import ContentRenderer
+from leadcapture.delivery.templates import Rendered, compose
+from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.models import ContentItem, ContentTranslation, Person
 
 
 def build(subject="Onderwerp", text="tekst\n", html="<p>html</p>\n", **kw):
@@ -68,3 +76,71 @@ def test_each_message_gets_its_own_boundary_and_message_id():
     first, second = build(), build()
     assert first["Message-ID"] != second["Message-ID"]
     assert parse(first.as_bytes()).get_boundary() != parse(second.as_bytes()).get_boundary()
+
+
+# --- the campaign path: the content renderer --------------------------------------------------
+
+LONG = "Eén voorspelbare pijplijn begint bij de klanten die je al hebt; bel ze vóór je concurrent het doet. " * 5
+MARKDOWN = f"# Tip\n\n{LONG}\n\n[Lees meer](https://example.com/x)\n"
+
+
+def campaign_message(services, to="lees@example.com", subject="Één tip voor december — €0", person_id=7):
+    """The message a campaign page sends to one person (a form version's footer left out)."""
+    translation = ContentTranslation(
+        language="nl",
+        subject=subject,
+        body_markdown=MARKDOWN,
+        body_html=content.to_html(MARKDOWN),
+        body_text=content.to_text(MARKDOWN),
+    )
+    item = ContentItem(purpose_key="newsletter", translations=[translation])
+    person = Person(id=person_id, language="nl", email_enc=services.vault.encrypt(to), email_index="-")
+    renderer = ContentRenderer(services, item, "newsletter")
+    renderer.load_versions(None, {None})
+    return renderer.message(person, None)
+
+
+def test_a_campaign_message_is_a_correct_mime_message_on_the_wire(services):
+    msg = campaign_message(services)
+    assert isinstance(msg, OutgoingMessage)
+    data = msg.as_bytes(policy=policy.SMTP)
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    parsed = parse(data)
+    assert parsed["Subject"] == "Één tip voor december — €0"
+    (sender,) = parsed["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Voorbeeld B.V.", "hallo@voorbeeld.nl")
+    assert parsed["To"] == "lees@example.com" and parsed["Message-ID"] == msg["Message-ID"]
+    assert parsed["Date"] is not None and parsed["MIME-Version"] == "1.0"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed.get_content_type() == "multipart/alternative"
+
+
+def test_a_campaign_message_round_trips_its_bodies_and_personal_links(services):
+    parsed = parse(campaign_message(services).as_bytes())
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    assert LONG.strip() in text
+    assert "<h1>Tip</h1>" in html and "vóór" in html
+    unsubscribe = parsed["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("http://lc.test/u/")
+    assert unsubscribe in text and unsubscribe.replace("&", "&amp;") in html
+    assert "LCSLOT" not in text and "LCSLOT" not in html
+
+
+def test_each_person_gets_their_own_links_message_id_and_boundary(services):
+    first, second = campaign_message(services, person_id=1), campaign_message(services, person_id=2)
+    assert first["List-Unsubscribe"] != second["List-Unsubscribe"]
+    assert first["Message-ID"] != second["Message-ID"]
+    assert parse(first.as_bytes()).get_boundary() != parse(second.as_bytes()).get_boundary()
+
+
+def test_an_internationalised_address_is_encoded_and_reads_back(services):
+    data = campaign_message(services, to="jürgen@bücher.example").as_bytes(policy=policy.SMTP)
+    assert data.isascii()
+    assert "jürgen@bücher.example" in str(parse(data)["To"])
+
+
+def test_a_campaign_address_with_a_line_break_is_refused(services):
+    with pytest.raises(ValueError):
+        campaign_message(services, to="lees@example.com\r\nBcc: victim@example.com")

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from leadcapture.consent.tokens import UNSUBSCRIBE
-from leadcapture.delivery import sending
-from leadcapture.delivery.mail import SMTPTransport, TransientMailError
+from leadcapture.delivery import asset, confirmation
+from leadcapture.delivery.transports import MailError, PermanentMailError, SMTPTransport, TransientMailError
 from leadcapture.models import Message, Submission
 from tests.support.app import path_of, submit
 from tests.support.settings import reconfigure
@@ -30,7 +30,7 @@ def test_a_redelivered_job_sends_no_second_copy(client, worker, mailbox, service
         actor.send(submission_id)
     worker.drain()
     assert len(mailbox.messages()) == 1
-    assert sending.send_confirmation(services, submission_id) == "sent"
+    assert confirmation.send(services, submission_id) == "sent"
 
 
 def test_a_not_me_click_between_enqueue_and_send_is_honoured(client, worker, mailbox, services):
@@ -50,7 +50,7 @@ def test_the_asset_is_not_sent_for_an_unconfirmed_request(services, client, work
     worker.drain()
     with services.db.session() as session:
         request_id = session.scalar(select(Submission)).requests[0].id
-    assert sending.deliver_asset(services, request_id) == "skipped"
+    assert asset.send(services, request_id) == "skipped"
     assert len(mailbox.messages()) == 1
 
 
@@ -79,7 +79,6 @@ def test_smtp_reuses_one_connection_for_many_messages(smtp_server):
 
 
 def test_smtp_4xx_is_transient_and_5xx_permanent(smtp_server):
-    from leadcapture.delivery.mail import PermanentMailError
     from tests.support.mail import message
 
     handler, url = smtp_server(["451 4.3.0 try later", "550 5.1.1 no such user"])
@@ -94,8 +93,6 @@ def test_smtp_4xx_is_transient_and_5xx_permanent(smtp_server):
 
 
 def test_smtp_check_names_the_relay_when_it_is_down():
-    from leadcapture.delivery.mail import MailError
-
     with pytest.raises(MailError, match="127.0.0.1:9"):
         SMTPTransport("smtp://127.0.0.1:9", timeout=2).check()
 

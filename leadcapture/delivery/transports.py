@@ -1,4 +1,8 @@
-"""Composing messages from the templates in emails/, and the transports that send them."""
+"""The transports that hand finished messages to a mail system, and how their failures are told apart.
+
+Transient failures (a 4xx reply, a timeout, a dropped connection) are worth retrying; permanent
+ones (a 5xx reply for the recipient) are not. The delivery engine records either on the message.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,17 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import format_datetime, make_msgid, parseaddr
-from functools import lru_cache
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import jinja2
-
-import emails
 from leadcapture.delivery.dkim import signer_from_settings
-from leadcapture.delivery.wire import OutgoingMessage, header_line
-from leadcapture.models import utcnow
+from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.settings import Settings
-
-TEMPLATE_DIR = Path(emails.__file__).parent
 
 
 class MailError(Exception):
@@ -41,74 +36,9 @@ class PermanentMailError(MailError):
     """Retrying will not help: a 5xx reply for the recipient, a malformed message."""
 
 
-@dataclass
-class Rendered:
-    subject: str
-    text: str
-    html: str
-
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
-
-
-def render(name: str, language: str, context: dict[str, Any]) -> Rendered:
-    """Render emails/<name>/<language>/{subject.txt, body.txt, body.html}."""
-    ctx = {**context, "language": language}
-    subject = _env.get_template(f"{name}/{language}/subject.txt").render(ctx)
-    return Rendered(
-        subject=" ".join(subject.split()),  # one line, whatever the template or title holds
-        text=_env.get_template(f"{name}/{language}/body.txt").render(ctx),
-        html=_env.get_template(f"{name}/{language}/body.html").render(ctx),
-    )
-
-
-def compose(
-    rendered: Rendered,
-    *,
-    sender: str,
-    to: str,
-    unsubscribe_url: str,
-    unsubscribe_mailto: str = "",
-    auto_submitted: bool = False,
-) -> OutgoingMessage:
-    """A complete RFC 5322 message with List-Unsubscribe (RFC 2369) and one-click (RFC 8058).
-
-    Built by leadcapture.mime (bytes written directly, ~10x faster than EmailMessage); it reads
-    like an EmailMessage: msg["Subject"], msg.get_body(...), msg.as_bytes(policy=SMTP).
-    """
-    sender_header, domain = _sender(sender)
-    targets = [f"<{unsubscribe_url}>"]
-    if unsubscribe_mailto:
-        targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
-    headers = [
-        ("From", sender_header),
-        ("To", to),
-        ("Subject", rendered.subject),
-        ("Date", format_datetime(utcnow())),
-        ("Message-ID", make_msgid(domain=domain)),
-        ("List-Unsubscribe", ", ".join(targets)),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-    ]
-    if auto_submitted:
-        headers.append(("Auto-Submitted", "auto-generated"))
-    for name, value in headers:
-        header_line(name, value)  # refuse CR/LF (header injection) now, not at send time
-    return OutgoingMessage(headers, rendered.text, rendered.html)
-
-
-@lru_cache(maxsize=64)
-def _sender(sender: str) -> tuple[str, str]:
-    name, address = parseaddr(sender)
-    domain = address.rpartition("@")[2] or "localhost"
-    return (str(Address(display_name=name, addr_spec=address)) if name else address), domain
-
-
 class Transport(Protocol):
+    """Hands finished messages to a mail system."""
+
     def send(self, msg: EmailMessage | OutgoingMessage) -> None: ...
 
     def check(self) -> None: ...
@@ -119,7 +49,7 @@ class Transport(Protocol):
 class MaildirTransport:
     """Writes messages to a local Maildir: the development outbox."""
 
-    finalise: Callable[[bytes], bytes] | None = None  # issue 6: DKIM signing, set by transport_for
+    finalise: Callable[[bytes], bytes] | None = None  # DKIM signing, set by transport_for
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -134,7 +64,7 @@ class MaildirTransport:
 
     def send(self, msg: EmailMessage | OutgoingMessage) -> None:
         """Deliver msg into the Maildir's new/ folder."""
-        # issue 6: when signing, store the signed wire form (CRLF), exactly what SMTP would send.
+        # When signing, store the signed wire form (CRLF), exactly what SMTP would send.
         data = msg.as_bytes() if self.finalise is None else self.finalise(msg.as_bytes(policy=policy.SMTP))
         self._box().add(data)
 
@@ -160,7 +90,7 @@ class MaildirTransport:
 class SMTPTransport:
     """Sends through an SMTP relay; one reused connection per thread."""
 
-    finalise: Callable[[bytes], bytes] | None = None  # issue 6: DKIM signing, set by transport_for
+    finalise: Callable[[bytes], bytes] | None = None  # DKIM signing, set by transport_for
 
     def __init__(self, url: str, timeout: float = 30.0):
         parts = urlsplit(url)
@@ -224,7 +154,7 @@ class SMTPTransport:
         sender = parseaddr(str(msg["From"]))[1]
         recipients = [parseaddr(str(msg["To"]))[1]]
         data = msg.as_bytes(policy=policy.SMTP)  # CRLF line endings on the wire (RFC 5321)
-        if self.finalise is not None:  # issue 6: DKIM-sign the exact bytes that go on the wire
+        if self.finalise is not None:  # DKIM-sign the exact bytes that go on the wire
             data = self.finalise(data)
         for attempt in (1, 2):
             try:
@@ -268,5 +198,5 @@ def transport_for(settings: Settings) -> Transport:
     """The transport named by LEADCAPTURE_MAIL_URL (empty: the local Maildir outbox)."""
     url = settings.mail_url
     transport = MaildirTransport(Path(settings.var_dir) / "outbox") if not url else SMTPTransport(url)
-    transport.finalise = signer_from_settings(settings)  # issue 6: optional DKIM signing (R5.7)
+    transport.finalise = signer_from_settings(settings)  # optional DKIM signing
     return transport

@@ -1,0 +1,270 @@
+"""The at-most-once delivery engine: every message we send is claimed, transmitted and marked here.
+
+- Claim: one transaction runs the send-time gate and takes the message's row (keyed by its
+  dedupe key) with a conditional INSERT or UPDATE that only one job wins. The gate runs right
+  before the transport, so a withdrawal between enqueue and send is honoured.
+- Transmit: hand the message to the transport. A permanent refusal is final; a transient one is
+  retried by the job's broker, unless this is the job's final attempt.
+- Mark: record the outcome on the row (sent, failed, or retry pending).
+
+A job that finds the message claimed by another job leaves it to that one (and checks again
+later: `Busy`). The one window for a duplicate: the transport accepted the message and the
+process died before marking it. The broker then redelivers the same job, which takes its own
+claim back and sends again; a claim older than LEASE is taken over by any job, in case that
+redelivery never comes.
+
+Two strategies share those steps: `deliver`, per message in its own transactions (the kinds
+that read a few rows through the ORM), and `Batch`, a page of campaign messages on one
+connection, in SQLAlchemy Core statements built once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadcapture.consent.gates import contactable
+from leadcapture.delivery.transports import PermanentMailError, TransientMailError
+from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.models import CLAIMED, FAILED, RETRY_PENDING, SENT, SKIPPED, Consent, Message, Person, utcnow
+from leadcapture.models.delivery import FINAL
+from leadcapture.services import Services
+
+log = logging.getLogger(__name__)
+
+# Longer than any send takes (SMTP gives up after its 30 s timeouts, and dramatiq's time limit
+# stops a job after 10 minutes): a claim this old belongs to a job that is gone.
+LEASE = timedelta(minutes=10)
+
+BUSY = "busy"  # the outcome for a job that found the message claimed by another job
+
+
+class Busy(Exception):
+    """Another job holds the message's claim; it sends the message, or this job checks again later."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The job running a delivery, as its actor knows it."""
+
+    job_id: str | None = None  # the broker's id of the job: its redelivery may take its own claim back
+    final: bool = False  # no retry follows: a transient failure is recorded as failed
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message that passed its gate, with the person and purpose it is sent under."""
+
+    message: OutgoingMessage
+    person_id: int | None
+    purpose_key: str | None = None
+
+
+NO_JOB = Attempt()  # a delivery run outside a job (a command, a test): no broker id, retries possible
+
+Mark = tuple[int, str, str | None]  # (message row, status, detail) of a transmitted message
+
+
+@dataclass(frozen=True)
+class _Claim:
+    status: str  # CLAIMED: this job sends it; SKIPPED: the gate was shut; else a final status or BUSY
+    row_id: int | None = None
+    outgoing: Outgoing | None = None
+
+
+# Built once: constructing a statement per message costs more CPU than executing it.
+_MESSAGES = Message.__table__
+_FIND = select(_MESSAGES.c.id, _MESSAGES.c.status, _MESSAGES.c.claimed_by, _MESSAGES.c.claimed_at).where(
+    _MESSAGES.c.dedupe_key == bindparam("dedupe_key")
+)
+_INSERT = insert(_MESSAGES)
+_RECLAIM = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id == bindparam("row_id"),
+        or_(
+            _MESSAGES.c.status == RETRY_PENDING,
+            and_(
+                _MESSAGES.c.status == CLAIMED,
+                or_(_MESSAGES.c.claimed_by == bindparam("b_claimed_by"), _MESSAGES.c.claimed_at < bindparam("stale")),
+            ),
+        ),
+    )
+    .values(
+        status=bindparam("b_status"),
+        person_id=bindparam("b_person_id"),
+        purpose_key=bindparam("b_purpose_key"),
+        message_id=bindparam("b_message_id"),
+        claimed_by=bindparam("b_claimed_by"),
+        claimed_at=bindparam("b_claimed_at"),
+    )
+)
+_MARK = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("row_id"))
+    .values(status=bindparam("b_status"), detail=bindparam("b_detail"), sent_at=bindparam("b_sent_at"))
+)
+# The send-time gate (gates.contactable) as one statement, for one person and purpose at a time.
+_GATE = (
+    select(Consent.id)
+    .join(Person, Person.id == Consent.person_id)
+    .where(Consent.person_id == bindparam("person_id"), contactable(bindparam("purpose_key")))
+)
+
+
+def _claim(conn: Connection, dedupe_key: str, kind: str, claimant: str, gate: Callable[[], Outgoing | None]) -> _Claim:
+    """Run the gate and take the message's row, in the caller's transaction."""
+    row = conn.execute(_FIND, {"dedupe_key": dedupe_key}).first()
+    if row is not None and row.status in FINAL:
+        return _Claim(row.status)
+    now = utcnow()
+    stale = now - LEASE
+    if row is not None and row.status == CLAIMED and row.claimed_by != claimant:
+        if row.claimed_at is None or row.claimed_at >= stale:
+            return _Claim(BUSY)
+    outgoing = gate()
+    status = CLAIMED if outgoing is not None else SKIPPED
+    person_id = outgoing.person_id if outgoing is not None else None
+    purpose_key = outgoing.purpose_key if outgoing is not None else None
+    message_id = outgoing.message["Message-ID"] if outgoing is not None else None
+    if row is None:  # the unique dedupe key makes this INSERT the lock: a concurrent one fails
+        values = {"dedupe_key": dedupe_key, "kind": kind, "status": status, "person_id": person_id}
+        values.update(purpose_key=purpose_key, message_id=message_id, claimed_by=claimant, claimed_at=now)
+        return _Claim(status, conn.execute(_INSERT, values).inserted_primary_key[0], outgoing)
+    values = {"row_id": row.id, "stale": stale, "b_status": status, "b_person_id": person_id}
+    values.update(b_purpose_key=purpose_key, b_message_id=message_id, b_claimed_by=claimant, b_claimed_at=now)
+    if conn.execute(_RECLAIM, values).rowcount != 1:  # another job took it since we looked
+        return _Claim(BUSY)
+    return _Claim(status, row.id, outgoing)
+
+
+def _transmit(
+    services: Services, dedupe_key: str, outgoing: Outgoing, attempt: Attempt
+) -> tuple[str, str | None, TransientMailError | None]:
+    """Hand the message to the transport: the status and detail to mark, and the error to raise once marked."""
+    try:
+        services.transport.send(outgoing.message)
+    except PermanentMailError as exc:
+        log.warning("message %s failed permanently: %s", dedupe_key, exc)
+        return FAILED, str(exc), None
+    except TransientMailError as exc:
+        if attempt.final:  # the broker will not try again: say so on the row
+            log.error("message %s failed, no retries left: %s", dedupe_key, exc)
+            return FAILED, f"gave up after retries: {exc}", None
+        log.warning("message %s not sent yet, will retry: %s", dedupe_key, exc)
+        return RETRY_PENDING, f"will retry: {exc}", exc
+    return SENT, None, None
+
+
+def write_marks(conn: Connection, marks: list[Mark]) -> None:
+    """Record the outcome of transmitted messages, in the caller's transaction."""
+    if marks:
+        now = utcnow()
+        rows = [
+            {"row_id": row_id, "b_status": status, "b_detail": detail, "b_sent_at": now if status in FINAL else None}
+            for row_id, status, detail in marks
+        ]
+        conn.execute(_MARK, rows)
+
+
+def _busy(what: str, attempt: Attempt) -> str:
+    if attempt.final:
+        log.warning("%s claimed by another job; this job's last attempt leaves it to that one", what)
+        return BUSY
+    raise Busy(f"{what} claimed by another job")
+
+
+def deliver(
+    services: Services,
+    dedupe_key: str,
+    kind: str,
+    prepare: Callable[[Session], Outgoing | None],
+    attempt: Attempt = NO_JOB,
+) -> str:
+    """Send one message at most once per dedupe_key; prepare runs the gate and builds it (None: gate shut).
+
+    Returns the message's status: sent, skipped, failed (or, on a final attempt, busy). Raises the
+    transport's TransientMailError to have the job retried, and Busy while another job holds it.
+    """
+    claimant = attempt.job_id or uuid.uuid4().hex
+    try:
+        with services.db.session() as session:
+            claim = _claim(session.connection(), dedupe_key, kind, claimant, lambda: prepare(session))
+    except IntegrityError:  # a concurrent job inserted the row first
+        claim = _Claim(BUSY)
+    if claim.status == BUSY:
+        return _busy(f"message {dedupe_key}", attempt)
+    if claim.outgoing is None or claim.row_id is None:
+        return claim.status
+    status, detail, retry = _transmit(services, dedupe_key, claim.outgoing, attempt)
+    with services.db.engine.begin() as conn:
+        write_marks(conn, [(claim.row_id, status, detail)])
+    if retry is not None:
+        raise retry
+    return status
+
+
+class Batch:
+    """The batched strategy: a page of messages to people under one purpose, on one connection.
+
+    Each message is claimed in its own short transaction, which also writes the outcome of the
+    message before it: that saves a commit per message and widens the duplicate window by only
+    the time to build one message. The page's last outcomes are written by `write_marks`.
+    """
+
+    def __init__(self, services: Services, kind: str, purpose_key: str, attempt: Attempt):
+        self.services, self.kind, self.purpose_key, self.attempt = services, kind, purpose_key, attempt
+        self.claimant = attempt.job_id or uuid.uuid4().hex
+        self.marks: list[Mark] = []  # outcomes of transmitted messages not yet written
+        self.busy = 0
+
+    def deliver(
+        self, conn: Connection, dedupe_key: str, person: Person | None, build: Callable[[], OutgoingMessage]
+    ) -> str:
+        """Send one message to person at most once per dedupe_key, if their consent is current."""
+
+        def gate() -> Outgoing | None:
+            params = {"person_id": person.id, "purpose_key": self.purpose_key} if person is not None else None
+            if params is None or conn.execute(_GATE, params).first() is None:
+                return None
+            return Outgoing(build(), params["person_id"], self.purpose_key)
+
+        carried, self.marks = self.marks, []
+        try:
+            with conn.begin():
+                write_marks(conn, carried)
+                claim = _claim(conn, dedupe_key, self.kind, self.claimant, gate)
+        except IntegrityError:  # a concurrent job inserted the row first
+            self.marks[:0] = carried  # rolled back with the claim: they go with the next one
+            claim = _Claim(BUSY)
+        except BaseException:
+            self.marks[:0] = carried
+            raise
+        if claim.status == BUSY:
+            self.busy += 1
+            return BUSY
+        if claim.outgoing is None or claim.row_id is None:
+            return claim.status
+        status, detail, retry = _transmit(self.services, dedupe_key, claim.outgoing, self.attempt)
+        self.marks.append((claim.row_id, status, detail))
+        if retry is not None:
+            raise retry
+        return status
+
+    def write_marks(self, conn: Connection) -> None:
+        """Record the outcomes not yet written, in the caller's transaction."""
+        carried, self.marks = self.marks, []
+        write_marks(conn, carried)
+
+    def check_busy(self) -> None:
+        """Raise Busy (unless this is the final attempt) if another job held some of the page's messages."""
+        if self.busy:
+            _busy(f"{self.busy} message(s) of this page", self.attempt)

@@ -1,0 +1,184 @@
+"""Admin sign-in and the rules every admin view follows: roles, CSRF on every POST, no caching, audit.
+
+The blueprint lives here; the sections' views (staff, forms, people, funnel) import it and these
+helpers from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError
+
+from leadcapture.backoffice import accounts
+from leadcapture.backoffice.accounts import may
+from leadcapture.consent.formdefs import MAX_ASSET_BYTES
+from leadcapture.models import AdminUser, utcnow
+from leadcapture.web.context import get_session
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+SESSION_MAX_AGE = timedelta(hours=12)
+_PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
+
+
+def current_user() -> AdminUser | None:
+    """The signed-in account of this request, if any."""
+    return g.get("admin_user")
+
+
+def audit(action: str, target: str | None = None, **detail: Any) -> None:
+    """Record a state-changing action by the signed-in user in the request's transaction."""
+    accounts.audit(get_session(), current_user(), action, target, ip=request.remote_addr, detail=detail or None)
+
+
+def download(body: str | bytes, content_type: str, filename: str) -> Response:
+    """A response the browser saves as a file."""
+    response = make_response(body)
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def require(permission: str) -> Callable:
+    """Allow the view only to roles with this permission (403 for the others)."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:  # the before_request guard normally answered already
+                abort(401)
+            if not may(user.role, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def _load_user() -> AdminUser | None:
+    uid, epoch, since = session.get("admin_uid"), session.get("admin_epoch"), session.get("admin_since", 0)
+    if uid is None:
+        return None
+    user = get_session().get(AdminUser, uid)
+    expired = utcnow().timestamp() - since > SESSION_MAX_AGE.total_seconds()
+    if user is None or user.disabled_at is not None or user.session_epoch != epoch or expired:
+        session.clear()
+        return None
+    return user
+
+
+@bp.before_request
+def guard():
+    """Signed-in users only (except the login page); a valid CSRF token on every POST."""
+    request.max_content_length = MAX_ASSET_BYTES + 1024 * 1024  # the asset upload
+    request.max_form_memory_size = 2 * 1024 * 1024
+    g.admin_user = _load_user()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        try:
+            validate_csrf(request.form.get("csrf_token") or request.headers.get("X-CSRFToken"))
+        except ValidationError:
+            return render_template(
+                "admin/error.html",
+                status=400,
+                message="The form has expired or was not sent from this site. Go back, reload the page and try again.",
+            ), 400
+    if g.admin_user is None and request.endpoint not in _PUBLIC_ENDPOINTS:
+        if request.method in ("GET", "HEAD"):
+            # Only the path: a query string the request named is never carried into a redirect.
+            return redirect(url_for("admin.login", next=request.path))
+        abort(401)
+    return None
+
+
+@bp.after_request
+def no_store(response):
+    """Admin pages hold personal data: never cache them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.context_processor
+def helpers() -> dict[str, Any]:
+    user = current_user()
+    return {"csrf_token": generate_csrf, "user": user, "may": lambda p: bool(user and may(user.role, p))}
+
+
+@bp.errorhandler(HTTPException)
+def admin_error(exc: HTTPException):
+    messages = {
+        401: "Please sign in first.",
+        403: "Your role does not allow this. Ask an admin if you need access.",
+        404: "There is nothing here.",
+        413: "The upload is too large.",
+    }
+    message = messages.get(exc.code or 400, exc.description or "That did not work.")
+    return render_template("admin/error.html", status=exc.code, message=message), exc.code
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local admin paths: never redirect to another site after login."""
+    if target and target.startswith("/admin/") and not urlsplit(target).netloc and "\\" not in target:
+        return target
+    return url_for("admin.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in. Wrong email and wrong password get the same answer."""
+    error = None
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "")[:254]
+        password = request.form.get("password", "")[:1024]
+        db = get_session()
+        ip = request.remote_addr
+        if accounts.throttled(db, email, ip):
+            return render_template(
+                "admin/login.html", email=email, error="Too many failed attempts. Wait 15 minutes and try again."
+            ), 429
+        user = accounts.authenticate(db, email, password)
+        if user is None:
+            accounts.audit(db, None, accounts.LOGIN_FAILED, email.strip().lower(), ip=ip)
+            db.commit()
+            error = "Wrong email or password."
+        else:
+            session.clear()  # nothing from before the login survives (session fixation)
+            session["admin_uid"], session["admin_epoch"] = user.id, user.session_epoch
+            session["admin_since"] = utcnow().timestamp()
+            accounts.audit(db, user, "login", user.email, ip=ip)
+            db.commit()
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("admin/login.html", email=email, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
+    audit("logout", current_user().email)
+    get_session().commit()
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("admin.login"))

@@ -1,0 +1,113 @@
+"""The admin's start page, staff accounts, API tokens and the audit log."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadcapture.backoffice import accounts
+from leadcapture.backoffice.accounts import AccountError
+from leadcapture.models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
+from leadcapture.web.admin.auth import audit, bp, current_user, require
+from leadcapture.web.context import get_session
+
+
+@bp.get("/")
+def index():
+    """The start page: the sections this role may use."""
+    return render_template("admin/index.html")
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@require("users")
+def users():
+    """Admins list, create, disable and re-enable accounts and change their roles."""
+    db = get_session()
+    new_password = None
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        try:
+            new_password = _user_action(db, action)
+        except AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            db.commit()
+            if new_password is None:
+                return redirect(url_for("admin.users"))
+    rows = db.scalars(select(AdminUser).order_by(AdminUser.email)).all()
+    return render_template("admin/users.html", rows=rows, roles=ROLES, new_password=new_password)
+
+
+def _user_action(db: Session, action: str) -> str | None:
+    if action == "create":
+        password = accounts.generate_password()
+        user = accounts.create_user(db, request.form.get("email", ""), request.form.get("role", ""), password)
+        audit("user.create", user.email, role=user.role)
+        flash(f"Created {user.role} {user.email}. Give them this one-time password privately.")
+        return password
+    user = db.get(AdminUser, request.form.get("user_id", type=int) or 0)
+    if user is None:
+        abort(404)
+    if user.id == current_user().id:
+        raise AccountError("you cannot change your own account here (ask another admin)")
+    if action == "role":
+        role = request.form.get("role", "")
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        audit("user.role", user.email, old=user.role, new=role)
+        user.role, user.session_epoch = role, user.session_epoch + 1
+    elif action in ("disable", "enable"):
+        user.disabled_at = utcnow() if action == "disable" else None
+        user.session_epoch += 1
+        audit(f"user.{action}", user.email)
+    else:
+        abort(400)
+    flash(f"Saved: {user.email}.")
+    return None
+
+
+@bp.get("/audit")
+@require("audit")
+def audit_log():
+    """The audit log, newest first, 100 entries a page."""
+    before = request.args.get("before", type=int)
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)
+    if before:
+        stmt = stmt.where(AuditEntry.id < before)
+    action = request.args.get("action", "").strip()
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    rows = get_session().scalars(stmt).all()
+    return render_template("admin/audit.html", rows=rows, action=action)
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@require("tokens")
+def tokens():
+    """Admins create API tokens (shown once) and revoke them."""
+    db = get_session()
+    new_token = _token_action(db) if request.method == "POST" else None
+    rows = db.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+    return render_template("admin/tokens.html", rows=rows, new_token=new_token)
+
+
+def _token_action(db: Session) -> str | None:
+    """Revoke the named token or create one; a new token's secret, to show once."""
+    new_token = None
+    if request.form.get("action") == "revoke":
+        row = db.get(ApiToken, request.form.get("token_id", type=int) or 0)
+        if row is None:
+            abort(404)
+        row.revoked_at = row.revoked_at or utcnow()
+        audit("token.revoke", f"{row.name} ({row.prefix}…)")
+        flash(f"Revoked {row.name}.")
+    else:
+        try:
+            row, new_token = accounts.create_api_token(db, request.form.get("name", ""), current_user().email)
+        except AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            audit("token.create", f"{row.name} ({row.prefix}…)")
+    db.commit()
+    return new_token

@@ -1,0 +1,141 @@
+"""The hosted form and its embed script: GET shows the form, POST stores a submission.
+
+Every page here is one live form version, named by the slug in the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, g, make_response, render_template, request
+
+from forms import make_form
+from leadcapture.consent import formdefs
+from leadcapture.consent import transitions as consent
+from leadcapture.models import FormVersion
+from leadcapture.web import ratelimit
+from leadcapture.web.context import get_services, get_session
+from leadcapture.web.errors import page
+from leadcapture.web.public.common import relay_outbox, this_url, visitor
+
+bp = Blueprint("form", __name__)
+
+
+@bp.url_value_preprocessor
+def open_live_version(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Load the form the URL names before anything answers, rate limits included.
+
+    So a 404 comes before any limit, and a 429 is in the form's language and, on the form page,
+    still allowed inside its embed.
+    """
+    version = formdefs.current_version(get_session(), (values or {}).get("slug", ""))
+    if version is None:
+        abort(404)
+    g.form_version = version
+    g.language = version.definition["language"]
+    if endpoint == "form.form":  # the page a website frames (embed.js is a script)
+        g.frame_ancestors = " ".join(["'self'", *version.definition["allowed_origins"]])
+
+
+def _own_origin() -> str:
+    base = urlsplit(get_services().settings.base_url)
+    return f"{base.scheme}://{base.netloc}"
+
+
+def _origin_allowed(definition: dict[str, Any]) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return True  # same-origin form posts from some browsers, and non-browser clients
+    return origin in (_own_origin(), *definition["allowed_origins"])
+
+
+def _parent_origin(definition: dict[str, Any]) -> str | None:
+    """The embedding page's origin as embed.js passed it, if the form allows it (frame.js posts only there)."""
+    origin = request.args.get("origin", "")
+    return origin if origin in (_own_origin(), *definition["allowed_origins"]) else None
+
+
+@bp.route("/f/<slug>", methods=["GET", "POST"])
+@ratelimit.limit_submissions
+def form(slug: str):
+    """GET shows the form; POST stores the submission and answers the same for every address."""
+    version: FormVersion = g.form_version
+    definition = version.definition
+    embedded = request.values.get("embed") == "1"
+    g.parent_origin = _parent_origin(definition) if embedded else None
+    lead_form = make_form(definition)
+    if request.method != "POST":  # GET and HEAD only ever show a page
+        lead_form.page_url.data = request.args.get("page", "")[:2000] or this_url()
+        return render_form_page(definition, lead_form, embedded)
+    if not _origin_allowed(definition):
+        return page(403)
+    services = get_services()
+    if not lead_form.validate() or not lead_form.proof_of_work_ok(services.settings.pow_difficulty):
+        return render_form_page(definition, lead_form, embedded), 400
+    if not lead_form.looks_automated(services.settings.min_fill_seconds):
+        offered = {p["key"] for p in definition["purposes"]}
+        keys = [k for k in lead_form.purpose_keys() if k in offered]
+        session = get_session()
+        consent.submit(
+            session,
+            services.vault,
+            services.settings,
+            version,
+            email=lead_form.email.data,
+            fields=lead_form.extra_fields(),
+            purpose_keys=keys,
+            visitor=visitor(lead_form.page_url.data),
+        )
+        session.commit()
+        relay_outbox()
+    # Bots get the same answer as people; so does every address, whatever its state.
+    return render_template("check_mail.html", definition=definition, embedded=embedded)
+
+
+def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool) -> str:
+    """The hosted form page for a definition (also the admin's live preview)."""
+    settings = get_services().settings
+    return render_template(
+        "form.html",
+        definition=definition,
+        form=lead_form,
+        embedded=embedded,
+        retention_days=settings.unconfirmed_retention_days,
+        pow_bits=settings.pow_difficulty,
+        form_query=_embed_query() if embedded else {},
+    )
+
+
+def _embed_query() -> dict[str, str]:
+    """Query of the embedded form's action: the POST answer stays embedded and knows its parent."""
+    return {"embed": "1", "origin": g.parent_origin} if g.get("parent_origin") else {"embed": "1"}
+
+
+def hosted_url(slug: str) -> str:
+    """The address of a form's hosted page."""
+    return get_services().url(f"/f/{slug}")
+
+
+def embed_snippet(slug: str) -> str:
+    """The one line a website pastes to show a form."""
+    return f'<script src="{hosted_url(slug)}/embed.js" async></script>'
+
+
+@bp.get("/f/<slug>/embed.js")
+def embed_js(slug: str):
+    """The embed script: renders the hosted form in an auto-sizing iframe on the host page."""
+    definition = g.form_version.definition
+    own = _own_origin()
+    body = render_template(
+        "embed.js",
+        frame_url=f"{hosted_url(slug)}?embed=1",
+        origin=own,
+        allowed=[own, *definition["allowed_origins"]],
+        slug=slug,
+        title=definition["title"],
+    )
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,161 @@
+"""The pages behind the links in messages: confirm, one-click opt-out ("not me" too), download.
+
+Each route takes the URL prefix delivery/links.py builds its links with. Links in emails never
+change state on GET or HEAD: they show a page whose button POSTs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g, make_response, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadcapture.consent import transitions as consent
+from leadcapture.consent.tokens import (
+    CONFIRM,
+    DOWNLOAD,
+    UNSUBSCRIBE,
+    ConfirmRequest,
+    ConfirmSubmission,
+    NotMe,
+    Withdraw,
+)
+from leadcapture.delivery import links
+from leadcapture.delivery.links import PREFIXES
+from leadcapture.i18n import DEFAULT_LANGUAGE, translate
+from leadcapture.models import ASSET, CONFIRMED, Asset, Consent, LeadRequest, Person, Submission
+from leadcapture.web import ratelimit
+from leadcapture.web.context import get_services, get_session
+from leadcapture.web.errors import InvalidLink
+from leadcapture.web.public.common import load_token, relay_outbox, visitor
+
+bp = Blueprint("links", __name__)
+
+
+def _requests_for(payload: ConfirmRequest | ConfirmSubmission) -> tuple[Submission, list[LeadRequest]]:
+    """The submission and the requests a confirm link names; InvalidLink once they are gone."""
+    session = get_session()
+    if isinstance(payload, ConfirmSubmission):
+        submission = session.get(Submission, payload.submission_id)
+        requests = list(submission.requests) if submission else []
+    else:
+        request_row = session.get(LeadRequest, payload.request_id)
+        submission, requests = (request_row.submission, [request_row]) if request_row else (None, [])
+    if submission is None:
+        raise InvalidLink("token_invalid_title", "dropped")
+    return submission, requests
+
+
+def _describe(submission: Submission, requests: list[LeadRequest]) -> list[dict[str, Any]]:
+    version = submission.form_version
+    items = []
+    for req in requests:
+        if req.kind == ASSET:
+            label = translate("the_whitepaper", title=version.definition["title"])
+        else:
+            label = (version.purpose(req.purpose_key) or {}).get("label", req.purpose_key)
+        items.append({"label": label, "state": req.state, "kind": req.kind})
+    return items
+
+
+@bp.route(f"/{PREFIXES[CONFIRM]}/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    """GET shows what will be confirmed and a button; only the POST from it confirms."""
+    payload = load_token(CONFIRM, token)
+    submission, requests = _requests_for(payload)
+    g.language = submission.language
+    definition = submission.form_version.definition
+    if request.method != "POST":  # GET and HEAD only ever show a page
+        return render_template(
+            "confirm.html", definition=definition, items=_describe(submission, requests), token=token
+        )
+    services = get_services()
+    session = get_session()
+    outcome = consent.confirm(
+        session, services.vault, services.settings, requests, method="confirm_page", visitor=visitor()
+    )
+    session.commit()
+    relay_outbox()
+    asset_request = next((r for r in requests if r.kind == ASSET and r.state == CONFIRMED), None)
+    download_url = links.download(services, asset_request) if asset_request else None
+    return render_template(
+        "confirmed.html",
+        definition=definition,
+        outcome=outcome,
+        items=_describe(submission, requests),
+        download_url=download_url,
+        preferences_url=links.preferences(services, submission.person_id),
+    )
+
+
+@bp.get(f"/{PREFIXES[DOWNLOAD]}/<token>")
+def download(token: str):
+    """Serve the whitepaper for a confirmed asset request (a signed, expiring link)."""
+    payload = load_token(DOWNLOAD, token)
+    session = get_session()
+    req = session.get(LeadRequest, payload.request_id)
+    if req is None or req.kind != ASSET or req.state != CONFIRMED:
+        raise InvalidLink()
+    definition = req.submission.form_version.definition
+    asset = session.get(Asset, definition["asset_sha256"])
+    if asset is None:
+        abort(404)
+    response = make_response(asset.data)
+    response.headers["Content-Type"] = asset.content_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{asset.filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route(f"/{PREFIXES[UNSUBSCRIBE]}/<token>", methods=["GET", "POST"])
+@ratelimit.exempt_posts
+def unsubscribe(token: str):
+    """RFC 8058 one-click: POST withdraws (no cookie, no CSRF, no redirect); GET shows a button."""
+    payload = load_token(UNSUBSCRIBE, token)
+    if isinstance(payload, NotMe):
+        return _not_me(payload, token)
+    return _withdraw(payload, token)
+
+
+def _not_me(payload: NotMe, token: str):
+    """'This wasn't me': the POST drops the submission someone made with this address."""
+    session = get_session()
+    submission = session.get(Submission, payload.submission_id)
+    person = submission.person if submission else None
+    g.language = person.language if person else DEFAULT_LANGUAGE
+    if request.method != "POST":  # GET and HEAD only ever show a page
+        return render_template("unsubscribe.html", not_me=True, label=None, token=token)
+    if submission is not None and person is not None:
+        services = get_services()
+        consent.not_me(session, services.vault, services.settings, submission, visitor=visitor())
+        session.commit()
+    return render_template("message.html", title=translate("unsubscribed_title"), body=translate("not_me_done"))
+
+
+def _withdraw(payload: Withdraw, token: str):
+    """The POST withdraws the link's purpose (every purpose if it names none)."""
+    session = get_session()
+    person = session.get(Person, payload.person_id)
+    g.language = person.language if person else DEFAULT_LANGUAGE
+    key = payload.purpose_key
+    if request.method != "POST":  # GET and HEAD only ever show a page
+        label = _purpose_label(session, person, key) if key else None
+        return render_template("unsubscribe.html", not_me=False, label=label, token=token)
+    if person is not None:
+        services = get_services()
+        method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
+        keys = [key] if key else None
+        consent.withdraw(session, services.vault, services.settings, person, keys, method=method, visitor=visitor())
+        session.commit()
+    return render_template("message.html", title=translate("unsubscribed_title"), body=translate("unsubscribed_body"))
+
+
+def _purpose_label(session: Session, person: Person | None, key: str) -> str:
+    """The label the person agreed to for key (the key itself if nothing is left to name it)."""
+    if person is None:
+        return key
+    row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
+    purpose = row.form_version.purpose(key) if row else None
+    return purpose["label"] if purpose else key

@@ -1,0 +1,24 @@
+"""Submissions written as the form writes them, without HTTP and without running their jobs."""
+
+from __future__ import annotations
+
+from leadcapture.consent import transitions
+from leadcapture.consent.formdefs import current_version
+from leadcapture.consent.people import Visitor
+
+
+def a_submission(services, email: str = "jan@example.com", slug: str = "sales-machine") -> int:
+    """A submission whose confirmation is due; its job waits in the outbox until something relays it."""
+    with services.db.session() as session:
+        submission = transitions.submit(
+            session,
+            services.vault,
+            services.settings,
+            current_version(session, slug),
+            email=email,
+            fields={},
+            purpose_keys=[],
+            visitor=Visitor(ip="192.0.2.1", user_agent="test", page_url=f"https://lc.test/f/{slug}"),
+        )
+        session.flush()
+        return submission.id

@@ -1,0 +1,89 @@
+"""The transactional outbox: job names are declared, and one bad row never holds back the rest."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from leadcapture.consent import jobs, outbox
+from leadcapture.models import OutboxJob
+from tests.support.app import submit
+
+pytestmark = pytest.mark.usefixtures("demo_form")
+
+
+def add_rows(services, *rows: tuple[str, str]) -> list[int]:
+    with services.db.session() as session:
+        added = [OutboxJob(actor=actor, args_json=args) for actor, args in rows]
+        session.add_all(added)
+        session.flush()
+        return [row.id for row in added]
+
+
+def row(services, row_id: int) -> OutboxJob:
+    with services.db.session() as session:
+        return session.get(OutboxJob, row_id)
+
+
+def test_a_bad_outbox_row_does_not_block_later_mail(services, client, worker, mailbox, caplog):
+    # Given rows that can never be published, waiting before a visitor's confirmation job
+    unknown, not_a_list = add_rows(services, ("send_confirmaton", "[1]"), (jobs.SEND_CONFIRMATION, '{"id": 1}'))
+    # When the visitor submits and the relay runs
+    submit(client, "jan@example.com")
+    worker.drain()
+    # Then the confirmation is sent, and each bad row is marked failed with its reason and logged
+    assert len(mailbox.to("jan@example.com")) == 1
+    assert row(services, unknown).error == "unknown job name 'send_confirmaton'"
+    assert row(services, not_a_list).error.startswith("arguments are not a JSON list")
+    for bad in (unknown, not_a_list):
+        assert row(services, bad).failed_at is not None and row(services, bad).published_at is None
+        assert f"outbox job {bad} cannot be published" in caplog.text
+
+
+def test_a_job_the_broker_has_no_actor_for_is_marked_failed(services):
+    def publish(job, args, outbox_id):
+        raise outbox.BadJob(f"no actor is declared for job {job!r}")
+
+    (job_id,) = add_rows(services, (jobs.SEND_WELCOME, '[1, "newsletter"]'))
+    assert outbox.relay(services.db.sessionmaker, publish) == 0
+    assert row(services, job_id).error == "no actor is declared for job 'send_welcome'"
+
+
+def test_a_failed_row_is_passed_over_from_then_on(services):
+    (bad,) = add_rows(services, ("renamed_job", "[]"))
+    outbox.relay(services.db.sessionmaker, lambda *args: None)
+    failed_at = row(services, bad).failed_at
+    published = []
+    outbox.relay(services.db.sessionmaker, lambda job, args, outbox_id: published.append(outbox_id))
+    assert published == [] and row(services, bad).failed_at == failed_at
+
+
+def test_a_broker_error_stops_the_run_and_every_job_waits(services, caplog):
+    ids = add_rows(services, (jobs.SEND_CONFIRMATION, "[1]"), (jobs.DELIVER_ASSET, "[2]"))
+
+    def broker_down(job, args, outbox_id):
+        raise ConnectionError("broker down")
+
+    with caplog.at_level(logging.WARNING):
+        assert outbox.relay(services.db.sessionmaker, broker_down) == 0
+    assert "broker unavailable (broker down); 2 job(s) wait" in caplog.text
+    for job_id in ids:
+        assert (row(services, job_id).published_at, row(services, job_id).failed_at) == (None, None)
+
+
+def test_relay_now_logs_instead_of_raising_when_the_relay_fails(services, monkeypatch, caplog):
+    def database_away(*args, **kwargs):
+        raise OSError("database away")
+
+    monkeypatch.setattr(outbox, "relay", database_away)
+    assert outbox.relay_now(services) == 0
+    assert "the periodic relay will publish later" in caplog.text
+
+
+def test_only_declared_job_names_can_be_enqueued(services):
+    with services.db.session() as session, pytest.raises(ValueError, match="unknown job 'send_confirmaton'"):
+        outbox.enqueue(session, "send_confirmaton", 1)
+    with services.db.session() as session:
+        assert session.scalars(select(OutboxJob)).all() == []
