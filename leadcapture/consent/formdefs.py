@@ -197,7 +197,7 @@ def check_asset(filename: str, data: bytes) -> None:
     try:
         pages = len(PdfReader(io.BytesIO(data)).pages)
     except FileNotDecryptedError as exc:
-        raise FormDefinitionError([f"asset {filename!r} is a password-protected PDF that visitors cannot open"]) from exc
+        raise FormDefinitionError([f"asset {filename!r} is a password-protected PDF visitors cannot open"]) from exc
     except Exception as exc:  # noqa: BLE001  (a malformed file fails in many ways; each means "not a PDF")
         raise FormDefinitionError([f"asset {filename!r} is not a PDF file (it does not open: {exc})"]) from exc
     if pages == 0:
