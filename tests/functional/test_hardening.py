@@ -8,7 +8,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.models import Person, Submission
+from leadcapture.consent import ledger
+from leadcapture.models import LedgerEvent, Person, Submission
 from tests.support.app import BASE_URL, form_token, links, path_of, submit
 
 pytestmark = pytest.mark.usefixtures("demo_form")
@@ -178,3 +179,25 @@ def test_a_forged_host_header_changes_no_page_and_no_link(client, worker, mailbo
             body = client.open(path, method=method, headers=headers).get_data(as_text=True)
             assert EVIL not in body, path
             assert not re.search(r"https?://(?!lc\.test|www\.example\.com|127\.0\.0\.1:8000)[^\s\"'<]+", body), path
+
+
+def test_ten_tag_variants_of_one_mailbox_get_one_confirmation(client, services, worker, mailbox):
+    # When ten spellings of one inbox are submitted within the confirmation window
+    for n in range(10):
+        assert submit(client, f"Ann+{n}@example.com", ["newsletter"]).status_code == 200
+    worker.drain()
+    # Then the inbox gets one confirmation, addressed as the first was typed
+    (msg,) = mailbox.messages()
+    assert str(msg["To"]) == "Ann+0@example.com"
+    assert count(services, Person) == 10 and count(services, Submission) == 10
+
+
+def test_the_page_url_is_stored_without_its_query_and_fragment(client, services):
+    page = "https://www.example.com/whitepaper?email=ann%40example.com&name=Ann#form"
+    data = {"csrf_token": form_token(client), "email": "ann@example.com", "page_url": page}
+    data["purpose_newsletter"] = "y"
+    assert client.post("/f/sales-machine", data=data).status_code == 200
+    with services.db.session() as session:
+        assert session.scalar(select(Submission.page_url)) == "https://www.example.com/whitepaper"
+        (event,) = session.scalars(select(LedgerEvent)).all()
+        assert ledger.payload_of(services.vault, event)["page_url"] == "https://www.example.com/whitepaper"
