@@ -201,3 +201,26 @@ def test_the_page_url_is_stored_without_its_query_and_fragment(client, services)
         assert session.scalar(select(Submission.page_url)) == "https://www.example.com/whitepaper"
         (event,) = session.scalars(select(LedgerEvent)).all()
         assert ledger.payload_of(services.vault, event)["page_url"] == "https://www.example.com/whitepaper"
+
+
+def test_forget_me_removes_the_persons_mail_from_the_development_outbox(client, worker, mailbox):
+    # Given a person whose mail sits in the local outbox, next to someone else's
+    submit(client, "jan@example.com", ["newsletter"])
+    submit(client, "piet@example.com", ["newsletter"])
+    worker.drain()
+    (confirmation,) = mailbox.to("jan@example.com")
+    preferences = path_of(next(u for u in links(confirmation) if "/p/" in u)) + "/forget"
+    # When they erase themselves from the preference centre
+    token = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(preferences).get_data(as_text=True)
+    )
+    assert client.post(preferences, data={"csrf_token": token.group(1)}).status_code == 200
+    # Then their copies are gone from the outbox, and only theirs
+    assert mailbox.to("jan@example.com") == [] and len(mailbox.to("piet@example.com")) == 1
+
+
+def test_people_erase_removes_the_persons_mail_from_the_development_outbox(client, worker, mailbox, runner):
+    submit(client, "jan@example.com", ["newsletter"])
+    worker.drain()
+    assert runner.invoke(["people", "erase", "jan@example.com", "--yes"]).exit_code == 0
+    assert mailbox.to("jan@example.com") == []
