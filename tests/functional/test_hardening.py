@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hmac
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import func, select
 
 from leadcapture.consent import ledger
 from leadcapture.models import LedgerEvent, Person, Submission
-from tests.support.app import BASE_URL, form_token, links, path_of, submit
+from tests.support.app import BASE_URL, ROOT, form_token, links, path_of, submit
 
 pytestmark = pytest.mark.usefixtures("demo_form")
 
@@ -224,3 +227,24 @@ def test_people_erase_removes_the_persons_mail_from_the_development_outbox(clien
     worker.drain()
     assert runner.invoke(["people", "erase", "jan@example.com", "--yes"]).exit_code == 0
     assert mailbox.to("jan@example.com") == []
+
+
+def test_the_suite_passes_with_the_callers_leadcapture_settings_exported(tmp_path):
+    # Given a shell that exports settings for a local run
+    exported = {
+        "LEADCAPTURE_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere' / 'x.db'}",
+        "LEADCAPTURE_BASE_URL": "https://forms.example.org",
+    }
+    # When a CLI test (an in-process app and `leadcapture` subprocesses on one database) runs in it
+    test = "tests/functional/test_cli.py::test_ledger_verify_passes_then_fails_after_an_edit"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        env={**os.environ, **exported},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Then it passes, and nothing was written where the exported settings point
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not (tmp_path / "elsewhere").exists()
