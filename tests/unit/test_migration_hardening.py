@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from leadcapture.db import Database
-from leadcapture.migrations import upgrade
+from leadcapture.migrations import alembic_config, upgrade
 
 ROWS = [
     "INSERT INTO forms (id, slug, created_at) VALUES (1, 'f', '2025-01-01')",
@@ -27,7 +28,7 @@ ROWS = [
 def test_the_hardening_migration_keeps_every_row_and_strips_page_url_queries(tmp_path):
     # Given a database one step before, with a person, submissions, a consent and an account
     db = Database(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(db, "0006")
+    upgrade(db, ScriptDirectory.from_config(alembic_config(db.url)).get_revision("0008").down_revision)
     with db.engine.begin() as connection:
         for statement in ROWS:
             connection.execute(sa.text(statement))

@@ -1,7 +1,7 @@
 """hardening: confirmation window per mailbox, page URLs without query, one form of admin emails
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from email_validator import EmailNotValidError, validate_email
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
