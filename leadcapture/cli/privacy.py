@@ -74,7 +74,7 @@ def people_erase(runtime: Runtime, email: str, yes: bool) -> None:
             click.echo("nothing erased", err=True)
             sys.exit(1)
         person_id = person.id
-        counts = erase_person(session, services.vault, person, method="admin")
+        counts = erase_person(session, services.vault, person, method="admin", forget_mail=services.forget_mail)
     click.echo(
         f"erased person {person_id}: {counts['consents']} consent(s), {counts['submissions']} submission(s), "
         f"{counts['ledger_payloads']} ledger payload(s); the address is suppressed"
