@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -70,7 +71,10 @@ class Vault:
             raise DecryptionError("malformed ciphertext") from exc
         for key_id, aead in self._keys:
             if key_id == kid and prefix == _PREFIX:
-                return aead.decrypt(raw[:12], raw[12:], kid.encode()).decode()
+                try:
+                    return aead.decrypt(raw[:12], raw[12:], kid.encode()).decode()
+                except InvalidTag as exc:  # the ciphertext was changed, or cut short
+                    raise DecryptionError(f"ciphertext fails authentication under key {kid}") from exc
         raise DecryptionError(f"no configured data key with id {kid}")
 
     def needs_rotation(self, token: str | None) -> bool:

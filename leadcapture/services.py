@@ -7,6 +7,7 @@ publish function and its status check.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from leadcapture.db import Database
 from leadcapture.settings import Settings
 
 FORM_TOKEN_MAX_AGE = 24 * 3600
+log = logging.getLogger(__name__)
 
 
 class Transport(Protocol):
@@ -67,6 +69,17 @@ class Services:
                 raise RuntimeError("these services were built without a mail transport")
             self._transport = self._transport_factory(self.settings)
         return self._transport
+
+    def forget_mail(self, address: str) -> int:
+        """Delete stored copies of mail to this address where the transport keeps any (the development outbox)."""
+        forget = getattr(self.transport, "forget", None) if self._transport_factory is not None else None
+        if forget is None:
+            return 0
+        try:
+            return forget(address)
+        except OSError:  # the erasure in the database stands; say what was left behind
+            log.warning("could not delete the outbox copies of an erased person's mail", exc_info=True)
+            return 0
 
     def url(self, path: str) -> str:
         """An absolute link built from BASE_URL, never from the request's Host header."""

@@ -7,8 +7,15 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 
 class ConfigError(RuntimeError):
@@ -38,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "MIN_FILL_SECONDS": None,  # time trap; None: 2 in production, 0 in development (scriptable)
     "WORKER_THREADS": 2,
     "OUTBOX_RELAY_INTERVAL": 2.0,
-    # Abuse resistance (issue 7): Flask-Limiter limits, "N per minute" strings joined by ";".
+    # Abuse resistance: Flask-Limiter limits, "N per minute" strings joined by ";".
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URL": "",  # empty: the redis:// BROKER_URL if there is one, else memory
     "RATELIMIT_SUBMIT_PER_IP": "5 per minute;30 per hour",
@@ -54,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_RETRY_MIN_BACKOFF": 5_000,  # ms; doubles per retry
     "MAIL_RETRY_MAX_BACKOFF": 600_000,  # ms
     "OUTBOX_REDELIVER_AFTER": 900.0,  # s; a published job not done by then is published again
-    # issue 6: campaigns, throttling and DKIM
+    # campaigns: throttling and DKIM
     "SEND_RATE": 0,  # campaign messages per second per relay and sending domain; 0 = no limit
     "SEND_BURST": 0,  # messages that may go at once; 0 = one second's worth
     "REDIS_URL": "",  # shared throttle state; empty = the broker's Redis, if any, else in-process
@@ -66,32 +73,15 @@ DEFAULTS: dict[str, Any] = {
     "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
 }
 
-_INT_KEYS = {
-    "CONFIRM_MAX_AGE",
-    "DOWNLOAD_MAX_AGE",
-    "CONFIRMATION_WINDOW",
-    "UNCONFIRMED_RETENTION_DAYS",
-    "MAX_FIELD_LENGTH",
-    "MAX_CONTENT_LENGTH",
-    "MIN_FILL_SECONDS",
-    "WORKER_THREADS",
-    "POW_DIFFICULTY",
-    "SCHEDULER_INTERVAL",
-    "WORKER_PROCESSES",
-    "WEB_WORKERS",
-    "WEB_THREADS",
-    "MAIL_MAX_RETRIES",
-    "MAIL_RETRY_MIN_BACKOFF",
-    "MAIL_RETRY_MAX_BACKOFF",
-}
+# Zero would mean no process or thread runs, or the scheduler loop spins.
+_AT_LEAST_ONE = ("WORKER_THREADS", "WORKER_PROCESSES", "WEB_WORKERS", "WEB_THREADS", "SCHEDULER_INTERVAL")
+
+IP_MINIMISATION_MODES = ("full", "truncate", "none")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every LEADCAPTURE_* setting, parsed and validated once by `load_settings` (defaults: DEFAULTS).
-
-    Services, workers, the CLI and the web app read these attributes, never the raw environment.
-    """
+    """Every LEADCAPTURE_* setting, parsed and validated once by `load_settings`; nothing reads the environment."""
 
     env: str
     var_dir: str
@@ -103,6 +93,7 @@ class Settings:
     data_key: str
     index_key_text: str
     base_url: str
+    base_url_configured: bool  # False: BASE_URL is the default, and the dev server may point it at itself
     mail_from: str
     list_unsubscribe_mailto: str
     confirm_max_age: int
@@ -147,7 +138,12 @@ class Settings:
     @property
     def production(self) -> bool:
         """Whether these settings describe a production deployment."""
-        return self.env.lower() == "production"
+        return self.env == "production"
+
+    @property
+    def dkim_enabled(self) -> bool:
+        """Whether outgoing mail is DKIM-signed (load_settings checked the selector, domain and key)."""
+        return bool(self.dkim_selector)
 
     @property
     def data_keys(self) -> list[bytes]:
@@ -184,64 +180,132 @@ def is_redis_url(url: str) -> bool:
 
 
 def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
-    """Defaults, then the LEADCAPTURE_* environment (or test_config), validated and derived."""
-    config: dict[str, Any] = dict(DEFAULTS)
-    if test_config is None:
-        prefix = "LEADCAPTURE_"
-        config.update({k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)})
-    else:
-        config.update(test_config)
-    if config["MIN_FILL_SECONDS"] is None:
-        config["MIN_FILL_SECONDS"] = 2 if is_production(config) else 0
-    for key in _INT_KEYS:
-        config[key] = _as_int(key, config[key])
-    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER"):
-        config[key] = _as_float(key, config[key])
-    config["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", config["RATELIMIT_ENABLED"])
-    if not 0 <= config["POW_DIFFICULTY"] <= 24:
-        raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
-    try:
-        config["SEND_RATE"] = float(config["SEND_RATE"] or 0)
-        config["SEND_BURST"] = int(config["SEND_BURST"] or max(1, int(config["SEND_RATE"])))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("LEADCAPTURE_SEND_RATE must be a number and LEADCAPTURE_SEND_BURST a whole number") from exc
-    if config["SEND_RATE"] < 0 or config["SEND_BURST"] < 1:
-        raise ConfigError("LEADCAPTURE_SEND_RATE must be 0 or more and LEADCAPTURE_SEND_BURST at least 1")
-    config["SECRET_KEY_FALLBACKS"] = _split(config["SECRET_KEY_FALLBACKS"])
-    if not (
-        config["BROKER_URL"] == ""
-        or is_redis_url(config["BROKER_URL"])
-        or config["BROKER_URL"].startswith(("amqp://", "amqps://"))
-    ):
-        raise ConfigError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
+    """Defaults, then the LEADCAPTURE_* environment (or test_config), validated and derived.
 
+    Unknown LEADCAPTURE_* variables are ignored; every known one is checked here, so a bad value
+    is one clear ConfigError at start and never a failure at the first message or request.
+    """
+    prefix = "LEADCAPTURE_"
+    environment = {k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)}
+    given = dict(test_config) if test_config is not None else environment
+    config: dict[str, Any] = {**DEFAULTS, **given}
+    config["BASE_URL_CONFIGURED"] = bool(given.get("BASE_URL"))
+    _values(config)
+    _addresses(config)
+    _secrets(config)
+    _dkim(config)
+    return Settings.from_config(config)
+
+
+def _values(config: dict[str, Any]) -> None:
+    """Parse every int, float and bool setting by its field's type; check ranges and choices."""
+    config["ENV"] = str(config["ENV"]).lower()
+    if config["MIN_FILL_SECONDS"] is None:
+        config["MIN_FILL_SECONDS"] = 2 if config["ENV"] == "production" else 0
+    for key in ("SEND_RATE", "SEND_BURST"):
+        config[key] = config[key] or 0  # empty: no limit, and a burst of one second's worth
+    parsers = {"int": _as_int, "float": _as_float, "bool": _as_bool}
+    for field in fields(Settings):
+        key = _KEY.get(field.name, field.name.upper())
+        if field.type in parsers:
+            config[key] = parsers[field.type](key, config[key])
+            if field.type != "bool" and config[key] < 0:
+                raise ConfigError(f"LEADCAPTURE_{key} must be 0 or more, got {config[key]}.")
+    for key in _AT_LEAST_ONE:
+        if config[key] < 1:
+            raise ConfigError(f"LEADCAPTURE_{key} must be at least 1, got {config[key]}.")
+    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER"):
+        if config[key] == 0:
+            raise ConfigError(f"LEADCAPTURE_{key} must be a number of seconds above 0, got {config[key]}.")
+    if config["POW_DIFFICULTY"] > 24:
+        raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
+    config["SEND_BURST"] = config["SEND_BURST"] or max(1, int(config["SEND_RATE"]))
+    if config["IP_MINIMISATION"] not in IP_MINIMISATION_MODES:
+        raise ConfigError(
+            f"LEADCAPTURE_IP_MINIMISATION must be one of {', '.join(IP_MINIMISATION_MODES)}, "
+            f"got {config['IP_MINIMISATION']!r}."
+        )
+
+
+def _addresses(config: dict[str, Any]) -> None:
+    """The URLs, the data directory and the sender address."""
+    broker = config["BROKER_URL"]
+    if not (broker == "" or is_redis_url(broker) or broker.startswith(("amqp://", "amqps://"))):
+        raise ConfigError("LEADCAPTURE_BROKER_URL must start with redis://, amqp:// or be empty")
+    mail = urlsplit(config["MAIL_URL"])
+    if config["MAIL_URL"] and (mail.scheme not in ("smtp", "smtps") or not mail.hostname):
+        raise ConfigError("LEADCAPTURE_MAIL_URL must look like smtp://host:port or smtps://user:pass@host")
+    if config["REDIS_URL"] and not is_redis_url(config["REDIS_URL"]):
+        raise ConfigError("LEADCAPTURE_REDIS_URL must start with redis://, rediss:// or unix:// (or be empty)")
     var_dir = Path(config["VAR_DIR"]).resolve()
     config["VAR_DIR"] = str(var_dir)
-    production = is_production(config)
-    if production:
+    if not config["DATABASE_URL"] and config["ENV"] != "production":
+        config["DATABASE_URL"] = f"sqlite:///{var_dir / 'leadcapture.db'}"
+    if config["DATABASE_URL"]:
+        try:
+            make_url(config["DATABASE_URL"]).get_dialect()
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ConfigError(
+                "LEADCAPTURE_DATABASE_URL must look like postgresql+psycopg://user:pass@host/name "
+                f"or sqlite:///path ({exc})"
+            ) from exc
+    config["BASE_URL"] = config["BASE_URL"].rstrip("/")
+    if "@" not in parseaddr(str(config["MAIL_FROM"]))[1]:
+        raise ConfigError(
+            f"LEADCAPTURE_MAIL_FROM must be an address like 'Name <name@example.com>', got {config['MAIL_FROM']!r}."
+        )
+
+
+def _secrets(config: dict[str, Any]) -> None:
+    """Production needs every secret given; development keeps generated ones under VAR_DIR."""
+    if config["ENV"] == "production":
         for key in ("SECRET_KEY", "DATA_KEY", "BASE_URL", "DATABASE_URL"):
             if not config.get(key):
                 raise ConfigError(
                     f"LEADCAPTURE_{key} must be set when LEADCAPTURE_ENV=production. "
                     "See README.md, section 'Configuration'."
                 )
+        if not config["BASE_URL"].startswith("https://"):
+            raise ConfigError("LEADCAPTURE_BASE_URL must be an https:// URL in production.")
+        check_secret_key(config["SECRET_KEY"])
     else:
+        var_dir = Path(config["VAR_DIR"])
         var_dir.mkdir(parents=True, exist_ok=True)
         if not config["SECRET_KEY"]:
             config["SECRET_KEY"] = _persistent_secret(var_dir / "secret_key", 32)
         if not config["DATA_KEY"]:
             config["DATA_KEY"] = _persistent_secret(var_dir / "data_key", 32)
-    if not config["DATABASE_URL"]:
-        config["DATABASE_URL"] = f"sqlite:///{var_dir / 'leadcapture.db'}"
-    config["BASE_URL"] = config["BASE_URL"].rstrip("/")
-    if production and not config["BASE_URL"].startswith("https://"):
-        raise ConfigError("LEADCAPTURE_BASE_URL must be an https:// URL in production.")
-    if production:
-        check_secret_key(config["SECRET_KEY"])
     data_keys(config["DATA_KEY"])  # malformed keys are reported now, not at the first encryption
     index_key(config["INDEX_KEY"])
-    config["SECRET_KEY_FALLBACKS"] = tuple(config["SECRET_KEY_FALLBACKS"])
-    return Settings.from_config(config)
+    config["SECRET_KEY_FALLBACKS"] = tuple(_split(config["SECRET_KEY_FALLBACKS"]))
+
+
+def _dkim(config: dict[str, Any]) -> None:
+    """Signing needs a selector, a domain and a usable PEM key together; a key file is read now."""
+    selector = str(config["DKIM_SELECTOR"]).strip()
+    domain = str(config["DKIM_DOMAIN"]).strip()
+    key, key_file = config["DKIM_PRIVATE_KEY"], config["DKIM_PRIVATE_KEY_FILE"]
+    config["DKIM_SELECTOR"], config["DKIM_DOMAIN"] = selector, domain
+    if not (selector or domain or key or key_file):
+        return
+    if key_file and not key:
+        try:
+            key = Path(key_file).read_text()
+        except OSError as exc:
+            raise ConfigError(f"LEADCAPTURE_DKIM_PRIVATE_KEY_FILE: cannot read {key_file}: {exc}") from exc
+    if not (selector and domain and key):
+        raise ConfigError(
+            "DKIM signing needs LEADCAPTURE_DKIM_SELECTOR, LEADCAPTURE_DKIM_DOMAIN and "
+            "LEADCAPTURE_DKIM_PRIVATE_KEY (or _KEY_FILE) together."
+        )
+    pem = key.replace("\\n", "\n").strip()  # a one-line environment value carries its newlines as \n
+    try:
+        serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(
+            f"LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN …PRIVATE KEY-----): {exc}"
+        ) from exc
+    config["DKIM_PRIVATE_KEY"] = pem
 
 
 def flask_config(settings: Settings) -> dict[str, Any]:
@@ -253,11 +317,6 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # forms may stay open for a long time
         "WTF_CSRF_SSL_STRICT": False,  # embedded forms post without a Referer
     }
-
-
-def is_production(config: Any) -> bool:
-    """Tell whether the settings describe a production deployment."""
-    return str(config.get("ENV", "development")).lower() == "production"
 
 
 MIN_SECRET_KEY_LENGTH = 43  # 32 random bytes as URL-safe base64

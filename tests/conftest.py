@@ -17,6 +17,20 @@ from tests.support.app import DEMO_FORM, Drainer, Outbox, Runner, make_config
 from tests.support.mail import Recorder, free_port
 
 _WORKERS: list[dramatiq.Worker] = []  # the session's dramatiq worker, once started
+_CALLERS_SETTINGS: dict[str, str] = {}
+
+
+def pytest_configure(config):
+    """The suite never reads the caller's LEADCAPTURE_* settings (say a DATABASE_URL exported for a local run).
+
+    LEADCAPTURE_TEST_* stay: they choose the test servers (`make test-postgres`, the integration suite).
+    """
+    for name in [n for n in os.environ if n.startswith("LEADCAPTURE_") and not n.startswith("LEADCAPTURE_TEST_")]:
+        _CALLERS_SETTINGS[name] = os.environ.pop(name)
+
+
+def pytest_unconfigure(config):
+    os.environ.update(_CALLERS_SETTINGS)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -43,12 +44,25 @@ def may(role: str | None, permission: str) -> bool:
     return permission in PERMISSIONS.get(role or "", set())
 
 
+def _fold(text: str) -> str:
+    # NFKC maps look-alikes such as a fullwidth "ｅ" to "e"; case-folding goes further than lower().
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text.strip()).casefold())
+
+
 def normalise(email: str) -> str:
-    """The account email, checked and lower-cased."""
+    """The account email in its one stored form: NFKC, case-folded, email-validator's normal form."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        return _fold(validate_email(_fold(email), check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise AccountError(f"{email!r} is not a valid email address: {exc}") from exc
+
+
+def login_key(email: str) -> str:
+    """What a typed sign-in address is looked up and counted by, so every spelling of one account is one."""
+    try:
+        return normalise(email)
+    except AccountError:
+        return _fold(email)[:254]  # no account has it, but its failures still count together
 
 
 def check_password(password: str) -> None:
@@ -76,20 +90,21 @@ def create_user(session: Session, email: str, role: str, password: str) -> Admin
     return user
 
 
+def end_sessions(user: AdminUser) -> None:
+    """Sign the account out everywhere: every session cookie issued so far stops working."""
+    user.session_epoch += 1
+
+
 def set_password(user: AdminUser, password: str) -> None:
     """Change the password and end every existing session of the account."""
     check_password(password)
     user.password_hash = _hasher.hash(password)
-    user.session_epoch += 1
+    end_sessions(user)
 
 
 def authenticate(session: Session, email: str, password: str) -> AdminUser | None:
     """The active account with this email and password, or None (same cost either way)."""
-    try:
-        email = normalise(email)
-    except AccountError:
-        email = ""
-    user = session.scalar(select(AdminUser).where(AdminUser.email == email)) if email else None
+    user = session.scalar(select(AdminUser).where(AdminUser.email == login_key(email)))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -102,17 +117,25 @@ def authenticate(session: Session, email: str, password: str) -> AdminUser | Non
     return user
 
 
-def throttled(session: Session, email: str, ip: str | None) -> bool:
-    """Whether too many logins failed lately for this account or from this address."""
+def throttled(session: Session, email: str, client: str | None) -> bool:
+    """Whether too many logins failed lately for this account or from this client.
+
+    `client` is the address as the rate limits count it (an IPv6 client per /64).
+    """
     since = utcnow() - FAILURE_WINDOW
     recent = (
         select(func.count())
         .select_from(AuditEntry)
         .where(AuditEntry.action == LOGIN_FAILED, AuditEntry.occurred_at >= since)
     )
-    per_account = session.scalar(recent.where(AuditEntry.target == email.strip().lower()[:255])) or 0
-    per_ip = session.scalar(recent.where(AuditEntry.ip == ip)) or 0 if ip else 0
-    return per_account >= MAX_FAILURES_PER_ACCOUNT or per_ip >= MAX_FAILURES_PER_IP
+    per_account = session.scalar(recent.where(AuditEntry.target == login_key(email)[:255])) or 0
+    per_client = session.scalar(recent.where(AuditEntry.ip == client)) or 0 if client else 0
+    return per_account >= MAX_FAILURES_PER_ACCOUNT or per_client >= MAX_FAILURES_PER_IP
+
+
+def record_failed_login(session: Session, email: str, client: str | None) -> None:
+    """Audit a failed sign-in under the keys `throttled` counts by."""
+    audit(session, None, LOGIN_FAILED, login_key(email), ip=client)
 
 
 def audit(

@@ -1,29 +1,23 @@
-"""`leadcapture campaigns …`: content items and campaign sends from the command line (issue 6)."""
+"""`leadcapture campaigns …`: content items and campaign sends from the command line."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
+from leadcapture.cli.context import JobSystem, Runtime
+from leadcapture.consent import outbox
 from leadcapture.delivery import campaigns as campaigns_mod
 from leadcapture.delivery import content
 from leadcapture.models import DONE, PAUSED
+from leadcapture.services import Services
 
 POLL_SECONDS = 0.5
-
-
-def _app():
-    # Imported late: cli.py registers this group at its end (and may run as __main__).
-    from leadcapture.cli import _app as app
-
-    return app()
-
-
-def _services(app):
-    return app.extensions["leadcapture"]
 
 
 @click.group()
@@ -37,14 +31,22 @@ def campaigns() -> None:
 @click.option("--language", type=click.Choice(content.LANGUAGES), help="Language (overrides the front matter).")
 @click.option("--welcome", is_flag=True, help="Send this item to each person who confirms the purpose.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-def create(purpose_key: str, subject: str | None, language: str | None, welcome: bool, files: tuple[Path, ...]) -> None:
+@click.pass_obj
+def create(
+    runtime: Runtime,
+    purpose_key: str,
+    subject: str | None,
+    language: str | None,
+    welcome: bool,
+    files: tuple[Path, ...],
+) -> None:
     """Create a content item from Markdown FILES (one per language) and a draft campaign for it."""
     if len(files) > 1 and (subject or language):
         raise click.UsageError("--subject and --language apply to a single file; use front matter for several")
-    app = _app()
+    services = runtime.services
     try:
         drafts = [content.load_file(f, subject=subject, language=language) for f in files]
-        with _services(app).db.session() as session:
+        with services.db.session() as session:
             item = content.create_item(session, purpose_key, drafts, welcome=welcome)
             campaign = None if welcome else campaigns_mod.create_campaign(session, item.id)
             item_id, campaign_id = item.id, campaign.id if campaign else None
@@ -60,10 +62,11 @@ def create(purpose_key: str, subject: str | None, language: str | None, welcome:
 
 
 @campaigns.command("list")
-def list_() -> None:
+@click.pass_obj
+def list_(runtime: Runtime) -> None:
     """Every campaign with its state and counts."""
-    app = _app()
-    with _services(app).db.session() as session:
+    services = runtime.services
+    with services.db.session() as session:
         rows = [campaigns_mod.progress(session, c.id) for c in campaigns_mod.list_campaigns(session)]
     if not rows:
         click.echo("no campaigns yet: leadcapture campaigns create --purpose KEY FILE.md")
@@ -87,48 +90,41 @@ def _progress_line(p: campaigns_mod.Progress) -> str:
 
 @campaigns.command("status")
 @click.argument("campaign_id", type=int)
-def status(campaign_id: int) -> None:
+@click.pass_obj
+def status(runtime: Runtime, campaign_id: int) -> None:
     """Show how far a campaign is."""
-    app = _app()
-    click.echo(_progress_line(_progress(app, campaign_id)))
+    services = runtime.services
+    click.echo(_progress_line(_progress(services, campaign_id)))
 
 
-def _progress(app, campaign_id: int) -> campaigns_mod.Progress:
+def _progress(services: Services, campaign_id: int) -> campaigns_mod.Progress:
     try:
-        with _services(app).db.session() as session:
+        with services.db.session() as session:
             return campaigns_mod.progress(session, campaign_id)
     except campaigns_mod.CampaignError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def _act(app, action, campaign_id: int) -> str:
+def _act(services: Services, action: Callable[[Session, int], str], campaign_id: int) -> str:
     try:
-        with _services(app).db.session() as session:
+        with services.db.session() as session:
             return action(session, campaign_id)
     except campaigns_mod.CampaignError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def _watch(app, campaign_id: int) -> None:
+def _watch(services: Services, jobs: JobSystem, campaign_id: int) -> None:
     """Relay the campaign's jobs and show a progress bar until it is done or paused."""
-    from leadcapture.consent import outbox
-
-    services = _services(app)
     worker = None
-    if not _services(app).settings.broker_url:  # embedded default: this process does the sending
-        import dramatiq
-
-        from workers.broker import get_broker
-
-        worker = dramatiq.Worker(get_broker(), worker_threads=_services(app).settings.worker_threads)
-        worker.start()
-    p = _progress(app, campaign_id)
+    if not services.settings.broker_url:  # embedded default: this process does the sending
+        worker = jobs.start_worker(services)
+    p = _progress(services, campaign_id)
     try:
         with click.progressbar(length=max(p.total, 1), label=f"campaign {campaign_id}", show_pos=True) as bar:
             shown = 0
             while True:
                 outbox.relay_now(services)
-                p = _progress(app, campaign_id)
+                p = _progress(services, campaign_id)
                 bar.length = max(p.total, 1)
                 bar.update(p.processed - shown)
                 shown = p.processed
@@ -137,52 +133,53 @@ def _watch(app, campaign_id: int) -> None:
                 time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         if worker is not None:
-            _act(app, campaigns_mod.pause, campaign_id)
+            _act(services, campaigns_mod.pause, campaign_id)
             click.echo(f"\npaused; continue with: leadcapture campaigns resume {campaign_id}")
         else:
             click.echo("\nstopped watching; the workers carry on")
     finally:
         if worker is not None:
             worker.stop()
-    click.echo(_progress_line(_progress(app, campaign_id)))
+    click.echo(_progress_line(_progress(services, campaign_id)))
 
 
 @campaigns.command("send")
 @click.argument("campaign_id", type=int)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Show a progress bar until it is done.")
-def send(campaign_id: int, wait: bool) -> None:
+@click.pass_obj
+def send(runtime: Runtime, campaign_id: int, wait: bool) -> None:
     """Send a campaign to everyone whose consent for its purpose is current (never twice)."""
-    app = _app()
-    click.echo(_act(app, campaigns_mod.start, campaign_id))
-    if wait and _progress(app, campaign_id).status != DONE:
-        _watch(app, campaign_id)
+    services = runtime.services
+    click.echo(_act(services, campaigns_mod.start, campaign_id))
+    if wait and _progress(services, campaign_id).status != DONE:
+        _watch(services, runtime.jobs, campaign_id)
     else:
-        _relay_if_broker(app)
+        _relay_if_broker(services)
 
 
 @campaigns.command("pause")
 @click.argument("campaign_id", type=int)
-def pause(campaign_id: int) -> None:
+@click.pass_obj
+def pause(runtime: Runtime, campaign_id: int) -> None:
     """Pause a sending campaign; nobody gets a second copy on resume."""
-    click.echo(_act(_app(), campaigns_mod.pause, campaign_id))
+    click.echo(_act(runtime.services, campaigns_mod.pause, campaign_id))
 
 
 @campaigns.command("resume")
 @click.argument("campaign_id", type=int)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Show a progress bar until it is done.")
-def resume(campaign_id: int, wait: bool) -> None:
+@click.pass_obj
+def resume(runtime: Runtime, campaign_id: int, wait: bool) -> None:
     """Resume a paused campaign where it stopped."""
-    app = _app()
-    click.echo(_act(app, campaigns_mod.resume, campaign_id))
+    services = runtime.services
+    click.echo(_act(services, campaigns_mod.resume, campaign_id))
     if wait:
-        _watch(app, campaign_id)
+        _watch(services, runtime.jobs, campaign_id)
     else:
-        _relay_if_broker(app)
+        _relay_if_broker(services)
 
 
-def _relay_if_broker(app) -> None:
+def _relay_if_broker(services: Services) -> None:
     """With a broker, publish the jobs now; embedded, `leadcapture serve` relays and sends them."""
-    if _services(app).settings.broker_url:
-        from leadcapture.consent import outbox
-
-        outbox.relay_now(_services(app))
+    if services.settings.broker_url:
+        outbox.relay_now(services)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import sys
 import threading
 
 import click
+from sqlalchemy.orm import Session
 
-
-def _app():
-    from leadcapture.cli import _app as app
-
-    return app()
-
-
-def _services(app):
-    return app.extensions["leadcapture"]
-
+from leadcapture import scheduler
+from leadcapture.cli.context import Runtime
+from leadcapture.consent.people import find_person
+from leadcapture.crypto import normalise_email
+from leadcapture.models import Person, Suppression, utcnow
+from leadcapture.privacy import records
+from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key, pending, rotate
+from leadcapture.privacy.proof import render_proof
+from leadcapture.privacy.rights import erase_person, export_person
+from leadcapture.services import Services
 
 # --- people ----------------------------------------------------------------------------------
 
@@ -28,12 +30,8 @@ def people() -> None:
     """Data-subject rights: access, erasure, suppression."""
 
 
-def _find(session, services, email: str):
+def _find(session: Session, services: Services, email: str) -> Person:
     """The person with this address, or a clear exit 1 (the operator is authenticated)."""
-    from leadcapture.consent.people import find_person
-    from leadcapture.crypto import normalise_email
-    from leadcapture.models import Suppression
-
     person = find_person(session, services.vault, email)
     if person is not None:
         return person
@@ -52,12 +50,10 @@ def _find(session, services, email: str):
 @people.command("export")
 @click.argument("email")
 @click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
-def people_export(email: str, fmt: str) -> None:
+@click.pass_obj
+def people_export(runtime: Runtime, email: str, fmt: str) -> None:
     """Print everything held about EMAIL with the proof of consent (JSON, or a printable HTML page)."""
-    from leadcapture.privacy.proof import render_proof
-    from leadcapture.privacy.rights import export_person
-
-    services = _services(_app())
+    services = runtime.services
     with services.db.session() as session:
         data = export_person(session, services.vault, _find(session, services, email))
     click.echo(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else render_proof(data))
@@ -66,11 +62,10 @@ def people_export(email: str, fmt: str) -> None:
 @people.command("erase")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def people_erase(email: str, yes: bool) -> None:
+@click.pass_obj
+def people_erase(runtime: Runtime, email: str, yes: bool) -> None:
     """Erase EMAIL's personal data, keep the ledger verifiable and suppress the address."""
-    from leadcapture.privacy.rights import erase_person
-
-    services = _services(_app())
+    services = runtime.services
     with services.db.session() as session:
         person = _find(session, services, email)
         if not yes and not click.confirm(
@@ -79,7 +74,7 @@ def people_erase(email: str, yes: bool) -> None:
             click.echo("nothing erased", err=True)
             sys.exit(1)
         person_id = person.id
-        counts = erase_person(session, services.vault, person, method="admin")
+        counts = erase_person(session, services.vault, person, method="admin", forget_mail=services.forget_mail)
     click.echo(
         f"erased person {person_id}: {counts['consents']} consent(s), {counts['submissions']} submission(s), "
         f"{counts['ledger_payloads']} ledger payload(s); the address is suppressed"
@@ -88,12 +83,10 @@ def people_erase(email: str, yes: bool) -> None:
 
 @people.command("unsuppress")
 @click.argument("email")
-def people_unsuppress(email: str) -> None:
+@click.pass_obj
+def people_unsuppress(runtime: Runtime, email: str) -> None:
     """Lift a suppression after the person asked for it from that mailbox (see README)."""
-    from leadcapture.crypto import normalise_email
-    from leadcapture.models import Suppression
-
-    services = _services(_app())
+    services = runtime.services
     with services.db.session() as session:
         row = session.get(Suppression, services.vault.blind_index(normalise_email(email)))
         if row is None:
@@ -112,9 +105,7 @@ def keys() -> None:
     """Encryption keys: status and rotation."""
 
 
-def _checked(services) -> None:
-    from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
-
+def _checked(services: Services) -> None:
     try:
         with services.db.session() as session:
             check_index_key(session, services.vault)
@@ -123,16 +114,14 @@ def _checked(services) -> None:
 
 
 @keys.command("status")
-def keys_status() -> None:
+@click.pass_obj
+def keys_status(runtime: Runtime) -> None:
     """Show the configured keys and how many rows still use an older one."""
-    from leadcapture.privacy.keyrotation import pending
-
-    app = _app()
-    services = _services(app)
+    services = runtime.services
     _checked(services)
     vault = services.vault
     click.echo(f"data keys (newest first): {', '.join(vault.key_ids)}; encrypting with {vault.current_key_id}")
-    source = "LEADCAPTURE_INDEX_KEY" if _services(app).settings.index_key_text else "derived from the oldest data key"
+    source = "LEADCAPTURE_INDEX_KEY" if services.settings.index_key_text else "derived from the oldest data key"
     click.echo(f"blind index key: {vault.index_key_id} ({source})")
     with services.db.session() as session:
         counts = pending(session, vault)
@@ -142,12 +131,10 @@ def keys_status() -> None:
 
 @keys.command("rotate")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
-def keys_rotate(batch: int) -> None:
+@click.pass_obj
+def keys_rotate(runtime: Runtime, batch: int) -> None:
     """Re-encrypt every encrypted value with the newest key (put it first in LEADCAPTURE_DATA_KEY)."""
-    from leadcapture.privacy.keyrotation import pending, rotate
-
-    app = _app()
-    services = _services(app)
+    services = runtime.services
     _checked(services)
     with services.db.session() as session:
         total = sum(pending(session, services.vault).values())
@@ -156,7 +143,7 @@ def keys_rotate(batch: int) -> None:
         counts = rotate(services.db, services.vault, batch=batch, progress=bar.update)
     click.echo(f"done: {sum(counts.values())} value(s) re-encrypted" + "".join(f"; {t} {n}" for t, n in counts.items()))
     if len(services.vault.key_ids) > 1:
-        if _services(app).settings.index_key_text:
+        if services.settings.index_key_text:
             click.echo("the older data keys are no longer used: remove them from LEADCAPTURE_DATA_KEY")
         else:
             click.echo(
@@ -166,11 +153,10 @@ def keys_rotate(batch: int) -> None:
 
 
 @keys.command("index-key")
-def keys_index_key() -> None:
+@click.pass_obj
+def keys_index_key(runtime: Runtime) -> None:
     """Print the blind-index key as a LEADCAPTURE_INDEX_KEY setting (keep it secret)."""
-    import base64
-
-    services = _services(_app())
+    services = runtime.services
     _checked(services)
     click.echo(f"LEADCAPTURE_INDEX_KEY={base64.urlsafe_b64encode(services.vault.index_key).decode()}")
 
@@ -180,17 +166,16 @@ def keys_index_key() -> None:
 
 @click.command("register")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json"]), default="markdown", show_default=True)
-def register_cmd(fmt: str) -> None:
+@click.pass_obj
+def register_cmd(runtime: Runtime, fmt: str) -> None:
     """Print the records of processing activities (GDPR Art. 30) generated from the forms."""
-    from leadcapture.privacy import records as register
-
-    app = _app()
-    with _services(app).db.session() as session:
-        data = register.build(session, _services(app).settings)
+    services = runtime.services
+    with services.db.session() as session:
+        data = records.build(session, services.settings)
     if not data["activities"]:
         click.echo("no forms imported yet: `leadcapture forms import FILE.toml` first", err=True)
         sys.exit(1)
-    render = {"markdown": register.to_markdown, "html": register.to_html, "json": register.to_json}[fmt]
+    render = {"markdown": records.to_markdown, "html": records.to_html, "json": records.to_json}[fmt]
     click.echo(render(data))
 
 
@@ -199,13 +184,10 @@ def register_cmd(fmt: str) -> None:
 
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run the periodic jobs once now (if no other process holds the lease).")
-def scheduler_cmd(once: bool) -> None:
+@click.pass_obj
+def scheduler_cmd(runtime: Runtime, once: bool) -> None:
     """Run retention, expiry and re-permission jobs; safe on many machines (a lease picks one)."""
-    from leadcapture import scheduler
-    from leadcapture.models import utcnow
-
-    app = _app()
-    services = _services(app)
+    services = runtime.services
     relay = bool(services.settings.broker_url)  # embedded, `leadcapture serve` relays and runs the jobs
     if once:
         holder = scheduler.holder_id()
@@ -226,8 +208,5 @@ def scheduler_cmd(once: bool) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"scheduler running every {_services(app).settings.scheduler_interval}s; Ctrl-C to stop")
+    click.echo(f"scheduler running every {services.settings.scheduler_interval}s; Ctrl-C to stop")
     scheduler.loop(services, stop, relay=relay, first_delay=0.1)
-
-
-COMMANDS = [people, keys, register_cmd, scheduler_cmd]

@@ -20,6 +20,7 @@ def gunicorn_options(settings: Settings, bind: str, workers: int | None, threads
         "keepalive": 5,
         "accesslog": "-",
         "errorlog": "-",
+        # gunicorn's own variable, honoured as gunicorn itself would: it configures the proxy, not leadcapture.
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "proc_name": "leadcapture-web",
     }
@@ -27,6 +28,7 @@ def gunicorn_options(settings: Settings, bind: str, workers: int | None, threads
 
 def run_gunicorn(options: dict[str, Any]) -> None:
     """Serve leadcapture.wsgi:app with gunicorn; returns when gunicorn has shut down (SIGTERM: graceful)."""
+    # gunicorn is the optional `production` extra: only `serve --production` needs it installed.
     from gunicorn.app.base import BaseApplication
 
     class Application(BaseApplication):
@@ -35,6 +37,7 @@ def run_gunicorn(options: dict[str, Any]) -> None:
                 self.cfg.set(key, value)
 
         def load(self):
+            # Importing the WSGI module builds the app: here, in the gunicorn process that serves it.
             from leadcapture.wsgi import app
 
             return app

@@ -5,18 +5,9 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
+from leadcapture.backoffice.accounts import AccountError, audit, create_user, generate_password, normalise, set_password
+from leadcapture.cli.context import Runtime
 from leadcapture.models import ROLES, AdminUser, utcnow
-
-
-def _app():
-    # Imported when called: cli.py imports this module at its end.
-    from leadcapture.cli import _app
-
-    return _app()
-
-
-def _services(app):
-    return app.extensions["leadcapture"]
 
 
 @click.group()
@@ -26,8 +17,6 @@ def users() -> None:
 
 def _password(prompt: bool) -> tuple[str, bool]:
     """The password typed at the prompt, or a generated one-time password (and True)."""
-    from leadcapture.backoffice.accounts import generate_password
-
     if prompt:
         return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
     return generate_password(), True
@@ -37,14 +26,13 @@ def _password(prompt: bool) -> tuple[str, bool]:
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the account may do.")
 @click.option("--password-prompt", is_flag=True, help="Ask for the password instead of generating one.")
-def users_create(email: str, role: str, password_prompt: bool) -> None:
+@click.pass_obj
+def users_create(runtime: Runtime, email: str, role: str, password_prompt: bool) -> None:
     """Create an account; prints a one-time password unless --password-prompt is given."""
-    from leadcapture.backoffice.accounts import AccountError, audit, create_user
-
-    app = _app()
+    services = runtime.services
     password, generated = _password(password_prompt)
     try:
-        with _services(app).db.session() as session:
+        with services.db.session() as session:
             user = create_user(session, email, role, password)
             audit(session, None, "user.create", user.email, detail={"role": role, "via": "cli"})
             created = user.email
@@ -54,20 +42,19 @@ def users_create(email: str, role: str, password_prompt: bool) -> None:
     if generated:
         click.echo(f"one-time password: {password}")
         click.echo("  (shown once; change it with `leadcapture users password EMAIL --password-prompt`)")
-    click.echo(f"  log in at {_services(app).settings.base_url}/admin/")
+    click.echo(f"  log in at {services.settings.base_url}/admin/")
 
 
 @users.command("password")
 @click.argument("email")
 @click.option("--password-prompt", is_flag=True, help="Ask for the password instead of generating one.")
-def users_password(email: str, password_prompt: bool) -> None:
+@click.pass_obj
+def users_password(runtime: Runtime, email: str, password_prompt: bool) -> None:
     """Set a new password (ends the account's sessions)."""
-    from leadcapture.backoffice.accounts import AccountError, audit, normalise, set_password
-
-    app = _app()
+    services = runtime.services
     password, generated = _password(password_prompt)
     try:
-        with _services(app).db.session() as session:
+        with services.db.session() as session:
             user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
             if user is None:
                 raise AccountError(f"no user with email {email}")
@@ -82,13 +69,12 @@ def users_password(email: str, password_prompt: bool) -> None:
 
 @users.command("disable")
 @click.argument("email")
-def users_disable(email: str) -> None:
+@click.pass_obj
+def users_disable(runtime: Runtime, email: str) -> None:
     """Disable an account and end its sessions."""
-    from leadcapture.backoffice.accounts import AccountError, audit, normalise
-
-    app = _app()
+    services = runtime.services
     try:
-        with _services(app).db.session() as session:
+        with services.db.session() as session:
             user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
             if user is None:
                 raise AccountError(f"no user with email {email}")
@@ -100,10 +86,11 @@ def users_disable(email: str) -> None:
 
 
 @users.command("list")
-def users_list() -> None:
+@click.pass_obj
+def users_list(runtime: Runtime) -> None:
     """List the accounts."""
-    app = _app()
-    with _services(app).db.session() as session:
+    services = runtime.services
+    with services.db.session() as session:
         rows = session.scalars(select(AdminUser).order_by(AdminUser.email)).all()
         for user in rows:
             state = "disabled" if user.disabled_at else "active"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import mimetypes
 import re
 import tomllib
 from pathlib import Path
@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import tomli_w
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -166,21 +168,40 @@ def load_toml(path: Path) -> tuple[dict[str, Any], bytes]:
     except tomllib.TOMLDecodeError as exc:
         raise FormDefinitionError([f"{path} is not valid TOML: {exc}"]) from exc
     definition = validate(raw)
-    asset_path = (path.parent / definition["asset"]).resolve()
-    try:
-        data = asset_path.read_bytes()
-    except OSError as exc:
-        raise FormDefinitionError([f"asset {definition['asset']!r} cannot be read: {exc.strerror}"]) from exc
+    data = read_asset(path.parent, definition["asset"])
     check_asset(definition["asset"], data)
     return definition, data
 
 
+def read_asset(folder: Path, name: str) -> bytes:
+    """The bytes of the asset a definition names: a regular file inside the definition's own folder."""
+    root = folder.resolve()
+    target = (root / name).resolve()  # `..`, absolute names and symlinks all resolve before the check
+    if not target.is_relative_to(root):
+        raise FormDefinitionError([f"asset {name!r} must be a file in the definition's folder ({root})"])
+    if target.exists() and not target.is_file():  # a FIFO or device would block or never end
+        raise FormDefinitionError([f"asset {name!r} is not a regular file"])
+    try:
+        with target.open("rb") as fh:
+            return fh.read(MAX_ASSET_BYTES + 1)  # one byte more tells check_asset it is too large
+    except OSError as exc:
+        raise FormDefinitionError([f"asset {name!r} cannot be read: {exc.strerror}"]) from exc
+
+
 def check_asset(filename: str, data: bytes) -> None:
-    """Refuse assets that are too large or not what their name says."""
+    """Refuse assets that are too large or not a PDF document that opens (magic bytes and a parse)."""
     if len(data) > MAX_ASSET_BYTES:
         raise FormDefinitionError([f"asset is larger than {MAX_ASSET_BYTES // (1024 * 1024)} MB"])
-    if filename.lower().endswith(".pdf") and not data.startswith(b"%PDF-"):
-        raise FormDefinitionError(["asset has a .pdf name but is not a PDF file"])
+    if not data.startswith(b"%PDF-"):
+        raise FormDefinitionError([f"asset {filename!r} is not a PDF file"])
+    try:
+        pages = len(PdfReader(io.BytesIO(data)).pages)
+    except FileNotDecryptedError as exc:
+        raise FormDefinitionError([f"asset {filename!r} is a password-protected PDF visitors cannot open"]) from exc
+    except Exception as exc:  # noqa: BLE001  (a malformed file fails in many ways; each means "not a PDF")
+        raise FormDefinitionError([f"asset {filename!r} is not a PDF file (it does not open: {exc})"]) from exc
+    if pages == 0:
+        raise FormDefinitionError([f"asset {filename!r} is a PDF file without pages"])
 
 
 def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tuple[FormVersion, bool]:
@@ -191,7 +212,7 @@ def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tup
             Asset(
                 sha256=digest,
                 filename=Path(definition["asset"]).name,
-                content_type=mimetypes.guess_type(definition["asset"])[0] or "application/octet-stream",
+                content_type="application/pdf",  # check_asset lets nothing else in
                 size=len(asset_data),
                 data=asset_data,
             )

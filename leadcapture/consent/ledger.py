@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from leadcapture.crypto import DecryptionError, Vault
@@ -119,21 +119,24 @@ def verify(session: Session, vault: Vault) -> tuple[int, Problem | None]:
 
 def _walk(session: Session, vault: Vault, events: Iterator[LedgerEvent]) -> tuple[int, Problem | None]:
     expected_prev, expected_seq, count = GENESIS, 1, 0
-    for ev in events:
-        if ev.seq != expected_seq:
-            return count, Problem(expected_seq, f"missing (next event found is {ev.seq})")
-        if ev.prev_hash != expected_prev:
-            return count, Problem(ev.seq, "prev_hash does not match the event before it")
-        if _event_hash(ev) != ev.hash:
-            return count, Problem(ev.seq, "contents were changed (hash mismatch)")
-        if ev.payload_enc is not None:
-            try:
-                body = canonical(payload_of(vault, ev))
-            except (DecryptionError, ValueError) as exc:
-                return count, Problem(ev.seq, f"payload unreadable ({exc.__class__.__name__})")
-            if hashlib.sha256(body).hexdigest() != ev.payload_digest:
-                return count, Problem(ev.seq, "payload was changed (digest mismatch)")
-        expected_prev, expected_seq, count = ev.hash, expected_seq + 1, count + 1
+    try:
+        for ev in events:
+            if ev.seq != expected_seq:
+                return count, Problem(expected_seq, f"missing (next event found is {ev.seq})")
+            if ev.prev_hash != expected_prev:
+                return count, Problem(ev.seq, "prev_hash does not match the event before it")
+            if _event_hash(ev) != ev.hash:
+                return count, Problem(ev.seq, "contents were changed (hash mismatch)")
+            if ev.payload_enc is not None:
+                try:
+                    body = canonical(payload_of(vault, ev))
+                except (DecryptionError, ValueError) as exc:  # a changed ciphertext, or not JSON inside
+                    return count, Problem(ev.seq, f"payload unreadable ({exc})")
+                if hashlib.sha256(body).hexdigest() != ev.payload_digest:
+                    return count, Problem(ev.seq, "payload was changed (digest mismatch)")
+            expected_prev, expected_seq, count = ev.hash, expected_seq + 1, count + 1
+    except UnreadableRow as exc:
+        return count, Problem(exc.seq, f"row unreadable ({exc.reason})")
     head = session.get(LedgerHead, 1)
     if head is not None and (head.seq != count or head.hash != expected_prev):
         return count, Problem(count + 1, f"head says {head.seq} events; events after {count} were deleted")
@@ -142,10 +145,33 @@ def _walk(session: Session, vault: Vault, events: Iterator[LedgerEvent]) -> tupl
     return count, None
 
 
+class UnreadableRow(Exception):
+    """A stored event whose columns no longer load (e.g. an edited time)."""
+
+    def __init__(self, seq: int, reason: str):
+        super().__init__(f"event {seq}: {reason}")
+        self.seq, self.reason = seq, reason
+
+
 def _events(session: Session) -> Iterator[LedgerEvent]:
     stmt = select(LedgerEvent).order_by(LedgerEvent.seq).execution_options(yield_per=1000)
     result = session.scalars(stmt)
+    last = 0
     try:
-        yield from result
+        for ev in result:
+            last = ev.seq
+            yield ev
+    except ValueError:
+        # A row of the batch no longer loads: go on one row at a time to name it.
+        result.close()
+        yield from _events_after(session, last)
     finally:
         result.close()
+
+
+def _events_after(session: Session, seq: int) -> Iterator[LedgerEvent]:
+    while (seq := session.scalar(select(func.min(LedgerEvent.seq)).where(LedgerEvent.seq > seq))) is not None:
+        try:
+            yield session.scalars(select(LedgerEvent).where(LedgerEvent.seq == seq)).one()
+        except ValueError as exc:
+            raise UnreadableRow(seq, str(exc)) from exc

@@ -1,10 +1,12 @@
-"""People and where their actions come from: lookup by blind index, suppression, the visitor trace."""
+"""People and where their actions come from: lookup by blind index, mailboxes, suppression, the visitor trace."""
 
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,21 @@ class Visitor:
     ip: str | None = None
     user_agent: str | None = None
     page_url: str | None = None
+
+    def __post_init__(self) -> None:
+        self.page_url = page_without_query(self.page_url)
+
+
+def page_without_query(url: str | None) -> str | None:
+    """The page a form was filled in on, without query, fragment or user info: those carry personal data."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: keep what comes before any query or fragment
+        return url.split("?", 1)[0].split("#", 1)[0] or None
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) or None
 
 
 def minimise_ip(ip: str | None, mode: str) -> str | None:
@@ -42,6 +59,20 @@ def find_person(session: Session, vault: Vault, email: str) -> Person | None:
     """The person with this address, looked up by blind index."""
     index = vault.blind_index(normalise_email(email))
     return session.scalar(select(Person).where(Person.email_index == index))
+
+
+def mailbox_of(address: str) -> str:
+    """The inbox an address delivers to, for counting mail: `Name+anything@Domain` is `name@domain`."""
+    folded = unicodedata.normalize("NFKC", address.strip()).casefold()
+    local, at, domain = folded.rpartition("@")
+    if not at:
+        return folded
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
+def mailbox_index(vault: Vault, address: str) -> str:
+    """Blind index of the address's mailbox (its own namespace, so it never equals a person's index)."""
+    return vault.blind_index("mailbox:" + mailbox_of(address))
 
 
 def is_suppressed(session: Session, person: Person) -> bool:

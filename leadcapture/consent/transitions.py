@@ -7,11 +7,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, ledger, outbox
-from leadcapture.consent.people import Visitor, get_or_create_person, is_suppressed, minimise_ip, trace
+from leadcapture.consent.people import (
+    Visitor,
+    get_or_create_person,
+    is_suppressed,
+    mailbox_index,
+    minimise_ip,
+    trace,
+)
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     ASSET,
@@ -23,6 +31,7 @@ from leadcapture.models import (
     Consent,
     FormVersion,
     LeadRequest,
+    MailboxWindow,
     Person,
     Submission,
     Suppression,
@@ -82,7 +91,7 @@ def submit(
                 payload=_notice(version, request, submission, visitor, settings),
                 occurred_at=now,
             )
-    if not is_suppressed(session, person) and _claim_confirmation_slot(session, person, settings):
+    if not is_suppressed(session, person) and _claim_confirmation_slot(session, vault, settings, email):
         submission.sends_confirmation = True
         outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission.id)
     return submission
@@ -198,20 +207,29 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
     session.flush()
 
 
-def _claim_confirmation_slot(session: Session, person: Person, settings: Settings) -> bool:
-    """Atomically take the per-address confirmation slot; False within the window."""
+def _claim_confirmation_slot(session: Session, vault: Vault, settings: Settings, email: str) -> bool:
+    """Atomically take the mailbox's confirmation slot; False within the window.
+
+    Every spelling of one inbox (`+tag`, case) shares the slot. An existing window is taken by one
+    conditional UPDATE; a mailbox seen for the first time by an INSERT that only one submission wins.
+    """
+    index = mailbox_index(vault, email)
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.confirmation_window)
-    result = session.execute(
-        update(Person)
-        .where(
-            Person.id == person.id,
-            or_(Person.last_confirmation_at.is_(None), Person.last_confirmation_at < cutoff),
-        )
+    taken = session.execute(
+        update(MailboxWindow)
+        .where(MailboxWindow.mailbox_index == index, MailboxWindow.last_confirmation_at < cutoff)
         .values(last_confirmation_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    if taken.rowcount == 1:
+        return True
+    try:
+        with session.begin_nested():
+            session.execute(insert(MailboxWindow).values(mailbox_index=index, last_confirmation_at=now))
+    except IntegrityError:  # the mailbox is inside its window, or a concurrent submission just took it
+        return False
+    return True
 
 
 def _confirm_purpose(session, vault, settings, request, method, visitor, now) -> None:

@@ -8,7 +8,6 @@ both List-Unsubscribe headers, without which receivers may not offer one-click (
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from leadcapture.settings import ConfigError, Settings
 
@@ -28,7 +27,7 @@ Finalise = Callable[[bytes], bytes]
 
 
 class DKIMSettingError(ConfigError, ValueError):
-    """The LEADCAPTURE_DKIM_* settings are incomplete or the key is unusable.
+    """The DKIM key cannot sign (load_settings has already checked that the settings are complete).
 
     A ValueError too, so `leadcapture worker` (which checks the transport at start) reports it
     in one line like any other malformed mail setting.
@@ -60,26 +59,9 @@ class Signer:
 
 def signer_from_settings(settings: Settings) -> Signer | None:
     """The Signer the LEADCAPTURE_DKIM_* settings describe, or None when signing is off."""
-    selector = settings.dkim_selector.strip()
-    domain = settings.dkim_domain.strip()
-    key = settings.dkim_private_key
-    key_file = settings.dkim_private_key_file
-    if not (selector or domain or key or key_file):
+    if not settings.dkim_enabled:
         return None
-    if key_file and not key:
-        try:
-            key = Path(key_file).read_text()
-        except OSError as exc:
-            raise DKIMSettingError(f"LEADCAPTURE_DKIM_PRIVATE_KEY_FILE: cannot read {key_file}: {exc}") from exc
-    if not (selector and domain and key):
-        raise DKIMSettingError(
-            "DKIM signing needs LEADCAPTURE_DKIM_SELECTOR, LEADCAPTURE_DKIM_DOMAIN and "
-            "LEADCAPTURE_DKIM_PRIVATE_KEY (or _KEY_FILE) together."
-        )
-    pem = key.replace("\\n", "\n").strip().encode()
-    if b"PRIVATE KEY" not in pem:
-        raise DKIMSettingError("LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN …PRIVATE KEY-----)")
-    signer = Signer(selector, domain, pem)
+    signer = Signer(settings.dkim_selector, settings.dkim_domain, settings.dkim_private_key.encode())
     try:
         signer(b"From: a@b\r\nTo: c@d\r\nSubject: t\r\n\r\nt\r\n")
     except Exception as exc:  # dkimpy raises several kinds for a bad key

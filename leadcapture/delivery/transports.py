@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import parseaddr
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -85,6 +85,21 @@ class MaildirTransport:
                 continue
         items.sort(key=lambda item: (item[1], item[0]), reverse=True)
         return [(key, msg) for key, _mtime, msg in items]
+
+    def forget(self, address: str) -> int:
+        """Delete every stored message to this address (erasure reaches the outbox too); return how many."""
+        wanted = address.strip().lower()
+        box, parser, removed = self._box(), BytesHeaderParser(policy=policy.default), 0
+        for key in box.keys():
+            try:
+                with box.get_file(key) as fh:
+                    headers = parser.parse(fh)
+            except (KeyError, FileNotFoundError):  # removed meanwhile
+                continue
+            if wanted in {addr.strip().lower() for _name, addr in getaddresses(headers.get_all("To", []))}:
+                box.discard(key)
+                removed += 1
+        return removed
 
 
 class SMTPTransport:

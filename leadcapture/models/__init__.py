@@ -35,7 +35,15 @@ from leadcapture.models.delivery import (
 from leadcapture.models.forms import Asset, Form, FormVersion
 from leadcapture.models.jobs import Lock, OutboxJob, Setting
 from leadcapture.models.ledger import LedgerEvent, LedgerHead
-from leadcapture.models.people import Consent, LeadRequest, Person, Repermission, Submission, Suppression
+from leadcapture.models.people import (
+    Consent,
+    LeadRequest,
+    MailboxWindow,
+    Person,
+    Repermission,
+    Submission,
+    Suppression,
+)
 
 __all__ = [
     "PENDING",
@@ -52,6 +60,7 @@ __all__ = [
     "Form",
     "FormVersion",
     "Person",
+    "MailboxWindow",
     "Submission",
     "LeadRequest",
     "Consent",

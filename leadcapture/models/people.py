@@ -29,7 +29,18 @@ class Person(Base):
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_confirmation_at: Mapped[datetime | None]
+
+
+class MailboxWindow(Base):
+    """When a mailbox last got a confirmation email: the anti-bombing window counts per mailbox.
+
+    Keyed by the blind index of the folded mailbox (`name+tag@Domain` is `name@domain`), so the
+    ten spellings of one inbox share one window and no address is stored in plaintext.
+    """
+
+    __tablename__ = "mailbox_windows"
+    mailbox_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_confirmation_at: Mapped[datetime]
 
 
 class Submission(Base):

@@ -8,6 +8,7 @@ collection_method, event_time, state.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -15,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger
 from leadcapture.consent.lifecycle import lapses_at
+from leadcapture.consent.people import mailbox_index
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     CONFIRMED,
     EXPIRED,
     Consent,
     LedgerEvent,
+    MailboxWindow,
     Message,
     Person,
     Submission,
@@ -159,15 +162,24 @@ def _submission_record(submission: Submission, vault: Vault) -> dict[str, Any]:
     }
 
 
-def erase_person(session: Session, vault: Vault, person: Person, *, method: str) -> dict[str, int]:
+def erase_person(
+    session: Session,
+    vault: Vault,
+    person: Person,
+    *,
+    method: str,
+    forget_mail: Callable[[str], int] | None = None,
+) -> dict[str, int]:
     """Delete the person's data, keep the ledger verifiable, suppress the address (R6.2).
 
     The ledger keeps each event's hash and payload digest (so `ledger verify` still passes) but
     loses the payload (IP, user agent, wording shown); an `erased` event records the erasure.
     The blind index goes on the suppression list so that no import or submission mails the
-    address again without a fresh opt-in by the person.
+    address again without a fresh opt-in by the person. `forget_mail` (the services' one) deletes
+    the copies of their mail that the transport keeps, such as the development outbox.
     """
     person_id, index = person.id, person.email_index
+    address = vault.decrypt(person.email_enc)
     erased_payloads = ledger.erase_payloads(session, person_id)
     ledger.append(
         session,
@@ -180,10 +192,13 @@ def erase_person(session: Session, vault: Vault, person: Person, *, method: str)
     )
     session.merge(Suppression(email_index=index, reason="erased"))
     session.execute(update(Message).where(Message.person_id == person_id).values(person_id=None))
+    session.execute(delete(MailboxWindow).where(MailboxWindow.mailbox_index == mailbox_index(vault, address)))
     consents = session.execute(delete(Consent).where(Consent.person_id == person_id)).rowcount
     submissions = session.scalars(select(Submission).where(Submission.person_id == person_id)).all()
     for submission in submissions:
         session.delete(submission)  # its requests go with it
     session.delete(person)
     session.flush()
+    if forget_mail is not None:
+        forget_mail(address)
     return {"consents": consents, "submissions": len(submissions), "ledger_payloads": erased_payloads}

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hmac
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.models import Person, Submission
-from tests.support.app import BASE_URL, form_token, links, path_of, submit
+from leadcapture.consent import ledger
+from leadcapture.models import LedgerEvent, Person, Submission
+from tests.support.app import BASE_URL, ROOT, form_token, links, path_of, submit
 
 pytestmark = pytest.mark.usefixtures("demo_form")
 
@@ -178,3 +182,69 @@ def test_a_forged_host_header_changes_no_page_and_no_link(client, worker, mailbo
             body = client.open(path, method=method, headers=headers).get_data(as_text=True)
             assert EVIL not in body, path
             assert not re.search(r"https?://(?!lc\.test|www\.example\.com|127\.0\.0\.1:8000)[^\s\"'<]+", body), path
+
+
+def test_ten_tag_variants_of_one_mailbox_get_one_confirmation(client, services, worker, mailbox):
+    # When ten spellings of one inbox are submitted within the confirmation window
+    for n in range(10):
+        assert submit(client, f"Ann+{n}@example.com", ["newsletter"]).status_code == 200
+    worker.drain()
+    # Then the inbox gets one confirmation, addressed as the first was typed
+    (msg,) = mailbox.messages()
+    assert str(msg["To"]) == "Ann+0@example.com"
+    assert count(services, Person) == 10 and count(services, Submission) == 10
+
+
+def test_the_page_url_is_stored_without_its_query_and_fragment(client, services):
+    page = "https://www.example.com/whitepaper?email=ann%40example.com&name=Ann#form"
+    data = {"csrf_token": form_token(client), "email": "ann@example.com", "page_url": page}
+    data["purpose_newsletter"] = "y"
+    assert client.post("/f/sales-machine", data=data).status_code == 200
+    with services.db.session() as session:
+        assert session.scalar(select(Submission.page_url)) == "https://www.example.com/whitepaper"
+        (event,) = session.scalars(select(LedgerEvent)).all()
+        assert ledger.payload_of(services.vault, event)["page_url"] == "https://www.example.com/whitepaper"
+
+
+def test_forget_me_removes_the_persons_mail_from_the_development_outbox(client, worker, mailbox):
+    # Given a person whose mail sits in the local outbox, next to someone else's
+    submit(client, "jan@example.com", ["newsletter"])
+    submit(client, "piet@example.com", ["newsletter"])
+    worker.drain()
+    (confirmation,) = mailbox.to("jan@example.com")
+    preferences = path_of(next(u for u in links(confirmation) if "/p/" in u)) + "/forget"
+    # When they erase themselves from the preference centre
+    token = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(preferences).get_data(as_text=True)
+    )
+    assert client.post(preferences, data={"csrf_token": token.group(1)}).status_code == 200
+    # Then their copies are gone from the outbox, and only theirs
+    assert mailbox.to("jan@example.com") == [] and len(mailbox.to("piet@example.com")) == 1
+
+
+def test_people_erase_removes_the_persons_mail_from_the_development_outbox(client, worker, mailbox, runner):
+    submit(client, "jan@example.com", ["newsletter"])
+    worker.drain()
+    assert runner.invoke(["people", "erase", "jan@example.com", "--yes"]).exit_code == 0
+    assert mailbox.to("jan@example.com") == []
+
+
+def test_the_suite_passes_with_the_callers_leadcapture_settings_exported(tmp_path):
+    # Given a shell that exports settings for a local run
+    exported = {
+        "LEADCAPTURE_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere' / 'x.db'}",
+        "LEADCAPTURE_BASE_URL": "https://forms.example.org",
+    }
+    # When a CLI test (an in-process app and `leadcapture` subprocesses on one database) runs in it
+    test = "tests/functional/test_cli.py::test_ledger_verify_passes_then_fails_after_an_edit"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        env={**os.environ, **exported},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Then it passes, and nothing was written where the exported settings point
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not (tmp_path / "elsewhere").exists()

@@ -10,7 +10,9 @@ from tests.support.app import ROOT
 
 
 def leadcapture(tmp_path, *args, env=None):
-    environment = {**os.environ, "LEADCAPTURE_VAR_DIR": str(tmp_path / "var"), **(env or {})}
+    """Run `leadcapture ARGS` with var/ in tmp_path and only the LEADCAPTURE_* settings given in env."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADCAPTURE_")}
+    environment = {**clean, "LEADCAPTURE_VAR_DIR": str(tmp_path / "var"), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "leadcapture.cli", *args],
         capture_output=True,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from leadcapture import create_app
 from leadcapture.consent import ledger
 from leadcapture.consent.people import find_person
+from leadcapture.crypto import DecryptionError, Vault
 from leadcapture.models import Person, Submission
 from leadcapture.privacy import keyrotation as keys
 from tests.support.app import Runner, form_token, path_of, submit, text_part
@@ -141,3 +142,16 @@ def test_a_rotation_racing_a_write_never_overwrites_it(client, worker, mailbox, 
             assert keys._rewrite(session, core2.vault, table, [row]) == 0
         with core2.db.session() as session:
             assert core2.vault.decrypt(session.scalar(select(Person.name_enc))) == "Jan Nieuw"
+
+
+def test_a_ciphertext_with_one_flipped_bit_is_a_decryption_error():
+    # Given a value encrypted under a configured key
+    vault = Vault([b"k" * 32])
+    prefix, kid, body = vault.encrypt("Jan Jansen").split(":", 2)
+    raw = bytearray(base64.urlsafe_b64decode(body))
+    # When one bit of the sealed part changes
+    raw[-1] ^= 0x01
+    tampered = f"{prefix}:{kid}:{base64.urlsafe_b64encode(bytes(raw)).decode()}"
+    # Then decrypting it raises our own error, never the cipher library's
+    with pytest.raises(DecryptionError, match="fails authentication"):
+        vault.decrypt(tampered)

@@ -34,6 +34,7 @@ from leadcapture.backoffice.accounts import may
 from leadcapture.consent.formdefs import MAX_ASSET_BYTES
 from leadcapture.models import AdminUser, utcnow
 from leadcapture.web.context import get_session
+from leadcapture.web.ratelimit import client_key
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_MAX_AGE = timedelta(hours=12)
@@ -155,14 +156,14 @@ def login():
         email = request.form.get("email", "")[:254]
         password = request.form.get("password", "")[:1024]
         db = get_session()
-        ip = request.remote_addr
-        if accounts.throttled(db, email, ip):
+        ip, client = request.remote_addr, client_key()
+        if accounts.throttled(db, email, client):
             return render_template(
                 "admin/login.html", email=email, error="Too many failed attempts. Wait 15 minutes and try again."
             ), 429
         user = accounts.authenticate(db, email, password)
         if user is None:
-            accounts.audit(db, None, accounts.LOGIN_FAILED, email.strip().lower(), ip=ip)
+            accounts.record_failed_login(db, email, client)
             db.commit()
             error = "Wrong email or password."
         else:
@@ -180,6 +181,7 @@ def login():
 def logout():
     """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
     audit("logout", current_user().email)
+    accounts.end_sessions(current_user())  # a copy of the cookie stops working too
     get_session().commit()
     session.clear()
     flash("You are signed out.")

@@ -115,7 +115,9 @@ def person_erase(person_id: int):
     if request.method == "POST":
         typed = request.form.get("confirm_email", "").strip()
         if typed and normalise_email(typed) == normalise_email(email):
-            counts = rights.erase_person(get_session(), services.vault, target, method="admin")
+            counts = rights.erase_person(
+                get_session(), services.vault, target, method="admin", forget_mail=services.forget_mail
+            )
             audit("person.erase", f"person {person_id}", **counts)
             get_session().commit()
             flash(f"Erased person {person_id}: their data is gone and the address is suppressed.")

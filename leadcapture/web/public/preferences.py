@@ -126,6 +126,6 @@ def forget(token: str):
         return page(400)
     services = get_services()
     session = get_session()
-    rights.erase_person(session, services.vault, person, method="preference_centre")
+    rights.erase_person(session, services.vault, person, method="preference_centre", forget_mail=services.forget_mail)
     session.commit()
     return render_template("message.html", title=translate("forgotten_title"), body=translate("forgotten_body"))

@@ -143,6 +143,50 @@ def test_login_is_throttled_per_ip(app, services):
     assert AdminClient(app, "kim@example.com").login().status_code == 429
 
 
+def test_look_alike_spellings_of_one_address_share_its_failure_count(app, services):
+    # Given an account, and spellings of its address that all sign into it
+    make_user(services, "dpo@example.com", "privacy")
+    spellings = ["dpo@ｅxample.com", "DPO@Example.COM", " dpo@example.com ", "ｄｐｏ@example.com", "Dpo@EXAMPLE.com"]
+    assert AdminClient(app, spellings[0]).login().status_code == 302
+    # When five wrong passwords are tried, one with each spelling
+    for spelling in spellings:
+        assert AdminClient(app, spelling).login("wrong password here").status_code == 401
+    # Then the account is locked, whichever spelling comes next
+    for spelling in ("dpo@example.com", "dpo@ｅxample.com"):
+        assert AdminClient(app, spelling).login().status_code == 429
+
+
+def login_from(app, email: str, ip: str, password: str = "wrong password here"):
+    admin = AdminClient(app, email)
+    return admin.client.post(
+        "/admin/login",
+        data={"csrf_token": admin.token(), "email": email, "password": password},
+        environ_base={"REMOTE_ADDR": ip},
+    )
+
+
+def test_login_failures_of_an_ipv6_client_count_per_64(app, services):
+    make_user(services, "kim@example.com", "admin")
+    for n in range(20):  # one address per guess, all in one /64
+        assert login_from(app, f"guess{n}@example.com", f"2001:db8:1:2::{n + 1:x}").status_code == 401
+    assert login_from(app, "kim@example.com", "2001:db8:1:2:ffff::1", PASSWORD).status_code == 429
+    assert login_from(app, "kim@example.com", "2001:db8:1:3::1", PASSWORD).status_code == 302  # another /64
+
+
+def test_a_copied_session_cookie_stops_working_after_sign_out(app, services):
+    # Given a signed-in admin whose session cookie was copied
+    admin = signed_in(app, services, "admin")
+    copy = app.test_client()
+    copy.set_cookie("session", admin.client.get_cookie("session").value)
+    assert copy.get("/admin/users").status_code == 200
+    # When the admin signs out
+    assert admin.post("/admin/logout").status_code == 302
+    # Then the copy gets the login page, and so does every other copy
+    response = copy.get("/admin/users")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+    assert admin.login().status_code == 302  # signing in again works
+
+
 def test_after_login_only_local_paths_are_followed(app, services):
     make_user(services, "kim@example.com", "admin")
     admin = AdminClient(app, "kim@example.com")

@@ -77,6 +77,7 @@ def test_a_marketer_creates_a_form_with_two_purposes(marketer, client):
         ({"purposes-1-key": "newsletter"}, "is used twice"),
         ({"purposes-0-retention_months": "many"}, "retention_months must be a whole number"),
         ({"asset": (io.BytesIO(b"MZ not a pdf"), "webinar.pdf")}, "not a PDF file"),
+        ({"asset": (io.BytesIO(b"%PDF-1.7 and then anything"), "webinar.pdf")}, "not a PDF file"),
         ({"asset": (io.BytesIO(PDF), "webinar.exe")}, "must be a PDF file"),
         ({"asset": (io.BytesIO(b"%PDF-" + b"0" * (20 * 1024 * 1024)), "big.pdf")}, "larger than 20 MB"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from leadcapture.consent.formdefs import content_hash, validate
 from leadcapture.models import FormVersion
 from tests.support.app import DEMO_FORM
+from tests.support.pdf import a_pdf
 
 
 def demo_copy(tmp_path, replace=None):
@@ -55,7 +57,7 @@ def test_changed_wording_makes_a_new_version(runner, services, tmp_path):
 def test_a_changed_asset_makes_a_new_version(runner, services, tmp_path):
     path = demo_copy(tmp_path)
     runner.invoke(args=["forms", "import", str(path)])
-    (tmp_path / "sales-machine.pdf").write_bytes(b"%PDF-1.4 another file")
+    (tmp_path / "sales-machine.pdf").write_bytes(a_pdf("another file"))
     runner.invoke(args=["forms", "import", str(path)])
     assert versions(services) == 2
 
@@ -93,6 +95,65 @@ def test_a_fake_pdf_is_refused(runner, tmp_path):
     (tmp_path / "sales-machine.pdf").write_bytes(b"MZ not a pdf")
     result = runner.invoke(args=["forms", "import", str(path)])
     assert result.exit_code == 2 and "not a PDF" in result.output
+
+
+def import_with_asset(runner, tmp_path, asset: str):
+    folder = tmp_path / "forms"
+    folder.mkdir(exist_ok=True)
+    path = demo_copy(folder, {'asset = "sales-machine.pdf"': f"asset = {json.dumps(asset)}"})
+    return runner.invoke(args=["forms", "import", str(path)])
+
+
+@pytest.mark.parametrize("asset", ["../outside.pdf", "sub/../../outside.pdf", "{tmp}/outside.pdf"])
+def test_an_asset_outside_the_definitions_folder_is_refused_even_when_it_is_a_pdf(runner, services, tmp_path, asset):
+    # Given a real PDF next to (not inside) the folder of the definition
+    (tmp_path / "outside.pdf").write_bytes(a_pdf())
+    # When a definition names it by a relative or an absolute path
+    result = import_with_asset(runner, tmp_path, asset.format(tmp=tmp_path))
+    # Then it is refused with the reason, and nothing is stored
+    assert result.exit_code == 2
+    assert "must be a file in the definition's folder" in result.output
+    assert versions(services) == 0
+
+
+def test_a_symlink_out_of_the_definitions_folder_is_refused(runner, services, tmp_path):
+    (tmp_path / "outside.pdf").write_bytes(a_pdf())
+    (tmp_path / "forms").mkdir()
+    os.symlink(tmp_path / "outside.pdf", tmp_path / "forms" / "inside.pdf")
+    result = import_with_asset(runner, tmp_path, "inside.pdf")
+    assert result.exit_code == 2 and "must be a file in the definition's folder" in result.output
+    assert versions(services) == 0
+
+
+@pytest.mark.parametrize("asset", ["../../var/data_key", "/etc/passwd", "/dev/null", "."])
+def test_server_files_are_never_imported_as_the_whitepaper(runner, services, tmp_path, asset):
+    result = import_with_asset(runner, tmp_path, asset)
+    assert result.exit_code == 2 and "not imported" in result.output
+    assert versions(services) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("notes.txt", b"private notes", "is not a PDF file"),  # the name no longer decides whether it is checked
+        ("fake.pdf", b"%PDF-1.4 another file", "is not a PDF file"),  # magic bytes alone are not enough
+        ("locked.pdf", a_pdf(user_password="secret"), "password-protected"),
+    ],
+)
+def test_an_asset_must_be_a_pdf_that_opens(runner, services, tmp_path, name, content, problem):
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms" / name).write_bytes(content)
+    result = import_with_asset(runner, tmp_path, name)
+    assert result.exit_code == 2 and problem in result.output
+    assert versions(services) == 0
+
+
+def test_an_asset_in_a_subfolder_of_the_definition_is_imported(runner, services, tmp_path):
+    (tmp_path / "forms" / "assets").mkdir(parents=True)
+    (tmp_path / "forms" / "assets" / "paper.pdf").write_bytes(a_pdf())
+    result = import_with_asset(runner, tmp_path, "assets/paper.pdf")
+    assert result.exit_code == 0, result.output
+    assert versions(services) == 1
 
 
 def test_export_of_an_unknown_form_fails_clearly(runner):

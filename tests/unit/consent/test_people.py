@@ -1,4 +1,4 @@
-"""People: found by blind index, created once per address, suppressed, and the minimised trace of a visitor."""
+"""People: found by blind index, created once per address, their mailbox, suppressed, the trace of a visitor."""
 
 from __future__ import annotations
 
@@ -102,3 +102,32 @@ def test_suppression_is_by_address(services):
         session.add(Suppression(email_index=person.email_index, reason="erased"))
         session.flush()
         assert people.is_suppressed(session, person) is True
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["ann@example.com", "Ann@Example.COM", "ann+1@example.com", "ANN+news+more@example.com", " ann+x@EXAMPLE.com "],
+)
+def test_every_tag_and_case_of_one_inbox_is_one_mailbox(typed):
+    assert people.mailbox_of(typed) == "ann@example.com"
+
+
+def test_other_inboxes_stay_apart():
+    assert len({people.mailbox_of(a) for a in ("ann@example.com", "anna@example.com", "ann@example.org")}) == 3
+    assert people.mailbox_of("+only@example.com") == "+only@example.com"  # nothing before the tag: kept whole
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://www.example.com/offer?email=ann%40example.com&utm_source=x#form", "https://www.example.com/offer"),
+        ("https://ann:secret@www.example.com:8443/p/", "https://www.example.com:8443/p/"),
+        ("https://www.example.com", "https://www.example.com"),
+        ("http://[::1/x?email=a", "http://[::1/x"),  # not a URL that parses: cut at the query all the same
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_page_url_is_kept_without_query_fragment_and_user_info(given, kept):
+    assert people.page_without_query(given) == kept
+    assert people.Visitor(page_url=given).page_url == kept

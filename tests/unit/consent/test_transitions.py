@@ -16,6 +16,7 @@ from leadcapture.models import (
     PENDING,
     WITHDRAWN,
     FormVersion,
+    MailboxWindow,
     OutboxJob,
     Person,
     Submission,
@@ -113,7 +114,7 @@ def test_after_the_window_the_address_gets_a_confirmation_again(consents, servic
     consents.submit(JAN, ["newsletter"])
     window = services.settings.confirmation_window
     with services.db.session() as session:
-        session.execute(update(Person).values(last_confirmation_at=utcnow() - timedelta(seconds=window + 1)))
+        session.execute(update(MailboxWindow).values(last_confirmation_at=utcnow() - timedelta(seconds=window + 1)))
 
     # When the address submits again
     second = consents.submit(JAN, ["call"])
@@ -127,6 +128,26 @@ def test_the_window_is_per_address(consents):
     piet = consents.submit("piet@example.com", ["newsletter"])
 
     assert consents.jobs()[-1] == ("send_confirmation", [piet])
+
+
+def test_ten_tag_variants_of_one_mailbox_get_one_confirmation_and_are_kept_as_typed(consents):
+    # When ten spellings of one inbox are submitted within the window
+    submissions = [consents.submit(f"Jan+{n}@Example.com", ["newsletter"]) for n in range(10)]
+
+    # Then one confirmation is queued, for the first
+    assert consents.jobs() == [("send_confirmation", [submissions[0]])]
+    # And each address is its own person, kept as typed
+    for n in range(10):
+        person = consents.person(f"jan+{n}@example.com")
+        assert consents.services.vault.decrypt(person.email_enc) == f"Jan+{n}@Example.com"
+
+
+def test_the_window_keeps_only_a_blind_index_of_the_mailbox(consents, services):
+    consents.submit("jan+news@example.com", ["newsletter"])
+
+    with services.db.session() as session:
+        (index,) = session.scalars(select(MailboxWindow.mailbox_index)).all()
+    assert "jan" not in index and len(index) == 64
 
 
 def test_the_window_is_the_one_in_the_settings_passed_in(consents, services):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from leadcapture.consent import ledger
 from leadcapture.consent.people import find_person
-from leadcapture.models import Consent, LeadRequest, LedgerEvent, Person, Submission, Suppression
+from leadcapture.models import Consent, LeadRequest, LedgerEvent, MailboxWindow, Person, Submission, Suppression
 from leadcapture.privacy import rights
 from tests.support.people import confirmed_person
 
@@ -54,3 +54,29 @@ def test_erasure_deletes_data_keeps_the_chain_and_suppresses(client, worker, mai
     with sqlite3.connect(services.db.url.removeprefix("sqlite:///")) as conn:
         rows = conn.execute("SELECT count(*) FROM ledger_events WHERE person_id=1 AND payload_enc IS NOT NULL")
         assert rows.fetchone()[0] == 1  # only the 'erased' event keeps a (non-personal) payload
+
+
+def test_erasure_removes_the_persons_mail_from_the_development_outbox(client, worker, mailbox, services):
+    # Given two people with mail in the local outbox
+    confirmed_person(client, worker, mailbox)
+    confirmed_person(client, worker, mailbox, "other@example.com", ("newsletter",))
+    assert mailbox.to("jan@example.com") and mailbox.to("other@example.com")
+    # When one of them is erased with the services' forget_mail
+    with services.db.session() as session:
+        person = find_person(session, services.vault, "jan@example.com")
+        rights.erase_person(session, services.vault, person, method="admin", forget_mail=services.forget_mail)
+    # Then their copies are gone and the other person's stay
+    assert mailbox.to("jan@example.com") == []
+    assert len(mailbox.to("other@example.com")) == 2
+
+
+def test_erasure_also_closes_the_mailboxs_confirmation_window(client, services):
+    from tests.support.app import submit
+
+    submit(client, "ann@example.com", ["newsletter"])
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(MailboxWindow)) == 1
+        rights.erase_person(
+            session, services.vault, find_person(session, services.vault, "ann@example.com"), method="admin"
+        )
+        assert session.scalar(select(func.count()).select_from(MailboxWindow)) == 0
