@@ -77,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
 _AT_LEAST_ONE = ("WORKER_THREADS", "WORKER_PROCESSES", "WEB_WORKERS", "WEB_THREADS", "SCHEDULER_INTERVAL")
 
 IP_MINIMISATION_MODES = ("full", "truncate", "none")
+_NEW = "create one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."  # a SECRET_KEY
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,8 @@ def _secrets(config: dict[str, Any]) -> None:
                 )
         if not config["BASE_URL"].startswith("https://"):
             raise ConfigError("LEADCAPTURE_BASE_URL must be an https:// URL in production.")
-        check_secret_key(config["SECRET_KEY"])
+        if len(config["SECRET_KEY"]) < 43 or len(set(config["SECRET_KEY"])) < 10:  # 32 random bytes, as base64
+            raise ConfigError(f"LEADCAPTURE_SECRET_KEY must be 32 random bytes (43+ characters) in production; {_NEW}")
     else:
         var_dir = Path(config["VAR_DIR"])
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -317,18 +319,6 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # forms may stay open for a long time
         "WTF_CSRF_SSL_STRICT": False,  # embedded forms post without a Referer
     }
-
-
-MIN_SECRET_KEY_LENGTH = 43  # 32 random bytes as URL-safe base64
-
-
-def check_secret_key(key: str) -> None:
-    """Refuse a SECRET_KEY shorter or plainer than 32 random bytes: it signs every link and the admin session."""
-    if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < 10:
-        raise ConfigError(
-            f"LEADCAPTURE_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters (32 random bytes) "
-            "in production; create one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
-        )
 
 
 def data_keys(text: str) -> list[bytes]:

@@ -3,7 +3,7 @@
 Personal data columns end in _enc (encrypted) or _index (keyed hash).
 """
 
-from leadcapture.models.backoffice import ROLES, AdminUser, ApiToken, AuditEntry
+from leadcapture.models.backoffice import API_SCOPES, ROLES, AdminUser, ApiToken, AuditEntry, UsedFormToken
 from leadcapture.models.base import (
     ASSET,
     CONFIRMED,
@@ -89,4 +89,6 @@ __all__ = [
     "AdminUser",
     "AuditEntry",
     "ApiToken",
+    "API_SCOPES",
+    "UsedFormToken",
 ]

@@ -14,6 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from leadcapture.models.base import Base, utcnow
 
 ROLES = ("marketer", "privacy", "admin")
+# What an API token may do; a token holds a space-separated subset.
+MAY_CONTACT_READ, CONTACTS_READ = "may-contact:read", "contacts:read"
+API_SCOPES = (MAY_CONTACT_READ, CONTACTS_READ)
 
 
 class AdminUser(Base):
@@ -57,3 +60,16 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(String(255), default=" ".join(API_SCOPES))
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether this token may do what scope names."""
+        return scope in self.scopes.split()
+
+
+class UsedFormToken(Base):
+    """A form token that has stored a submission: the same token stores nothing again until it expires."""
+
+    __tablename__ = "used_form_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.usefixtures("demo_form")
 @pytest.fixture
 def token(app, services) -> str:
     admin = signed_in(app, services, "admin")
-    page = admin.post("/admin/tokens", {"action": "create", "name": "CRM sync"}).get_data(as_text=True)
+    scopes = {"scope_may-contact:read": "y", "scope_contacts:read": "y"}
+    page = admin.post("/admin/tokens", {"action": "create", "name": "CRM sync", **scopes}).get_data(as_text=True)
     return re.search(r'id="new-token">([^<]+)<', page).group(1)
 
 
@@ -114,3 +115,46 @@ def test_the_openapi_document_describes_the_api(client):
     assert set(doc["paths"]) == {"/may-contact", "/contacts"}
     assert doc["servers"] == [{"url": "http://lc.test/api/v1"}]
     assert client.get("/api/v1/nothing").json == {"error": "Not Found", "status": 404}
+
+
+@pytest.mark.parametrize(
+    ("scope", "allowed", "refused"),
+    [
+        ("may-contact:read", ("post", "/api/v1/may-contact"), ("get", "/api/v1/contacts")),
+        ("contacts:read", ("get", "/api/v1/contacts"), ("post", "/api/v1/may-contact")),
+    ],
+)
+def test_a_token_may_only_do_what_its_scopes_say(app, services, client, scope, allowed, refused):
+    # Given a token an admin created with one scope
+    admin = signed_in(app, services, "admin")
+    page = admin.post("/admin/tokens", {"action": "create", "name": "one thing", f"scope_{scope}": "y"})
+    token = re.search(r'id="new-token">([^<]+)<', page.get_data(as_text=True)).group(1)
+    assert f"<code>{scope}</code>" in admin.get("/admin/tokens").get_data(as_text=True)
+    headers = {"Authorization": f"Bearer {token}"}
+    query = {"email": "a@example.com", "purpose": "newsletter", "channel": "email"}
+
+    def call(method, path):
+        if method == "post":
+            return client.post(path, json=query, headers=headers)
+        return client.get(path, query_string=query, headers=headers)
+
+    # Then it is allowed its operation, and the other one is a 403 problem
+    assert call(*allowed).status_code == 200
+    refusal = call(*refused)
+    assert refusal.status_code == 403
+    assert refusal.get_json()["status"] == 403 and scope not in refusal.get_json()["error"]
+
+
+def test_a_token_needs_at_least_one_scope(app, services):
+    admin = signed_in(app, services, "admin")
+    page = admin.post("/admin/tokens", {"action": "create", "name": "nothing"}).get_data(as_text=True)
+    assert "new-token" not in page and "at least one scope" in page
+    with services.db.session() as session:
+        assert session.scalar(select(ApiToken).where(ApiToken.name == "nothing")) is None
+
+
+def test_the_openapi_document_names_each_operations_scope(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["paths"]["/may-contact"]["post"]["security"] == [{"bearer": ["may-contact:read"]}]
+    assert document["paths"]["/contacts"]["get"]["security"] == [{"bearer": ["contacts:read"]}]
+    assert "403" in document["paths"]["/contacts"]["get"]["responses"]

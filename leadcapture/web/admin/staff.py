@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.backoffice import accounts
 from leadcapture.backoffice.accounts import AccountError
-from leadcapture.models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
+from leadcapture.models import API_SCOPES, ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 from leadcapture.web.admin.auth import audit, bp, current_user, require
 from leadcapture.web.context import get_session
 
@@ -89,7 +89,13 @@ def tokens():
     db = get_session()
     new_token = _token_action(db) if request.method == "POST" else None
     rows = db.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
-    return render_template("admin/tokens.html", rows=rows, new_token=new_token)
+    return render_template("admin/tokens.html", rows=rows, new_token=new_token, scopes=SCOPE_LABELS)
+
+
+SCOPE_LABELS = {
+    "may-contact:read": "Ask whether an address may be contacted (POST /api/v1/may-contact)",
+    "contacts:read": "List the people who may be contacted, with their details (GET /api/v1/contacts)",
+}
 
 
 def _token_action(db: Session) -> str | None:
@@ -108,6 +114,11 @@ def _token_action(db: Session) -> str | None:
         except AccountError as exc:
             flash(str(exc), "error")
         else:
-            audit("token.create", f"{row.name} ({row.prefix}…)")
+            row.scopes = " ".join(scope for scope in API_SCOPES if request.form.get(f"scope_{scope}"))
+            if not row.scopes:
+                db.rollback()
+                flash("Choose at least one scope: what the token may do.", "error")
+                return None
+            audit("token.create", f"{row.name} ({row.prefix}…)", scopes=row.scopes)
     db.commit()
     return new_token

@@ -7,6 +7,7 @@ returns personal data is written to the audit log under the token's name.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -19,6 +20,7 @@ from leadcapture.consent import gates
 from leadcapture.consent.formdefs import CHANNELS
 from leadcapture.consent.people import find_person, is_suppressed
 from leadcapture.models import PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
+from leadcapture.models.backoffice import CONTACTS_READ, MAY_CONTACT_READ
 from leadcapture.web.api.openapi import document
 from leadcapture.web.context import get_services, get_session
 
@@ -57,20 +59,25 @@ def problem(exc: Problem):
     return response
 
 
-def token_required(view):
-    """Answer 401 unless a valid, unrevoked bearer token is presented."""
+def token_required(scope: str) -> Callable[[Callable], Callable]:
+    """Answer 401 unless a valid, unrevoked bearer token is presented, and 403 unless it holds scope."""
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        row = accounts.find_api_token(get_session(), token.strip()) if scheme.lower() == "bearer" else None
-        if row is None:
-            raise Problem(401, "a valid API token is required (Authorization: Bearer <token>)")
-        row.last_used_at = utcnow()
-        g.api_token = row
-        return view(*args, **kwargs)
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            row = accounts.find_api_token(get_session(), token.strip()) if scheme.lower() == "bearer" else None
+            if row is None:
+                raise Problem(401, "a valid API token is required (Authorization: Bearer <token>)")
+            if not row.has_scope(scope):
+                raise Problem(403, f"this token does not have the scope {scope}; an admin can create one that does")
+            row.last_used_at = utcnow()
+            g.api_token = row
+            return view(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def _audit(action: str, target: str) -> None:
@@ -111,7 +118,7 @@ def openapi():
 
 
 @bp.post("/may-contact")
-@token_required
+@token_required(MAY_CONTACT_READ)
 def may_contact():
     """May we contact this address for this purpose (and channel) now? With the consent behind it."""
     body = request.get_json(silent=True)
@@ -155,7 +162,7 @@ def may_contact():
 
 
 @bp.get("/contacts")
-@token_required
+@token_required(CONTACTS_READ)
 def contact_list():
     """People we may contact now for a purpose and channel, a page at a time (keyset cursor)."""
     purpose, channel = _purpose_and_channel(request.args)

@@ -16,7 +16,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "The request is malformed; `error` says why.", 401: "No valid API token."}
+    text = {
+        400: "The request is malformed; `error` says why.",
+        401: "No valid API token.",
+        403: "The token does not have the scope this operation needs.",
+        413: "The request body is larger than 8 KB.",
+    }
     return {str(code): _json(_ERROR, text[code]) for code in codes}
 
 
@@ -38,13 +43,15 @@ def document(base_url: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "mayContact",
                     "summary": "May we contact this address for this purpose now?",
+                    "description": "Needs a token with the scope `may-contact:read`.",
+                    "security": [{"bearer": ["may-contact:read"]}],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MayContactQuery"}}},
                     },
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/MayContactAnswer"}, "The answer."),
-                        **_errors(400, 401),
+                        **_errors(400, 401, 403, 413),
                     },
                 }
             },
@@ -52,6 +59,8 @@ def document(base_url: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "listContacts",
                     "summary": "People with a current consent for a purpose and channel, a page at a time.",
+                    "description": "Needs a token with the scope `contacts:read`.",
+                    "security": [{"bearer": ["contacts:read"]}],
                     "parameters": [
                         {"name": "purpose", "in": "query", "required": True, "schema": _PURPOSE},
                         {
@@ -74,13 +83,20 @@ def document(base_url: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/ContactPage"}, "One page of contacts."),
-                        **_errors(400, 401),
+                        **_errors(400, 401, 403),
                     },
                 }
             },
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token from Admin → API tokens. Each token holds scopes: "
+                    "`may-contact:read` (POST /may-contact) and `contacts:read` (GET /contacts).",
+                }
+            },
             "schemas": {
                 "Error": {
                     "type": "object",
