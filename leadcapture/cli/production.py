@@ -20,6 +20,8 @@ def gunicorn_options(settings: Settings, bind: str, workers: int | None, threads
         "keepalive": 5,
         "accesslog": "-",
         "errorlog": "-",
+        # Loaded by name (the CLI imports no web module): client addresses minimised, link tokens masked.
+        "logger_class": "leadcapture.web.gunicorn_log.AccessLogger",
         # gunicorn's own variable, honoured as gunicorn itself would: it configures the proxy, not leadcapture.
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "proc_name": "leadcapture-web",

@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Flask, Response, g
 
+from leadcapture.web import accesslog
+
 log = logging.getLogger(__name__)
 
 # A DNS name (labels of 1-63 letters, digits, hyphens or underscores), an IPv4 address or a bracketed
@@ -60,8 +62,10 @@ class HostCheck:
 
 
 def register(app: Flask) -> None:
-    """Check the Host header before Flask sees it; add CSP, framing, sniffing and referrer headers to every response."""
+    """Check the Host header before Flask sees it, keep personal data out of the request log, and add CSP,
+    framing, sniffing and referrer headers to every response."""
     app.wsgi_app = HostCheck(app.wsgi_app)  # type: ignore[method-assign]
+    accesslog.install_dev_server_filter(app.extensions["leadcapture"].settings.ip_minimisation)
 
     @app.after_request
     def headers(response: Response) -> Response:

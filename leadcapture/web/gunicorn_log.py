@@ -1,0 +1,27 @@
+"""gunicorn's access log without personal data (`--logger-class leadcapture.web.gunicorn_log.AccessLogger`).
+
+gunicorn loads this by name, so the CLI never imports the web layer; the IP minimisation mode comes
+from LEADCAPTURE_IP_MINIMISATION, as the app's own settings do.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from leadcapture.settings import DEFAULTS
+from leadcapture.web.accesslog import client, mask_tokens
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with the client address minimised and link tokens masked in every access log field."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        """The access log fields of one request, safe to keep."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms = {key: mask_tokens(value) if isinstance(value, str) else value for key, value in atoms.items()}
+        mode = os.environ.get("LEADCAPTURE_IP_MINIMISATION") or DEFAULTS["IP_MINIMISATION"]
+        atoms["h"] = client(environ.get("REMOTE_ADDR"), mode)
+        return atoms

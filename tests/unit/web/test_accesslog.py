@@ -1,0 +1,75 @@
+"""Access logs keep no full client address and no whole link token."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from leadcapture.web.accesslog import DevServerFilter, client, mask_tokens
+
+TOKEN = "eyJwIjoxLCJrIjoidSJ9.ZxYwVu.abcdefghijklmnopqrstuvwxyz012345"
+
+
+@pytest.mark.parametrize("prefix", ["/c/", "/d/", "/p/", "/u/"])
+def test_a_link_token_keeps_its_first_8_characters(prefix):
+    assert mask_tokens(f"GET {prefix}{TOKEN}?x=1 HTTP/1.1") == f"GET {prefix}{TOKEN[:8]}…?x=1 HTTP/1.1"
+
+
+def test_other_paths_and_short_segments_are_left_alone():
+    assert mask_tokens("GET /f/sales-machine/embed.js HTTP/1.1") == "GET /f/sales-machine/embed.js HTTP/1.1"
+    assert mask_tokens("/admin/people/12345678901") == "/admin/people/12345678901"
+    assert mask_tokens("/c/short") == "/c/short"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("truncate", "203.0.113.0"), ("full", "203.0.113.77"), ("none", "-")],
+)
+def test_the_client_address_is_minimised_like_the_ledger(mode, expected):
+    assert client("203.0.113.77", mode) == expected
+    assert client("2001:db8:1:2::9", "truncate") == "2001:db8:1::"
+
+
+def test_a_dev_server_request_line_is_logged_minimised_and_masked():
+    # Given werkzeug's request line for an unsubscribe link
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1,
+        '203.0.113.77 - - [27/Nov/2026 16:00:00] "%s" %s %s\n', (f"GET /u/{TOKEN} HTTP/1.1", "200", "-"), None,
+    )  # fmt: skip
+    # When the filter sees it
+    assert DevServerFilter("truncate").filter(record)
+    # Then the line keeps the network and the token's first characters only
+    line = record.getMessage()
+    assert line.startswith("203.0.113.0 - - [") and f'"GET /u/{TOKEN[:8]}… HTTP/1.1" 200' in line
+    assert "203.0.113.77" not in line and TOKEN not in line
+
+
+def test_a_gunicorn_access_line_is_logged_minimised_and_masked(monkeypatch):
+    pytest.importorskip("gunicorn")
+    from gunicorn.config import Config
+
+    from leadcapture.web.gunicorn_log import AccessLogger
+
+    monkeypatch.setenv("LEADCAPTURE_IP_MINIMISATION", "truncate")
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("logger_class", "leadcapture.web.gunicorn_log.AccessLogger")
+    assert config.logger_class is AccessLogger
+    logger = AccessLogger(config)
+    environ = {
+        "REMOTE_ADDR": "198.51.100.23",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/p/{TOKEN}",
+        "PATH_INFO": f"/p/{TOKEN}",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": f"https://lc.test/p/{TOKEN}",
+    }
+    response = SimpleNamespace(status="200 OK", sent=512, headers=[])
+    atoms = logger.atoms(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(seconds=0.01))
+    line = logger.cfg.access_log_format % atoms
+    assert line.startswith("198.51.100.0 - - [")
+    assert f"/p/{TOKEN[:8]}…" in line and TOKEN not in line and "198.51.100.23" not in line
