@@ -4,6 +4,7 @@ iframe, and carries the time the form was shown, for the minimum fill time)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 import unicodedata
 from typing import Any
@@ -27,14 +28,16 @@ def _services():
 
 
 class FormTokenCSRF(CSRF):
-    """A signed token naming the form and when it was shown; no session cookie needed."""
+    """A signed token naming the form and when it was shown; no session cookie needed. It expires after two
+    hours and stores one submission (leadcapture.consent.tokens.spend_form_token)."""
 
     def setup_form(self, form: Any) -> Any:
         self.slug = form.meta.csrf_context
         return super().setup_form(form)
 
     def generate_csrf_token(self, csrf_token_field: Any) -> str:
-        return _services().tokens.make(FORM, {"f": self.slug, "t": int(time.time())})
+        # The nonce makes each shown form's token its own: a token stores one submission only.
+        return _services().tokens.make(FORM, {"f": self.slug, "t": int(time.time()), "n": secrets.token_urlsafe(9)})
 
     def validate_csrf_token(self, form: Any, field: Any) -> None:
         try:

@@ -16,7 +16,7 @@ from leadcapture.crypto import Vault
 from leadcapture.db import Database
 from leadcapture.settings import Settings
 
-FORM_TOKEN_MAX_AGE = 24 * 3600
+FORM_TOKEN_MAX_AGE = 2 * 3600  # a form token stores one submission, within two hours
 log = logging.getLogger(__name__)
 
 

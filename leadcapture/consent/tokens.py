@@ -7,16 +7,23 @@ and that format never changes: tokens already in people's mailboxes must keep wo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import astuple, dataclass
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadcapture.models import UsedFormToken, utcnow
 
 CONFIRM = "confirm"  # ConfirmRequest or ConfirmSubmission
 UNSUBSCRIBE = "unsubscribe"  # Withdraw or NotMe
 DOWNLOAD = "download"  # Download
 PREFERENCES = "preferences"  # Preferences
-FORM = "form"  # {"f": slug, "t": unix time shown}: cookie-less CSRF token of a public form
+FORM = "form"  # {"f": slug, "t": unix time shown, "n": nonce}: cookie-less CSRF token of a public form
 
 KINDS = (CONFIRM, UNSUBSCRIBE, DOWNLOAD, PREFERENCES, FORM)
 # Opt-out and preference links must keep working for as long as a message may be read.
@@ -172,3 +179,22 @@ class Tokens:
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalid(kind)
         return parse(kind, self.load(kind, token))
+
+
+def spend_form_token(session: Session, token: str, max_age: int) -> bool:
+    """Record that a form token has stored a submission; False if it already has (a replay).
+
+    Call it before anything else is written in the transaction: a concurrent replay rolls it back.
+    """
+    now = utcnow()
+    session.execute(delete(UsedFormToken).where(UsedFormToken.expires_at < now))  # past max_age it is refused anyway
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    if session.get(UsedFormToken, digest) is not None:
+        return False
+    session.add(UsedFormToken(token_hash=digest, expires_at=now + timedelta(seconds=max_age)))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True

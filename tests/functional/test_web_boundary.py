@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 
 import dramatiq
 import pytest
@@ -125,3 +126,33 @@ def test_the_dev_embed_page_escapes_the_slug(make_app):
     page = client.get("/dev/embed/<script>alert(1)").get_data(as_text=True)
     assert "<script>alert(1)" not in page
     assert "%3Cscript%3Ealert" in page
+
+
+def test_a_replayed_form_token_is_answered_like_a_bot_and_stores_nothing(make_app):
+    # Given a submission stored with a form token
+    app = make_app()
+    client = app.test_client()
+    token = form_token(client)
+    first = client.post("/f/sales-machine", data={"csrf_token": token, "email": "first@example.com"})
+    # When the same token is posted again
+    replay = client.post("/f/sales-machine", data={"csrf_token": token, "email": "second@example.com"})
+    # Then the answer is the same page, and nothing more is stored
+    assert replay.status_code == first.status_code == 200
+    assert replay.get_data(as_text=True) == first.get_data(as_text=True)
+    assert submissions(app) == 1
+
+
+def test_two_forms_shown_in_the_same_second_have_different_tokens(make_app):
+    client = make_app().test_client()
+    assert form_token(client) != form_token(client)
+
+
+def test_a_form_token_expires_after_two_hours(make_app, monkeypatch):
+    app = make_app()
+    client = app.test_client()
+    token = form_token(client)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 2 * 3600 + 5)
+    response = client.post("/f/sales-machine", data={"csrf_token": token, "email": "late@example.com"})
+    assert response.status_code == 400
+    assert submissions(app) == 0

@@ -14,7 +14,9 @@ from markupsafe import escape
 from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
+from leadcapture.consent.tokens import spend_form_token
 from leadcapture.models import FormVersion
+from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import page
@@ -74,10 +76,14 @@ def form(slug: str):
     services = get_services()
     if not lead_form.validate() or not lead_form.proof_of_work_ok(services.settings.pow_difficulty):
         return render_form_page(definition, lead_form, embedded), 400
-    if not lead_form.looks_automated(services.settings.min_fill_seconds):
+    session = get_session()
+    token = (lead_form.csrf_token.raw_data or [""])[0]
+    # A replayed token is answered like a bot: the time trap costs each submission its own wait.
+    if not lead_form.looks_automated(services.settings.min_fill_seconds) and spend_form_token(
+        session, token, FORM_TOKEN_MAX_AGE
+    ):
         offered = {p["key"] for p in definition["purposes"]}
         keys = [k for k in lead_form.purpose_keys() if k in offered]
-        session = get_session()
         consent.submit(
             session,
             services.vault,
