@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, ledger, outbox
 from leadcapture.consent.people import Visitor, is_suppressed, trace
-from leadcapture.consent.transitions import purpose_notice
+from leadcapture.consent.transitions import purpose_notice, set_confirmed
 from leadcapture.crypto import Vault
 from leadcapture.models import CONFIRMED, EXPIRED, Consent, Form, FormVersion, Person, Repermission
 from leadcapture.settings import Settings
@@ -149,11 +149,7 @@ def renew(
         ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
     else:
         raise ValueError(f"a {consent.state} consent cannot be renewed from the preference centre")
-    consent.state = CONFIRMED
-    consent.form_version = version
-    consent.confirmed_at = now
-    consent.withdrawn_at = None
-    consent.last_activity_at = now
+    set_confirmed(consent, version, now)
     payload = shown if event == "renewed" else {**trace(visitor, settings), "form_version_hash": version.content_hash}
     ledger.append(session, vault, event=event, payload=payload, occurred_at=now, **common)
     session.flush()

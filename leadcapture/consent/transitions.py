@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -232,23 +232,36 @@ def _claim_confirmation_slot(session: Session, vault: Vault, settings: Settings,
     return True
 
 
-def _confirm_purpose(session, vault, settings, request, method, visitor, now) -> None:
+def set_confirmed(consent: Consent, version: FormVersion, now: datetime) -> None:
+    """The one way a consent becomes current: confirmed now, under this version's wording and channel."""
+    purpose = version.purpose(consent.purpose_key) or {}
+    consent.channel = purpose.get("channel", consent.channel or "email")
+    consent.state = CONFIRMED
+    consent.form_version = version
+    consent.confirmed_at = now
+    consent.withdrawn_at = None
+    consent.last_activity_at = now
+
+
+def _confirm_purpose(
+    session: Session,
+    vault: Vault,
+    settings: Settings,
+    request: LeadRequest,
+    method: str,
+    visitor: Visitor,
+    now: datetime,
+) -> None:
     submission = request.submission
     consent = session.scalar(
         select(Consent).where(Consent.person_id == submission.person_id, Consent.purpose_key == request.purpose_key)
     )
-    purpose = submission.form_version.purpose(request.purpose_key) or {}
     event = "renewed" if consent is not None and consent.state == CONFIRMED else "confirmed"
     if consent is None:
         consent = Consent(person_id=submission.person_id, purpose_key=request.purpose_key)
-        session.add(consent)
-    consent.channel = purpose.get("channel", "email")
-    consent.state = CONFIRMED
-    consent.form_version_id = submission.form_version_id
-    consent.confirmed_at = now
-    consent.withdrawn_at = None
-    consent.last_activity_at = now
-    if event == "confirmed":  # issue 6: the purpose's welcome item, if it has one (sent by a worker)
+    set_confirmed(consent, submission.form_version, now)
+    session.add(consent)  # after set_confirmed: an autoflush must never see it half-filled
+    if event == "confirmed":  # the purpose's welcome item, if it has one (sent by a worker)
         outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key)
     ledger.append(
         session,
