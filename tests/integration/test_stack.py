@@ -27,9 +27,8 @@ def test_a_submission_becomes_a_confirmation_over_real_services(broker, pg_url, 
     stack = make_stack(pg_url, broker_url, sink.url)
     web = stack.web()
     stack.worker(processes=2, threads=2)
-    token = web.csrf()
     for n in range(5):
-        assert web.submit(f"person{n}@example.com", token, purposes=["newsletter"])[0] == 200
+        assert web.submit(f"person{n}@example.com", web.csrf(), purposes=["newsletter"])[0] == 200
     wait_until(lambda: sink.count() == 5, 30, what="5 confirmations")
     assert all(v == 1 for v in sink.per_recipient.values())
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sink.accepted[0].original_content
