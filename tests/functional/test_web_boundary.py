@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 
@@ -128,18 +129,24 @@ def test_the_dev_embed_page_escapes_the_slug(make_app):
     assert "%3Cscript%3Ealert" in page
 
 
-def test_a_replayed_form_token_is_answered_like_a_bot_and_stores_nothing(make_app):
+def test_a_replayed_form_token_shows_the_form_again_with_a_fresh_token(make_app):
     # Given a submission stored with a form token
     app = make_app()
     client = app.test_client()
     token = form_token(client)
     first = client.post("/f/sales-machine", data={"csrf_token": token, "email": "first@example.com"})
-    # When the same token is posted again
+    assert first.status_code == 200 and submissions(app) == 1
+    # When the same token is posted again (the back button, a bot replaying it)
     replay = client.post("/f/sales-machine", data={"csrf_token": token, "email": "second@example.com"})
-    # Then the answer is the same page, and nothing more is stored
-    assert replay.status_code == first.status_code == 200
-    assert replay.get_data(as_text=True) == first.get_data(as_text=True)
-    assert submissions(app) == 1
+    # Then nothing more is stored, and the form comes back with what was typed and a new token
+    page = replay.get_data(as_text=True)
+    assert replay.status_code == 409 and submissions(app) == 1
+    assert "second@example.com" in page and "al verstuurd" in page
+    fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert fresh != token
+    # And sending it again stores the second submission
+    again = client.post("/f/sales-machine", data={"csrf_token": fresh, "email": "second@example.com"})
+    assert again.status_code == 200 and submissions(app) == 2
 
 
 def test_two_forms_shown_in_the_same_second_have_different_tokens(make_app):

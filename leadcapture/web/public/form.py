@@ -15,6 +15,7 @@ from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import spend_form_token
+from leadcapture.i18n import translate
 from leadcapture.models import FormVersion
 from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
@@ -78,10 +79,15 @@ def form(slug: str):
         return render_form_page(definition, lead_form, embedded), 400
     session = get_session()
     token = (lead_form.csrf_token.raw_data or [""])[0]
-    # A replayed token is answered like a bot: the time trap costs each submission its own wait.
-    if not lead_form.looks_automated(services.settings.min_fill_seconds) and spend_form_token(
-        session, token, FORM_TOKEN_MAX_AGE
-    ):
+    automated = lead_form.looks_automated(services.settings.min_fill_seconds)
+    if not automated and not spend_form_token(session, token, FORM_TOKEN_MAX_AGE):
+        # This page was sent before (the back button, a second click): what the visitor typed now is
+        # shown again with a fresh token to send, never dropped. A bot replaying one token gets the
+        # same, so the time trap costs it a wait per submission.
+        session.rollback()
+        lead_form.form_errors.append(translate("form_already_sent"))
+        return render_form_page(definition, lead_form, embedded), 409
+    if not automated:
         offered = {p["key"] for p in definition["purposes"]}
         keys = [k for k in lead_form.purpose_keys() if k in offered]
         consent.submit(
