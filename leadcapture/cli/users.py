@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from leadcapture.backoffice.accounts import AccountError, audit, create_user, generate_password, normalise, set_password
+from leadcapture.backoffice.accounts import (
+    AccountError,
+    audit,
+    create_user,
+    end_sessions,
+    generate_password,
+    normalise,
+    set_password,
+)
 from leadcapture.cli.context import Runtime
 from leadcapture.models import ROLES, AdminUser, utcnow
 
@@ -78,7 +86,8 @@ def users_disable(runtime: Runtime, email: str) -> None:
             user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
             if user is None:
                 raise AccountError(f"no user with email {email}")
-            user.disabled_at, user.session_epoch = utcnow(), user.session_epoch + 1
+            user.disabled_at = utcnow()
+            end_sessions(user)
             audit(session, None, "user.disable", user.email, detail={"via": "cli"})
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -56,10 +56,11 @@ def _user_action(db: Session, action: str) -> str | None:
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         audit("user.role", user.email, old=user.role, new=role)
-        user.role, user.session_epoch = role, user.session_epoch + 1
+        user.role = role
+        accounts.end_sessions(user)
     elif action in ("disable", "enable"):
         user.disabled_at = utcnow() if action == "disable" else None
-        user.session_epoch += 1
+        accounts.end_sessions(user)
         audit(f"user.{action}", user.email)
     else:
         abort(400)
