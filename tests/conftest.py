@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from leadcapture import create_app
+from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.db import Database
 from leadcapture.migrations import upgrade
 from tests.support.app import DEMO_FORM, Drainer, Outbox, Runner, make_config
@@ -87,8 +88,6 @@ def runner(app):
 @pytest.fixture
 def demo_form(services):
     """The demo form of `make run`, imported."""
-    from leadcapture.consent.formdefs import load_toml, save
-
     definition, asset = load_toml(DEMO_FORM)
     with services.db.session() as session:
         version, _ = save(session, definition, asset)
@@ -133,3 +132,24 @@ def smtp_server():
     yield start
     for controller in servers:
         controller.stop()
+
+
+@pytest.fixture
+def make_app(tmp_path, migrated_db):
+    """Build an app with settings overridden (a fresh database each), the demo form imported."""
+    apps = []
+
+    def build(**overrides):
+        path = tmp_path / f"app{len(apps)}"
+        path.mkdir()
+        shutil.copy(migrated_db, path / "test.db")
+        app = create_app(make_config(path, **overrides))
+        apps.append(app)
+        with app.extensions["leadcapture"].db.session() as session:
+            save(session, *load_toml(DEMO_FORM))
+        return app
+
+    yield build
+    dramatiq.get_broker().flush_all()
+    for app in apps:
+        app.extensions["leadcapture"].db.dispose()

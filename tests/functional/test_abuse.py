@@ -4,47 +4,22 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import dramatiq
 import pytest
 from sqlalchemy import func, select
 
 from forms import pow as proof_of_work
 from leadcapture import create_app
-from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.consent.tokens import FORM
 from leadcapture.models import Submission
 from leadcapture.settings import load_settings
-from tests.support.app import DEMO_FORM, Drainer, Outbox, form_token, make_config
+from tests.support.app import Drainer, Outbox, form_token, make_config
 
 VICTIM = "victim@example.com"
-
-
-@pytest.fixture
-def make_app(tmp_path, migrated_db):
-    """Build an app with settings overridden (a fresh database each), the demo form imported."""
-    apps = []
-
-    def build(**overrides):
-        path = tmp_path / f"app{len(apps)}"
-        path.mkdir()
-        shutil.copy(migrated_db, path / "test.db")
-        config = make_config(path, **overrides)
-        app = create_app(config)
-        apps.append(app)
-        with app.extensions["leadcapture"].db.session() as session:
-            save(session, *load_toml(DEMO_FORM))
-        return app
-
-    yield build
-    dramatiq.get_broker().flush_all()
-    for app in apps:
-        app.extensions["leadcapture"].db.dispose()
 
 
 @pytest.fixture

@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
 
-import dramatiq
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture import create_app
-from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.models import Submission
 from leadcapture.web.security import valid_host
-from tests.support.app import DEMO_FORM, form_token, make_config
+from tests.support.app import form_token
 
 TOO_LONG_LABEL = "a" * 64 + ".example.com"
-
-
-@pytest.fixture
-def make_app(tmp_path, migrated_db):
-    """Build an app with settings overridden (a fresh database each), the demo form imported."""
-    apps = []
-
-    def build(**overrides):
-        path = tmp_path / f"app{len(apps)}"
-        path.mkdir()
-        shutil.copy(migrated_db, path / "test.db")
-        app = create_app(make_config(path, **overrides))
-        apps.append(app)
-        with app.extensions["leadcapture"].db.session() as session:
-            save(session, *load_toml(DEMO_FORM))
-        return app
-
-    yield build
-    dramatiq.get_broker().flush_all()
-    for app in apps:
-        app.extensions["leadcapture"].db.dispose()
 
 
 def submissions(app) -> int:
