@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from email.utils import parseaddr
@@ -12,14 +10,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key
+from leadcapture.settings.parse import ConfigError, as_bool, as_float, as_int
 
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message tells the operator what to do."""
+__all__ = ["DEFAULTS", "ConfigError", "Settings", "flask_config", "is_redis_url", "load_settings"]
 
 
 DEFAULTS: dict[str, Any] = {
@@ -77,7 +74,6 @@ DEFAULTS: dict[str, Any] = {
 _AT_LEAST_ONE = ("WORKER_THREADS", "WORKER_PROCESSES", "WEB_WORKERS", "WEB_THREADS", "SCHEDULER_INTERVAL")
 
 IP_MINIMISATION_MODES = ("full", "truncate", "none")
-_NEW = "create one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."  # a SECRET_KEY
 
 
 @dataclass(frozen=True)
@@ -193,8 +189,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
     config["BASE_URL_CONFIGURED"] = bool(given.get("BASE_URL"))
     _values(config)
     _addresses(config)
-    _secrets(config)
-    _dkim(config)
+    check_secrets(config)
+    check_dkim(config)
     return Settings.from_config(config)
 
 
@@ -205,7 +201,7 @@ def _values(config: dict[str, Any]) -> None:
         config["MIN_FILL_SECONDS"] = 2 if config["ENV"] == "production" else 0
     for key in ("SEND_RATE", "SEND_BURST"):
         config[key] = config[key] or 0  # empty: no limit, and a burst of one second's worth
-    parsers = {"int": _as_int, "float": _as_float, "bool": _as_bool}
+    parsers = {"int": as_int, "float": as_float, "bool": as_bool}
     for field in fields(Settings):
         key = _KEY.get(field.name, field.name.upper())
         if field.type in parsers:
@@ -257,59 +253,6 @@ def _addresses(config: dict[str, Any]) -> None:
         )
 
 
-def _secrets(config: dict[str, Any]) -> None:
-    """Production needs every secret given; development keeps generated ones under VAR_DIR."""
-    if config["ENV"] == "production":
-        for key in ("SECRET_KEY", "DATA_KEY", "BASE_URL", "DATABASE_URL"):
-            if not config.get(key):
-                raise ConfigError(
-                    f"LEADCAPTURE_{key} must be set when LEADCAPTURE_ENV=production. "
-                    "See README.md, section 'Configuration'."
-                )
-        if not config["BASE_URL"].startswith("https://"):
-            raise ConfigError("LEADCAPTURE_BASE_URL must be an https:// URL in production.")
-        if len(config["SECRET_KEY"]) < 43 or len(set(config["SECRET_KEY"])) < 10:  # 32 random bytes, as base64
-            raise ConfigError(f"LEADCAPTURE_SECRET_KEY must be 32 random bytes (43+ characters) in production; {_NEW}")
-    else:
-        var_dir = Path(config["VAR_DIR"])
-        var_dir.mkdir(parents=True, exist_ok=True)
-        if not config["SECRET_KEY"]:
-            config["SECRET_KEY"] = _persistent_secret(var_dir / "secret_key", 32)
-        if not config["DATA_KEY"]:
-            config["DATA_KEY"] = _persistent_secret(var_dir / "data_key", 32)
-    data_keys(config["DATA_KEY"])  # malformed keys are reported now, not at the first encryption
-    index_key(config["INDEX_KEY"])
-    config["SECRET_KEY_FALLBACKS"] = tuple(_split(config["SECRET_KEY_FALLBACKS"]))
-
-
-def _dkim(config: dict[str, Any]) -> None:
-    """Signing needs a selector, a domain and a usable PEM key together; a key file is read now."""
-    selector = str(config["DKIM_SELECTOR"]).strip()
-    domain = str(config["DKIM_DOMAIN"]).strip()
-    key, key_file = config["DKIM_PRIVATE_KEY"], config["DKIM_PRIVATE_KEY_FILE"]
-    config["DKIM_SELECTOR"], config["DKIM_DOMAIN"] = selector, domain
-    if not (selector or domain or key or key_file):
-        return
-    if key_file and not key:
-        try:
-            key = Path(key_file).read_text()
-        except OSError as exc:
-            raise ConfigError(f"LEADCAPTURE_DKIM_PRIVATE_KEY_FILE: cannot read {key_file}: {exc}") from exc
-    if not (selector and domain and key):
-        raise ConfigError(
-            "DKIM signing needs LEADCAPTURE_DKIM_SELECTOR, LEADCAPTURE_DKIM_DOMAIN and "
-            "LEADCAPTURE_DKIM_PRIVATE_KEY (or _KEY_FILE) together."
-        )
-    pem = key.replace("\\n", "\n").strip()  # a one-line environment value carries its newlines as \n
-    try:
-        serialization.load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(
-            f"LEADCAPTURE_DKIM_PRIVATE_KEY must be a PEM private key (-----BEGIN …PRIVATE KEY-----): {exc}"
-        ) from exc
-    config["DKIM_PRIVATE_KEY"] = pem
-
-
 def flask_config(settings: Settings) -> dict[str, Any]:
     """app.config for the web app: every setting, plus what Flask and Flask-WTF read."""
     return {
@@ -319,82 +262,3 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # forms may stay open for a long time
         "WTF_CSRF_SSL_STRICT": False,  # embedded forms post without a Referer
     }
-
-
-def data_keys(text: str) -> list[bytes]:
-    """Decode LEADCAPTURE_DATA_KEY (comma-separated base64 keys, newest first)."""
-    malformed = "LEADCAPTURE_DATA_KEY must be base64 keys, comma-separated."
-    wrong_size = (
-        "Each LEADCAPTURE_DATA_KEY key must decode to 32 bytes; create one with "
-        "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
-    )
-    keys = [_decode_key(part, malformed, wrong_size) for part in _split(text)]
-    if not keys:
-        raise ConfigError("LEADCAPTURE_DATA_KEY is empty.")
-    return keys
-
-
-def index_key(text: str) -> bytes | None:
-    """Decode LEADCAPTURE_INDEX_KEY (one base64 32-byte key), or None when it is not set."""
-    value = str(text or "").strip()
-    if not value:
-        return None
-    return _decode_key(
-        value,
-        "LEADCAPTURE_INDEX_KEY must be one base64 key.",
-        "LEADCAPTURE_INDEX_KEY must decode to 32 bytes; print the current one with `leadcapture keys index-key`.",
-    )
-
-
-def _decode_key(text: str, malformed: str, wrong_size: str) -> bytes:
-    try:
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError as exc:
-        raise ConfigError(malformed) from exc
-    if len(key) != 32:
-        raise ConfigError(wrong_size)
-    return key
-
-
-def _persistent_secret(path: Path, size: int) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    value = base64.urlsafe_b64encode(secrets.token_bytes(size)).decode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it a moment ago
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
-    return value
-
-
-def _split(value: str | list[str]) -> list[str]:
-    if isinstance(value, list):
-        return value
-    return [p.strip() for p in value.split(",") if p.strip()]
-
-
-def _as_int(key: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"LEADCAPTURE_{key} must be a whole number, got {value!r}.") from exc
-
-
-def _as_float(key: str, value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"LEADCAPTURE_{key} must be a number, got {value!r}.") from exc
-
-
-def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigError(f"LEADCAPTURE_{key} must be true or false, got {value!r}.")
