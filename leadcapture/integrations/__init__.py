@@ -1,1 +1,1 @@
-"""What leadcapture exchanges with other systems: signed webhooks out, bounces and complaints in, imports with provenance."""
+"""What leadcapture exchanges with other systems: signed webhooks, bounces and complaints, imports."""
