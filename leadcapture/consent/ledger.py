@@ -22,7 +22,7 @@ from leadcapture.models import LedgerEvent, LedgerHead, utcnow
 
 GENESIS = "0" * 64
 EVENTS = ("requested", "confirmed", "withdrawn", "expired", "renewed", "erased")
-METHODS = ("form", "confirm_page", "one_click", "preference_centre", "admin", "api", "system")
+METHODS = ("form", "confirm_page", "one_click", "preference_centre", "admin", "api", "system", "import")
 
 
 def canonical(data: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""The re-permission email: a month before a consent lapses, ask whether to keep it."""
+"""The re-permission email: ask whether to keep a consent about to lapse, or to confirm an unverified import."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from leadcapture.consent.lifecycle import cycle_of, lapses_at
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
 from leadcapture.delivery.templates import compose_for, render
-from leadcapture.models import CONFIRMED, Consent, Repermission
+from leadcapture.models import UNVERIFIED, Consent, Repermission
 from leadcapture.services import Services
 
 KIND = "repermission"
@@ -21,17 +21,16 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
     def prepare(session: Session) -> Outgoing | None:
         row = session.get(Repermission, repermission_id)
         consent = session.get(Consent, row.consent_id) if row else None
-        if consent is None or consent.state != CONFIRMED or cycle_of(consent) != row.cycle:
-            return None  # withdrawn, lapsed or renewed since it was queued
+        if consent is None or cycle_of(consent) != row.cycle or not gates.may_send_repermission(session, consent):
+            return None  # withdrawn, lapsed, renewed or suppressed since it was queued
         person = consent.person
-        if not gates.may_contact(session, person, consent.purpose_key):
-            return None
         purpose = consent.form_version.purpose(consent.purpose_key) or {}
         preferences_url = links.preferences(services, person.id)
         context = {
             "form": consent.form_version.definition,
             "label": purpose.get("label", consent.purpose_key),
             "lapses_on": lapses_at(consent).date().isoformat(),
+            "unverified": consent.state == UNVERIFIED,  # imported without proof: ask, do not remind
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",
             "preferences_url": preferences_url,
             "unsubscribe_url": links.unsubscribe(services, person.id, consent.purpose_key),
