@@ -124,7 +124,7 @@ def people_import(runtime: Runtime, file, dry_run: bool) -> None:
             counts = run(lambda result: click.echo(str(result)))
         else:  # a progress bar over the file's bytes; only the rows not imported are listed
             size = os.fstat(file.fileno()).st_size if file.seekable() else 0
-            with click.progressbar(length=size or None, label=f"importing {name}", file=sys.stderr) as bar:
+            with click.progressbar(length=max(size, 1), label=f"importing {name}", file=sys.stderr) as bar:
                 counts = run(_unless_imported, bar.update)
     except imports.FileError as exc:
         click.echo(f"{name}: {exc}; nothing imported", err=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -304,7 +305,7 @@ class _Claim:
 def _clean(cells: dict[str, str]) -> dict[str, str]:
     out = {}
     for name in REQUIRED + OPTIONAL:
-        value = unicodedata.normalize("NFC", cells.get(name, "")).strip()
+        value = unicodedata.normalize("NFC", cells.get(name, "")).replace("\r\n", "\n").strip()
         if len(value) > LIMITS[name]:
             raise _Invalid(f"{name} is longer than {LIMITS[name]} characters")
         if value.startswith(FORMULA_START):
@@ -340,6 +341,8 @@ def _claim(session: Session, forms: _Forms, row: Row, now: datetime) -> _Claim:
         email = validate_email(cells["email"], check_deliverability=False).normalized  # as the form does
     except EmailNotValidError as exc:
         raise _Invalid(f"email is not a valid address: {exc}") from exc
+    if (plain := unicodedata.normalize("NFKC", email)) != email:  # a fullwidth "ｊ" looks like "j" but is not
+        raise _Invalid(f"email has look-alike characters (did you mean {plain}?)")
     if cells["lawful_basis"] not in LEGAL_BASES:
         raise _Invalid(f"lawful_basis {cells['lawful_basis']!r} is not one of {', '.join(LEGAL_BASES)}")
     version = forms.resolve(session, cells["purpose"], cells["form"], cells["form_version"])
@@ -465,6 +468,9 @@ def import_csv(
         for result in results:
             counts[result.outcome] += 1
             on_result(result)
+        del results, chunk
+        # A batch's ORM objects hold reference cycles; free them now, not at the next full collection.
+        gc.collect()
     return counts
 
 
