@@ -230,7 +230,7 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 FORBIDDEN = {
     "marketer": {"people", "erase", "register", "users", "audit", "tokens"},
-    "privacy": {"forms", "funnel", "contacts", "users", "audit", "tokens"},
+    "privacy": {"forms", "funnel", "contacts", "import", "users", "audit", "tokens"},
     "admin": set(),
 }
 
