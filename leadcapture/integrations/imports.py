@@ -92,7 +92,7 @@ class FileError(ValueError):
     """The file as a whole cannot be read (encoding, header); nothing was imported."""
 
 
-class _Invalid(ValueError):
+class InvalidRow(ValueError):
     """One row cannot be imported; the message says why."""
 
 
@@ -265,24 +265,24 @@ class _Forms:
             offering = self._offering.get(purpose, [])
             if len(offering) != 1:
                 where = f"forms {', '.join(sorted(offering))} offer it" if offering else "no live form offers it"
-                raise _Invalid(f"purpose {purpose!r}: {where}; name the form in the form column")
+                raise InvalidRow(f"purpose {purpose!r}: {where}; name the form in the form column")
             slug = offering[0]
         if slug not in self._live:
-            raise _Invalid(f"form {slug!r} does not exist or is archived")
+            raise InvalidRow(f"form {slug!r} does not exist or is archived")
         version_id = self._live[slug]
         if number:
             if not number.isdigit():
-                raise _Invalid(f"form_version {number!r} is not a version number")
+                raise InvalidRow(f"form_version {number!r} is not a version number")
             version_id = session.scalar(
                 select(FormVersion.id)
                 .join(Form, Form.id == FormVersion.form_id)
                 .where(Form.slug == slug, FormVersion.number == int(number))
             )
             if version_id is None:
-                raise _Invalid(f"form {slug!r} has no version {number}")
+                raise InvalidRow(f"form {slug!r} has no version {number}")
         version = self._version(session, version_id)
         if purpose not in version.purposes:
-            raise _Invalid(f"form {slug!r} version {version.number} has no purpose {purpose!r}")
+            raise InvalidRow(f"form {slug!r} version {version.number} has no purpose {purpose!r}")
         return version
 
 
@@ -307,14 +307,14 @@ def _clean(cells: dict[str, str]) -> dict[str, str]:
     for name in REQUIRED + OPTIONAL:
         value = unicodedata.normalize("NFC", cells.get(name, "")).replace("\r\n", "\n").strip()
         if len(value) > LIMITS[name]:
-            raise _Invalid(f"{name} is longer than {LIMITS[name]} characters")
+            raise InvalidRow(f"{name} is longer than {LIMITS[name]} characters")
         if value.startswith(FORMULA_START):
-            raise _Invalid(f"{name} starts with {value[0]!r}: formula-like cells are refused")
+            raise InvalidRow(f"{name} starts with {value[0]!r}: formula-like cells are refused")
         allowed = "\n" if name in MULTILINE else ""
         if any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in allowed for ch in value):
-            raise _Invalid(f"{name} contains control or invisible formatting characters")
+            raise InvalidRow(f"{name} contains control or invisible formatting characters")
         if name in REQUIRED and not value:
-            raise _Invalid(f"{name} is empty")
+            raise InvalidRow(f"{name} is empty")
         out[name] = value
     return out
 
@@ -324,31 +324,31 @@ def parse_time(text: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise _Invalid(
+        raise InvalidRow(
             f"consented_at {text!r} is not an ISO 8601 date or date and time (2025-03-01T14:30:00Z)"
         ) from exc
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if when > now + timedelta(minutes=5):
-        raise _Invalid(f"consented_at {text} is in the future")
+        raise InvalidRow(f"consented_at {text} is in the future")
     return when
 
 
 def _claim(session: Session, forms: _Forms, row: Row, now: datetime) -> _Claim:
     if row.error:
-        raise _Invalid(row.error)
+        raise InvalidRow(row.error)
     cells = _clean(row.cells)
     try:
         email = validate_email(cells["email"], check_deliverability=False).normalized  # as the form does
     except EmailNotValidError as exc:
-        raise _Invalid(f"email is not a valid address: {exc}") from exc
+        raise InvalidRow(f"email is not a valid address: {exc}") from exc
     if (plain := unicodedata.normalize("NFKC", email)) != email:  # a fullwidth "ｊ" looks like "j" but is not
-        raise _Invalid(f"email has look-alike characters (did you mean {plain}?)")
+        raise InvalidRow(f"email has look-alike characters (did you mean {plain}?)")
     if cells["lawful_basis"] not in LEGAL_BASES:
-        raise _Invalid(f"lawful_basis {cells['lawful_basis']!r} is not one of {', '.join(LEGAL_BASES)}")
+        raise InvalidRow(f"lawful_basis {cells['lawful_basis']!r} is not one of {', '.join(LEGAL_BASES)}")
     version = forms.resolve(session, cells["purpose"], cells["form"], cells["form_version"])
     basis = version.purposes[cells["purpose"]].get("legal_basis", "consent")
     if cells["lawful_basis"] != basis:
-        raise _Invalid(f"purpose {cells['purpose']!r} has lawful basis {basis}; a purpose keeps one basis")
+        raise InvalidRow(f"purpose {cells['purpose']!r} has lawful basis {basis}; a purpose keeps one basis")
     return _Claim(email, cells["purpose"], parse_time(cells["consented_at"], now), cells, version)
 
 
@@ -427,7 +427,7 @@ def _payload(claim: _Claim, provenance: Provenance, line: int, *, verified: bool
 def _one(session: Session, vault: Vault, forms: _Forms, row: Row, provenance: Provenance, now: datetime) -> Result:
     try:
         claim = _claim(session, forms, row, now)
-    except _Invalid as exc:
+    except InvalidRow as exc:
         return Result(row.line, INVALID, str(exc))
     try:
         with session.begin_nested():
