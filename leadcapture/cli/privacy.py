@@ -18,6 +18,7 @@ from leadcapture.consent import outbox
 from leadcapture.consent.people import find_person
 from leadcapture.crypto import normalise_email
 from leadcapture.integrations import imports
+from leadcapture.integrations.csvrows import FileError
 from leadcapture.models import Person, Suppression, utcnow
 from leadcapture.privacy import records
 from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key, pending, rotate
@@ -126,7 +127,7 @@ def people_import(runtime: Runtime, file, dry_run: bool) -> None:
             size = os.fstat(file.fileno()).st_size if file.seekable() else 0
             with click.progressbar(length=max(size, 1), label=f"importing {name}", file=sys.stderr) as bar:
                 counts = run(_unless_imported, bar.update)
-    except imports.FileError as exc:
+    except FileError as exc:
         click.echo(f"{name}: {exc}; nothing imported", err=True)
         sys.exit(2)
     click.echo(("dry run, nothing changed: " if dry_run else "done: ") + imports.summary(counts))

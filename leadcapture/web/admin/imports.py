@@ -13,6 +13,7 @@ from werkzeug.utils import secure_filename
 
 from leadcapture.consent import outbox
 from leadcapture.integrations import imports
+from leadcapture.integrations.csvrows import FileError
 from leadcapture.web.admin.auth import audit, bp, current_user, require
 from leadcapture.web.context import get_services, get_session
 
@@ -56,7 +57,7 @@ def people_import():
         counts = imports.import_csv(
             services.db, services.vault, upload.stream, provenance, dry_run=dry_run, on_result=keep
         )
-    except imports.FileError as exc:
+    except FileError as exc:
         audit("people.import", name, dry_run=dry_run, error=str(exc))
         get_session().commit()
         return _page(dry_run, error=f"{name}: {exc}. Nothing was imported."), 400

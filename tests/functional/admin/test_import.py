@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.integrations.imports import MAX_LINE_BYTES
+from leadcapture.integrations.csvrows import MAX_LINE_BYTES
 from leadcapture.models import AuditEntry, Consent, OutboxJob
 from leadcapture.web.admin.imports import MAX_UPLOAD_BYTES
 from tests.support.admin import signed_in

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leadcapture.integrations.imports import FileError, InvalidRow, parse_time, read_rows
+from leadcapture.integrations.csvrows import FileError, read_rows
+from leadcapture.integrations.imports import InvalidRow, parse_time
 
 HEADER = b"email,purpose,consented_at,source,lawful_basis\n"
 
