@@ -13,7 +13,14 @@ from tests.support.admin import CSRF, PASSWORD, AdminClient, make_user, signed_i
 from tests.support.app import make_config, submit
 
 # Values for the URL parameters of every admin route.
-ARGS = {"slug": "sales-machine", "number": 1, "person_id": 1, "purpose": "newsletter", "channel": "email"}
+ARGS = {
+    "slug": "sales-machine",
+    "number": 1,
+    "person_id": 1,
+    "purpose": "newsletter",
+    "channel": "email",
+    "fmt": "json",
+}
 
 
 PUBLIC = ("admin.login", "admin.login_code", "admin.static")
