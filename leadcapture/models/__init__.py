@@ -17,6 +17,7 @@ from leadcapture.models.base import (
     utcnow,
 )
 from leadcapture.models.delivery import (
+    CANCELLED,
     CLAIMED,
     DONE,
     DRAFT,
@@ -80,6 +81,7 @@ __all__ = [
     "SKIPPED",
     "FAILED",
     "DRAFT",
+    "CANCELLED",
     "SENDING_CAMPAIGN",
     "PAUSED",
     "DONE",
