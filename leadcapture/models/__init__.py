@@ -18,6 +18,7 @@ from leadcapture.models.base import (
     utcnow,
 )
 from leadcapture.models.delivery import (
+    CANCELLED,
     CLAIMED,
     DONE,
     DRAFT,
@@ -33,7 +34,7 @@ from leadcapture.models.delivery import (
     ContentTranslation,
     Message,
 )
-from leadcapture.models.forms import Asset, Form, FormVersion
+from leadcapture.models.forms import Asset, Form, FormVersion, FunnelCount
 from leadcapture.models.jobs import Lock, OutboxJob, Setting
 from leadcapture.models.ledger import LedgerEvent, LedgerHead
 from leadcapture.models.people import (
@@ -43,6 +44,7 @@ from leadcapture.models.people import (
     Person,
     Repermission,
     Submission,
+    SubmissionTerm,
     Suppression,
 )
 
@@ -61,9 +63,11 @@ __all__ = [
     "Asset",
     "Form",
     "FormVersion",
+    "FunnelCount",
     "Person",
     "MailboxWindow",
     "Submission",
+    "SubmissionTerm",
     "LeadRequest",
     "Consent",
     "Suppression",
@@ -80,6 +84,7 @@ __all__ = [
     "SKIPPED",
     "FAILED",
     "DRAFT",
+    "CANCELLED",
     "SENDING_CAMPAIGN",
     "PAUSED",
     "DONE",
