@@ -87,3 +87,10 @@ def test_a_file_that_cannot_be_read_is_a_clear_400(marketer, services, body, mes
 def test_no_file_is_a_clear_400(marketer):
     response = marketer.post("/admin/people/import", {"dry_run": "y"})
     assert response.status_code == 400 and "Choose a CSV file" in response.get_data(as_text=True)
+
+
+def test_the_privacy_role_may_not_import(app, services):
+    privacy = signed_in(app, services, "privacy")
+    assert privacy.get("/admin/people/import").status_code == 403
+    assert privacy.post("/admin/people/import", {"file": (io.BytesIO(CSV), "leads.csv")}).status_code == 403
+    assert consents(services) == 0
