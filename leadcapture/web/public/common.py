@@ -42,14 +42,17 @@ def load_token(kind: str, token: str) -> LinkPayload:
     except TokenExpired as exc:
         raise InvalidLink("token_expired_title", "token_expired_body", 410) from exc
     except TokenRetired as exc:
-        raise InvalidLink("token_retired_title", "token_retired_body", 410) from exc
+        raise InvalidLink("link_gone_title", "token_retired_body", 410) from exc
     except TokenInvalid as exc:
         raise InvalidLink() from exc
 
 
-def by_public_id(model: type[Named], public_id: str) -> Named | None:
-    """The row of model a link names by its public id; None once it is gone."""
-    return get_session().scalar(select(model).where(model.public_id == public_id))
+def by_public_id(model: type[Named], public_id: str) -> Named:
+    """The row of model a link names by its public id; InvalidLink ("no longer works") once it is gone."""
+    row = get_session().scalar(select(model).where(model.public_id == public_id))
+    if row is None:  # erased, purged, or never ours
+        raise InvalidLink("link_gone_title", "link_gone_body")
+    return row
 
 
 def relay_outbox() -> None:

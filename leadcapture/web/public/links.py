@@ -38,13 +38,9 @@ def _requests_for(payload: ConfirmRequest | ConfirmSubmission) -> tuple[Submissi
     """The submission and the requests a confirm link names; InvalidLink once they are gone."""
     if isinstance(payload, ConfirmSubmission):
         submission = by_public_id(Submission, payload.submission_public_id)
-        requests = list(submission.requests) if submission else []
-    else:
-        request_row = by_public_id(LeadRequest, payload.request_public_id)
-        submission, requests = (request_row.submission, [request_row]) if request_row else (None, [])
-    if submission is None:
-        raise InvalidLink("token_invalid_title", "dropped")
-    return submission, requests
+        return submission, list(submission.requests)
+    request_row = by_public_id(LeadRequest, payload.request_public_id)
+    return request_row.submission, [request_row]
 
 
 def _describe(submission: Submission, requests: list[LeadRequest]) -> list[dict[str, Any]]:
@@ -95,7 +91,7 @@ def download(token: str):
     payload = load_token(DOWNLOAD, token)
     session = get_session()
     req = by_public_id(LeadRequest, payload.request_public_id)
-    if req is None or req.kind != ASSET or req.state != CONFIRMED:
+    if req.kind != ASSET or req.state != CONFIRMED:
         raise InvalidLink()
     definition = req.submission.form_version.definition
     asset = session.get(Asset, definition["asset_sha256"])
@@ -122,8 +118,6 @@ def _not_me(payload: NotMe, token: str):
     """'This wasn't me': the POST drops the submission someone made with this address."""
     session = get_session()
     submission = by_public_id(Submission, payload.submission_public_id)
-    if submission is None:  # purged, or its person erased
-        raise InvalidLink("not_found_title", "preferences_gone")
     g.language = submission.person.language
     if request.method != "POST":  # GET and HEAD only ever show a page
         return render_template("unsubscribe.html", not_me=True, label=None, token=token)
@@ -137,8 +131,6 @@ def _withdraw(payload: Withdraw, token: str):
     """The POST withdraws the link's purpose (every purpose if it names none)."""
     session = get_session()
     person = by_public_id(Person, payload.person_public_id)
-    if person is None:  # erased, or its unconfirmed request was purged
-        raise InvalidLink("not_found_title", "preferences_gone")
     g.language = person.language
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
