@@ -236,6 +236,8 @@ def _addresses(config: dict[str, Any]) -> None:
         raise ConfigError("LEADCAPTURE_REDIS_URL must start with redis://, rediss:// or unix:// (or be empty)")
     var_dir = Path(config["VAR_DIR"]).resolve()
     config["VAR_DIR"] = str(var_dir)
+    if not config["BASE_URL_CONFIGURED"] and config["ENV"] != "production":
+        config["BASE_URL"] = served_url(var_dir) or config["BASE_URL"]
     if not config["DATABASE_URL"] and config["ENV"] != "production":
         config["DATABASE_URL"] = f"sqlite:///{var_dir / 'leadcapture.db'}"
     if config["DATABASE_URL"]:
@@ -251,6 +253,18 @@ def _addresses(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"LEADCAPTURE_MAIL_FROM must be an address like 'Name <name@example.com>', got {config['MAIL_FROM']!r}."
         )
+
+
+SERVED_URL_FILE = "serve_url"
+
+
+def served_url(var_dir: Path) -> str:
+    """The URL the development server last served on (`serve` records it), so commands link to it; or ""."""
+    try:
+        url = (var_dir / SERVED_URL_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return url if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname else ""
 
 
 def flask_config(settings: Settings) -> dict[str, Any]:
