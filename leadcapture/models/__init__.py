@@ -18,6 +18,7 @@ from leadcapture.models.base import (
     utcnow,
 )
 from leadcapture.models.delivery import (
+    CANCELLED,
     CLAIMED,
     DONE,
     DRAFT,
@@ -43,6 +44,7 @@ from leadcapture.models.people import (
     Person,
     Repermission,
     Submission,
+    SubmissionTerm,
     Suppression,
 )
 
@@ -64,6 +66,7 @@ __all__ = [
     "Person",
     "MailboxWindow",
     "Submission",
+    "SubmissionTerm",
     "LeadRequest",
     "Consent",
     "Suppression",
@@ -80,6 +83,7 @@ __all__ = [
     "SKIPPED",
     "FAILED",
     "DRAFT",
+    "CANCELLED",
     "SENDING_CAMPAIGN",
     "PAUSED",
     "DONE",

@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
     "DKIM_PRIVATE_KEY_FILE": "",
     "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
+    "ADMIN_2FA": "optional",  # "required": admin accounts must sign in with an authenticator app
 }
 
 # Zero would mean no process or thread runs, or the scheduler loop spins.
@@ -126,6 +127,7 @@ class Settings:
     dkim_private_key: str
     dkim_private_key_file: str
     crm_webhook_urls: str
+    admin_2fa: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -217,6 +219,9 @@ def _values(config: dict[str, Any]) -> None:
     if config["POW_DIFFICULTY"] > 24:
         raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
     config["SEND_BURST"] = config["SEND_BURST"] or max(1, int(config["SEND_RATE"]))
+    config["ADMIN_2FA"] = str(config["ADMIN_2FA"]).strip().lower()
+    if config["ADMIN_2FA"] not in ("optional", "required"):
+        raise ConfigError(f"LEADCAPTURE_ADMIN_2FA must be optional or required, got {config['ADMIN_2FA']!r}.")
     if config["IP_MINIMISATION"] not in IP_MINIMISATION_MODES:
         raise ConfigError(
             f"LEADCAPTURE_IP_MINIMISATION must be one of {', '.join(IP_MINIMISATION_MODES)}, "
