@@ -1,7 +1,7 @@
 """public ids: links name people, submissions and requests by a random id; SQLite ids are never reused
 
 Revision ID: 0010_public_ids
-Revises: 0020_campaign_schedule
+Revises: 0021_funnel_counts
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_public_ids"
-down_revision = "0020_campaign_schedule"
+down_revision = "0021_funnel_counts"
 branch_labels = None
 depends_on = None
 
