@@ -28,7 +28,7 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
             return None  # withdrawn, lapsed, renewed or suppressed since it was queued
         person = consent.person
         purpose = consent.form_version.purpose(consent.purpose_key) or {}
-        preferences_url = links.preferences(services, person.id)
+        preferences_url = links.preferences(services, person)
         context = {
             "form": consent.form_version.definition,
             "label": purpose.get("label", consent.purpose_key),
@@ -37,7 +37,7 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
             "imported": _provenance(services, session, consent),
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",
             "preferences_url": preferences_url,
-            "unsubscribe_url": links.unsubscribe(services, person.id, consent.purpose_key),
+            "unsubscribe_url": links.unsubscribe(services, person, consent.purpose_key),
         }
         rendered = render("repermission", person.language, context)
         msg = compose_for(services, person, rendered, unsubscribe_url=context["unsubscribe_url"], auto_submitted=True)
