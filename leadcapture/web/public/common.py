@@ -1,4 +1,4 @@
-"""What the public pages share: the visitor's trace, this page's URL, a link's token, the outbox relay."""
+"""What the public pages share: the visitor's trace, this page's URL, a link's token."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 
 from flask import request
 
-from leadcapture.consent import outbox
 from leadcapture.consent.people import Visitor
 from leadcapture.consent.tokens import LinkPayload, TokenExpired, TokenInvalid
 from leadcapture.web.context import get_services
@@ -37,8 +36,3 @@ def load_token(kind: str, token: str) -> LinkPayload:
         raise InvalidLink("token_expired_title", "token_expired_body", 410) from exc
     except TokenInvalid as exc:
         raise InvalidLink() from exc
-
-
-def relay_outbox() -> None:
-    """Publish the jobs just committed; if the broker is down they wait for the periodic relay."""
-    outbox.relay_now(get_services())
