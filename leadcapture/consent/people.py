@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import events
 from leadcapture.crypto import Vault, normalise_email
 from leadcapture.models import Person, Suppression
 from leadcapture.settings import Settings
@@ -78,6 +79,25 @@ def mailbox_index(vault: Vault, address: str) -> str:
 def is_suppressed(session: Session, person: Person) -> bool:
     """Whether the person's address is on the suppression list."""
     return session.get(Suppression, person.email_index) is not None
+
+
+def suppress(session: Session, person: Person, reason: str) -> bool:
+    """Put the person's address on the suppression list (the one way to add a suppression).
+
+    The newest reason wins (a hard bounce after 'this wasn't me' stays when the person later
+    confirms). Returns True when the address was added or its reason changed; a
+    `suppression.added` event is then sent to the webhook endpoints that want it.
+    """
+    existing = session.get(Suppression, person.email_index)
+    if existing is not None and existing.reason == reason:
+        return False
+    if existing is None:
+        session.add(Suppression(email_index=person.email_index, reason=reason))
+    else:
+        existing.reason = reason
+    session.flush()
+    events.emit(session, events.SUPPRESSION_ADDED, person_id=person.id, reason=reason)
+    return True
 
 
 def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:

@@ -18,6 +18,7 @@ from leadcapture.consent.people import (
     is_suppressed,
     mailbox_index,
     minimise_ip,
+    suppress,
     trace,
 )
 from leadcapture.crypto import Vault
@@ -202,8 +203,8 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
             purpose_key=key,
             payload={**trace(visitor, settings), "reason": "not_me", "submission_id": submission.id},
         )
-    if not is_suppressed(session, person):
-        session.add(Suppression(email_index=person.email_index, reason="not_me"))
+    if not is_suppressed(session, person):  # an erasure's or a bounce's reason stays
+        suppress(session, person, "not_me")
     session.flush()
 
 

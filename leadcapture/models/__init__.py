@@ -44,6 +44,13 @@ from leadcapture.models.people import (
     Submission,
     Suppression,
 )
+from leadcapture.models.webhooks import (
+    WEBHOOK_DELIVERED,
+    WEBHOOK_PENDING,
+    WEBHOOK_RETRYING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "PENDING",
@@ -91,4 +98,9 @@ __all__ = [
     "ApiToken",
     "API_SCOPES",
     "UsedFormToken",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WEBHOOK_PENDING",
+    "WEBHOOK_RETRYING",
+    "WEBHOOK_DELIVERED",
 ]
