@@ -12,9 +12,10 @@ import dramatiq
 
 from leadcapture.consent import jobs
 from leadcapture.delivery import asset, campaigns, confirmation, repermission, welcome
+from leadcapture.integrations import webhooks
 from workers.middleware import current_services, run
 
-MAIL, CAMPAIGNS = "mail", "campaigns"
+MAIL, CAMPAIGNS, WEBHOOKS = "mail", "campaigns", "webhooks"
 
 
 @dramatiq.actor(actor_name=jobs.SEND_CONFIRMATION, queue_name=MAIL)
@@ -51,3 +52,17 @@ def campaign_fanout(campaign_id: int, requeue: bool = False) -> None:
 def campaign_send(campaign_id: int, first_person_id: int, last_person_id: int) -> None:
     """Send one page of a campaign, re-checking each person's consent just before sending."""
     run(campaigns.send_page, campaign_id, first_person_id, last_person_id)
+
+
+@dramatiq.actor(actor_name=jobs.WEBHOOK_EVENT, queue_name=WEBHOOKS)
+def webhook_event(
+    event_id: str, event_type: str, person_id: int | None, purpose_key: str | None, reason: str | None, occurred_at: str
+) -> None:
+    """Write an event's delivery to each webhook endpoint that wants it, and queue them."""
+    webhooks.fan_out(current_services(), event_id, event_type, person_id, purpose_key, reason, occurred_at)
+
+
+@dramatiq.actor(actor_name=jobs.DELIVER_WEBHOOK, queue_name=WEBHOOKS)
+def deliver_webhook(delivery_id: int) -> None:
+    """Post one signed event to its endpoint; a failure is logged and retried later with backoff."""
+    webhooks.deliver(current_services(), delivery_id)
