@@ -21,7 +21,7 @@ from leadcapture.models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 PERMISSIONS: dict[str, set[str]] = {
     "marketer": {"forms", "funnel", "contacts"},
     "privacy": {"people", "erase", "register"},
-    "admin": {"forms", "funnel", "contacts", "people", "erase", "register", "users", "audit", "tokens"},
+    "admin": {"forms", "funnel", "contacts", "people", "erase", "register", "users", "audit", "tokens", "webhooks"},
 }
 MIN_PASSWORD_LENGTH = 12
 LOGIN_FAILED = "login.failed"
