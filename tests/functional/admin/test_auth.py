@@ -13,7 +13,15 @@ from tests.support.admin import CSRF, PASSWORD, AdminClient, make_user, signed_i
 from tests.support.app import make_config, submit
 
 # Values for the URL parameters of every admin route.
-ARGS = {"slug": "sales-machine", "number": 1, "person_id": 1, "purpose": "newsletter", "channel": "email"}
+ARGS = {
+    "slug": "sales-machine",
+    "number": 1,
+    "person_id": 1,
+    "purpose": "newsletter",
+    "channel": "email",
+    "endpoint_id": 1,
+    "delivery_id": 1,
+}
 
 
 def admin_rules(app):
@@ -229,8 +237,8 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 
 FORBIDDEN = {
-    "marketer": {"people", "erase", "register", "users", "audit", "tokens"},
-    "privacy": {"forms", "funnel", "contacts", "users", "audit", "tokens"},
+    "marketer": {"people", "erase", "register", "users", "audit", "tokens", "webhooks"},
+    "privacy": {"forms", "funnel", "contacts", "users", "audit", "tokens", "webhooks"},
     "admin": set(),
 }
 
