@@ -150,6 +150,7 @@ def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_
         "/admin/users",
         "/admin/audit",
         "/admin/tokens",
+        "/admin/webhooks",
     ],
 )
 def test_admin_pages_have_no_serious_accessibility_violations(page, live_server, admin_password, path):
