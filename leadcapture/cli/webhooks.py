@@ -157,7 +157,7 @@ def webhooks_resend(runtime: Runtime, delivery_id: int) -> None:
     """Send a delivery again now (with the same webhook-id, so receivers can tell it is a repeat)."""
     services = runtime.services
     with services.db.session() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
+        delivery = webhooks.get_delivery(session, delivery_id)
         if delivery is None:
             raise click.ClickException(f"there is no webhook delivery {delivery_id}")
         try:

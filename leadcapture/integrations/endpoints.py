@@ -16,6 +16,7 @@ from leadcapture.models import WebhookDelivery, WebhookEndpoint
 from leadcapture.settings import Settings
 
 MAX_URL_LENGTH = 2000
+MAX_ID = 2**63 - 1  # the largest row id a database holds; a larger one names nothing
 
 
 class EndpointError(ValueError):
@@ -77,7 +78,7 @@ def add(
 
 def get(session: Session, endpoint_id: int) -> WebhookEndpoint:
     """The endpoint with this id; EndpointError if there is none."""
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    endpoint = session.get(WebhookEndpoint, endpoint_id) if 0 < endpoint_id <= MAX_ID else None
     if endpoint is None:
         raise EndpointError(f"there is no webhook endpoint {endpoint_id}")
     return endpoint

@@ -210,6 +210,11 @@ def resume(session: Session, endpoint: WebhookEndpoint, now: datetime) -> int:
     return retry_due(session, now)
 
 
+def get_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
+    """The delivery with this id, or None."""
+    return session.get(WebhookDelivery, delivery_id) if 0 < delivery_id <= endpoints.MAX_ID else None
+
+
 def resend(session: Session, delivery: WebhookDelivery) -> None:
     """Send a delivery again (delivered or not), with the same event id; its endpoint must be enabled."""
     if not delivery.endpoint.enabled:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import events, outbox
 from leadcapture.integrations import endpoints, webhooks
-from leadcapture.models import WebhookDelivery, utcnow
+from leadcapture.models import utcnow
 from leadcapture.web.admin.auth import audit, bp, require
 from leadcapture.web.context import get_services, get_session
 
@@ -102,7 +102,7 @@ def webhook_deliveries(endpoint_id: int):
 def webhook_resend(delivery_id: int):
     """Send one delivery again now, with the same webhook-id."""
     db = get_session()
-    delivery = db.get(WebhookDelivery, delivery_id)
+    delivery = webhooks.get_delivery(db, delivery_id)
     if delivery is None:
         abort(404)
     try:

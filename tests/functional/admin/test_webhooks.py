@@ -177,3 +177,17 @@ def test_cli_mistakes_are_one_line_and_a_non_zero_exit(runner, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_ids_out_of_range_are_404_not_500(app, services):
+    admin = signed_in(app, services, "admin")
+    huge = "9" * 30
+    assert admin.get(f"/admin/webhooks/{huge}").status_code == 404
+    assert admin.post(f"/admin/webhooks/deliveries/{huge}/resend").status_code == 404
+    assert admin.post("/admin/webhooks", {"action": "rotate", "endpoint_id": huge}).status_code == 200
+
+
+def test_cli_ids_out_of_range_are_a_message(runner):
+    for args in (["resend", "9" * 30], ["remove", "9" * 30, "--yes"]):
+        result = runner.invoke(["webhooks", *args])
+        assert result.exit_code == 1 and "there is no webhook" in result.output

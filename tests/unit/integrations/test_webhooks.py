@@ -94,9 +94,7 @@ def test_nothing_is_queued_while_no_endpoint_is_enabled(services, client, demo_f
         assert session.scalar(select(func.count()).where(OutboxJob.actor == "webhook_event")) == 0
 
 
-def test_an_erasure_before_the_delivery_keeps_the_address_from_leaving(
-    services, client, demo_form, worker, receiver
-):
+def test_an_erasure_before_the_delivery_keeps_the_address_from_leaving(services, client, demo_form, worker, receiver):
     # Given an event queued for an endpoint allowed addresses, not yet sent
     add_endpoint(services, receiver, personal_data=True)
     submit(client, "jan@example.com", ["newsletter"])
@@ -251,3 +249,29 @@ def test_a_rotated_secret_signs_from_then_on(services, receiver, by_hand):
         webhooks.resend(session, session.get(WebhookDelivery, deliveries(services)[0].id))
     webhooks.deliver(services, deliveries(services)[0].id)
     assert receiver.rejected == ["No matching signature found"]
+
+
+def test_an_expiry_by_the_scheduler_is_an_event_from_the_ledger(services, demo_form, worker, receiver):
+    from leadcapture.consent import lifecycle
+    from tests.support.people import add_person
+
+    add_endpoint(services, receiver, event_types=["consent.expired"])
+    person_id = add_person(services, demo_form, "old@example.com")
+    with services.db.session() as session:
+        assert lifecycle.expire_lapsed(session, services.vault, utcnow() + timedelta(days=5 * 365)) == 1
+    worker.drain()
+    assert [(e["type"], e["data"]) for e in receiver.received] == [
+        ("consent.expired", {"person_id": person_id, "purpose": "newsletter"})
+    ]
+
+
+def test_the_register_lists_every_endpoint_as_a_recipient(services, receiver):
+    from leadcapture.privacy import records
+
+    add_endpoint(services, receiver, event_types=["lead.to_call"], personal_data=True)
+    with services.db.session() as session:
+        recipients = records.build(session, services.settings)["recipients"]
+    assert {
+        "name": "webhook endpoint 127.0.0.1",
+        "role": "receives lead.to_call: ids, purposes and email addresses",
+    } in (recipients)
