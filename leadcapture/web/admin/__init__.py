@@ -5,7 +5,14 @@ the rules every view follows are in auth; each section's views are a module of t
 imported here so their routes register.
 """
 
-from leadcapture.web.admin import forms, funnel, people, staff, webhooks  # noqa: F401  (their routes register on bp)
+from leadcapture.web.admin import (  # noqa: F401  (their routes register on bp)
+    account,
+    forms,
+    funnel,
+    people,
+    staff,
+    webhooks,
+)
 from leadcapture.web.admin.auth import bp
 
 __all__ = ["bp"]
