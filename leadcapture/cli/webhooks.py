@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from leadcapture.backoffice.accounts import audit
-from leadcapture.cli.context import Runtime
-from leadcapture.consent import events, outbox
+from leadcapture.cli.context import Runtime, relay_if_broker
+from leadcapture.consent import events
 from leadcapture.integrations import endpoints, webhooks
 from leadcapture.models import WEBHOOK_DELIVERED, WEBHOOK_PENDING, WEBHOOK_RETRYING, WebhookDelivery, utcnow
 
@@ -116,7 +116,7 @@ def webhooks_enable(runtime: Runtime, endpoint_id: int) -> None:
         endpoint = _endpoint(session, endpoint_id)
         queued = webhooks.resume(session, endpoint, utcnow())
         audit(session, None, "webhook.enable", endpoint.url, detail={"id": endpoint_id, "via": "cli"})
-    outbox.relay_now(services)
+    relay_if_broker(services)
     click.echo(f"enabled webhook endpoint {endpoint_id}; {queued} waiting delivery(ies) queued")
 
 
@@ -165,5 +165,5 @@ def webhooks_resend(runtime: Runtime, delivery_id: int) -> None:
         except endpoints.EndpointError as exc:
             raise click.ClickException(str(exc)) from exc
         audit(session, None, "webhook.resend", str(delivery_id), detail={"via": "cli"})
-    outbox.relay_now(services)
+    relay_if_broker(services)
     click.echo(f"delivery {delivery_id} queued again")
