@@ -153,7 +153,7 @@ def deliver(services: Services, delivery_id: int, *, now: datetime | None = None
             error = f"HTTP {code}: {answer.body[:200].decode('utf-8', 'replace')}"
     except outbound.Refused as exc:
         error = f"refused: {exc}"
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, reset, TLS, a bad name
         error = f"{type(exc).__name__}: {exc}"
     with services.db.session() as session:
         return _record(session, settings.webhook_disable_after, delivery_id, sent_at, code, error)
@@ -161,8 +161,10 @@ def deliver(services: Services, delivery_id: int, *, now: datetime | None = None
 
 def _record(
     session: Session, disable_after: int, delivery_id: int, at: datetime, code: int | None, error: str | None
-) -> str:
+) -> str | None:
     delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:  # its endpoint was removed while the receiver answered
+        return None
     endpoint = delivery.endpoint
     delivery.attempts += 1
     delivery.last_attempt_at, delivery.response_code, delivery.error = at, code, error
