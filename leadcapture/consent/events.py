@@ -51,8 +51,15 @@ def new_event_id() -> str:
 
 
 def _listening(session: Session) -> bool:
-    # Without an enabled endpoint no row is written: a consent change costs one indexed EXISTS.
-    return bool(session.scalar(select(exists().where(WebhookEndpoint.enabled.is_(True)))))
+    # Without an enabled endpoint no row is written. The answer is asked once per transaction
+    # (an expiry run or a confirmation of several purposes changes many consents in one).
+    transaction = session.get_transaction()
+    cached = session.info.get("webhooks_listening")
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1]
+    listening = bool(session.scalar(select(exists().where(WebhookEndpoint.enabled.is_(True)))))
+    session.info["webhooks_listening"] = (transaction, listening)
+    return listening
 
 
 def emit(
