@@ -3,7 +3,9 @@
 A job that raises (SMTP 4xx, connection errors, the database away) is retried with exponential
 backoff under the LEADCAPTURE_MAIL_RETRY_* policy (workers.middleware.bind); a permanent SMTP
 refusal is recorded on the message row and does not raise, so it is never retried. Campaign
-jobs have their own queue, so a million-recipient send never delays a confirmation.
+jobs have their own queue, so a million-recipient send never delays a confirmation; webhook jobs
+too, so a slow receiver never does. A failed webhook post does not raise: the delivery row holds
+its own backoff (integrations.webhooks), and the scheduler queues it again when it is due.
 """
 
 from __future__ import annotations
