@@ -1,7 +1,7 @@
 """webhook_endpoints and webhook_deliveries: signed events to CRMs and their delivery log
 
 Revision ID: 0014_webhooks
-Revises: 0018_accounts
+Revises: 0021_funnel_counts
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_webhooks"
-down_revision = "0018_accounts"
+down_revision = "0021_funnel_counts"
 branch_labels = None
 depends_on = None
 

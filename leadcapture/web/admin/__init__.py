@@ -7,9 +7,12 @@ imported here so their routes register.
 
 from leadcapture.web.admin import (  # noqa: F401  (their routes register on bp)
     account,
+    campaigns,
     forms,
     funnel,
+    leads,
     people,
+    records,
     staff,
     webhooks,
 )

@@ -21,6 +21,7 @@ ARGS = {
     "channel": "email",
     "endpoint_id": 1,
     "delivery_id": 1,
+    "fmt": "json",
 }
 
 
