@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CLI, serving
-from tests.browser.test_admin import assert_accessible
+from tests.browser.test_admin import assert_accessible, sign_in
 from tests.browser.test_double_opt_in import open_newest_mail
 from tests.support.app import ROOT
 from tests.support.webhooks import Receiver
@@ -28,17 +28,14 @@ def server(tmp_path_factory):
             capture_output=True,
             text=True,
         )
-        base.password = re.search(r"one-time password: (\S+)", result.stdout).group(1)
+        base.password = {"password": re.search(r"one-time password: (\S+)", result.stdout).group(1)}
         yield base
 
 
 def test_an_admin_adds_an_endpoint_and_a_confirmation_reaches_it_signed(page, server):
     receiver = Receiver()
     try:
-        page.goto(f"{server}/admin/")
-        page.get_by_label("Email").fill("owner@example.com")
-        page.get_by_label("Password").fill(server.password)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, server, server.password)
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
         expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
         assert_accessible(page, "/admin/webhooks (empty)")
