@@ -58,10 +58,15 @@ def campaign_send(campaign_id: int, first_person_id: int, last_person_id: int) -
 
 @dramatiq.actor(actor_name=jobs.WEBHOOK_EVENT, queue_name=WEBHOOKS)
 def webhook_event(
-    event_id: str, event_type: str, person_id: int | None, purpose_key: str | None, reason: str | None, occurred_at: str
+    event_id: str,
+    event_type: str,
+    person_public_id: str | None,
+    purpose_key: str | None,
+    reason: str | None,
+    occurred_at: str,
 ) -> None:
     """Write an event's delivery to each webhook endpoint that wants it, and queue them."""
-    webhooks.fan_out(current_services(), event_id, event_type, person_id, purpose_key, reason, occurred_at)
+    webhooks.fan_out(current_services(), event_id, event_type, person_public_id, purpose_key, reason, occurred_at)
 
 
 @dramatiq.actor(actor_name=jobs.DELIVER_WEBHOOK, queue_name=WEBHOOKS)

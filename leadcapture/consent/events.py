@@ -16,7 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, outbox
-from leadcapture.models import Consent, WebhookEndpoint, utcnow
+from leadcapture.models import Consent, Person, WebhookEndpoint, utcnow
 
 CONSENT_CONFIRMED = "consent.confirmed"
 CONSENT_WITHDRAWN = "consent.withdrawn"
@@ -66,7 +66,7 @@ def emit(
     session: Session,
     event_type: str,
     *,
-    person_id: int | None,
+    person_public_id: str | None,
     purpose_key: str | None = None,
     reason: str | None = None,
     occurred_at: datetime | None = None,
@@ -77,20 +77,25 @@ def emit(
     if not _listening(session):
         return
     when = (occurred_at or utcnow()).isoformat()
-    outbox.enqueue(session, jobs.WEBHOOK_EVENT, new_event_id(), event_type, person_id, purpose_key, reason, when)
+    args = (new_event_id(), event_type, person_public_id, purpose_key, reason, when)
+    outbox.enqueue(session, jobs.WEBHOOK_EVENT, *args)
 
 
 def from_ledger(
     session: Session, event: str, *, person_id: int | None, purpose_key: str | None, occurred_at: datetime
 ) -> None:
-    """The webhook events of a ledger event: a confirmed purpose on the phone channel is also a lead to call."""
+    """The webhook events of a ledger event: a confirmed purpose on the phone channel is also a lead to call.
+
+    Events name the person by their public id, read now: it outlives an erasure that follows.
+    """
     event_type = _FROM_LEDGER.get(event)
     if event_type is None or not _listening(session):
         return
-    emit(session, event_type, person_id=person_id, purpose_key=purpose_key, occurred_at=occurred_at)
+    public_id = session.scalar(select(Person.public_id).where(Person.id == person_id))
+    emit(session, event_type, person_public_id=public_id, purpose_key=purpose_key, occurred_at=occurred_at)
     if event == "confirmed" and purpose_key is not None:
         channel = session.scalar(
             select(Consent.channel).where(Consent.person_id == person_id, Consent.purpose_key == purpose_key)
         )
         if channel == "phone":
-            emit(session, LEAD_TO_CALL, person_id=person_id, purpose_key=purpose_key, occurred_at=occurred_at)
+            emit(session, LEAD_TO_CALL, person_public_id=public_id, purpose_key=purpose_key, occurred_at=occurred_at)

@@ -97,7 +97,7 @@ def suppress(session: Session, person: Person, reason: str) -> bool:
     else:
         existing.reason = reason
     session.flush()
-    events.emit(session, events.SUPPRESSION_ADDED, person_id=person.id, reason=reason)
+    events.emit(session, events.SUPPRESSION_ADDED, person_public_id=person.public_id, reason=reason)
     return True
 
 

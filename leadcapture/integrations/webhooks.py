@@ -50,7 +50,7 @@ def fan_out(
     services: Services,
     event_id: str,
     event_type: str,
-    person_id: int | None,
+    person_public_id: str | None,
     purpose_key: str | None,
     reason: str | None,
     occurred_at: str,
@@ -72,7 +72,7 @@ def fan_out(
                 endpoint_id=endpoint.id,
                 event_id=event_id,
                 event_type=event_type,
-                person_id=person_id,
+                person_public_id=person_public_id,
                 purpose_key=purpose_key,
                 reason=reason,
                 occurred_at=datetime.fromisoformat(occurred_at),
@@ -93,13 +93,14 @@ def fan_out(
 
 def payload(session: Session, vault: Vault, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> dict[str, Any]:
     """The event as the endpoint gets it now: ids, purpose and time; the address only if allowed and still held."""
-    data: dict[str, Any] = {"person_id": delivery.person_id}
+    data: dict[str, Any] = {"person_id": delivery.person_public_id}
     if delivery.purpose_key is not None:
         data["purpose"] = delivery.purpose_key
     if delivery.reason is not None:
         data["reason"] = delivery.reason
-    if endpoint.personal_data and delivery.event_type != events.PERSON_ERASED and delivery.person_id is not None:
-        person = session.get(Person, delivery.person_id)
+    wants_address = endpoint.personal_data and delivery.event_type != events.PERSON_ERASED
+    if wants_address and delivery.person_public_id is not None:
+        person = session.scalar(select(Person).where(Person.public_id == delivery.person_public_id))
         if person is not None:
             data["email"] = vault.decrypt(person.email_enc)
     return {"type": delivery.event_type, "timestamp": _iso(delivery.occurred_at), "data": data}

@@ -46,7 +46,8 @@ class WebhookDelivery(Base):
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[str] = mapped_column(String(40))  # the webhook-id header: the same on every attempt
     event_type: Mapped[str] = mapped_column(String(40))
-    person_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the person may be erased since
+    # The person's public id (what receivers know them by), kept after an erasure: no foreign key.
+    person_public_id: Mapped[str | None] = mapped_column(String(22))
     purpose_key: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(32))
     occurred_at: Mapped[datetime]

@@ -1,7 +1,7 @@
 """webhook_endpoints and webhook_deliveries: signed events to CRMs and their delivery log
 
 Revision ID: 0014_webhooks
-Revises: 0021_funnel_counts
+Revises: 0010_public_ids
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_webhooks"
-down_revision = "0021_funnel_counts"
+down_revision = "0010_public_ids"
 branch_labels = None
 depends_on = None
 
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("endpoint_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.String(length=40), nullable=False),
         sa.Column("event_type", sa.String(length=40), nullable=False),
-        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("person_public_id", sa.String(length=22), nullable=True),
         sa.Column("purpose_key", sa.String(length=64), nullable=True),
         sa.Column("reason", sa.String(length=32), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),

@@ -22,6 +22,7 @@ ARGS = {
     "endpoint_id": 1,
     "delivery_id": 1,
     "fmt": "json",
+    "campaign_id": 1,
 }
 
 
@@ -242,7 +243,7 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 FORBIDDEN = {
     "marketer": {"people", "erase", "register", "users", "audit", "tokens", "webhooks"},
-    "privacy": {"forms", "funnel", "contacts", "users", "audit", "tokens", "webhooks"},
+    "privacy": {"forms", "funnel", "contacts", "leads", "campaigns", "users", "audit", "tokens", "webhooks"},
     "admin": set(),
 }
 

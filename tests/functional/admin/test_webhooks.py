@@ -79,7 +79,7 @@ def test_the_admin_says_an_endpoint_was_disabled_and_enables_it_again(app, servi
     endpoint_id = endpoint_row(services).id
     receiver.statuses = [500, 500]
     services.publish, publish = None, services.publish  # each attempt made here, at the time chosen
-    webhooks.fan_out(services, "msg_test1", "consent.expired", 1, "newsletter", None, utcnow().isoformat())
+    webhooks.fan_out(services, "msg_test1", "consent.expired", "p1", "newsletter", None, utcnow().isoformat())
     with services.db.session() as session:
         delivery_id = session.scalars(select(WebhookDelivery.id)).one()
     t0 = utcnow() - timedelta(days=2)

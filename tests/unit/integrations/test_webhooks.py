@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from leadcapture.consent import events, people
 from leadcapture.integrations import endpoints, webhooks
-from leadcapture.models import OutboxJob, WebhookDelivery, WebhookEndpoint, utcnow
+from leadcapture.models import OutboxJob, Person, WebhookDelivery, WebhookEndpoint, utcnow
 from leadcapture.privacy.rights import erase_person
 from tests.support.admin import confirm_all, withdraw
 from tests.support.app import submit
@@ -71,7 +71,9 @@ def test_it_sends_a_signed_event_per_consent_change_that_the_receiver_verifies(
     ]
     first = receiver.received[0]
     assert first["data"]["email"] == "jan@example.com"
-    assert isinstance(first["data"]["person_id"], int)
+    with services.db.session() as session:
+        person = people.find_person(session, services.vault, "jan@example.com")
+        assert first["data"]["person_id"] == person.public_id  # the id links and the API use, never the row id
     assert first["_headers"]["webhook-id"].startswith("msg_")
     assert first["timestamp"].endswith("Z")
     assert {d.status for d in deliveries(services)} == {"delivered"}
@@ -108,6 +110,7 @@ def test_an_erasure_before_the_delivery_keeps_the_address_from_leaving(services,
     # Then every payload was built after the erasure: no address in any of them
     assert sorted(receiver.types()) == ["consent.confirmed", "person.erased", "suppression.added"]
     assert all("email" not in e["data"] for e in receiver.received)
+    assert len({e["data"]["person_id"] for e in receiver.received}) == 1  # the public id, kept for person.erased
     assert "jan@example.com" not in repr(receiver.received)
 
 
@@ -125,7 +128,7 @@ def test_a_new_suppression_sends_suppression_added_once(services, client, demo_f
 def test_a_failing_endpoint_is_retried_with_backoff_then_disabled_after_a_day(services, receiver, by_hand):
     # Given a delivery to an endpoint that answers 500
     endpoint_id = add_endpoint(services, receiver)
-    webhooks.fan_out(services, events.new_event_id(), "consent.expired", 7, "newsletter", None, utcnow().isoformat())
+    webhooks.fan_out(services, events.new_event_id(), "consent.expired", "p7", "newsletter", None, utcnow().isoformat())
     delivery_id = deliveries(services)[0].id
     receiver.statuses = [500] * 10
     t0 = utcnow()
@@ -161,7 +164,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_disabled_after_a_day(se
 
 def test_a_redelivered_event_job_adds_no_second_delivery(services, receiver, by_hand):
     add_endpoint(services, receiver)
-    args = (events.new_event_id(), "consent.renewed", 3, "newsletter", None, utcnow().isoformat())
+    args = (events.new_event_id(), "consent.renewed", "p3", "newsletter", None, utcnow().isoformat())
     assert webhooks.fan_out(services, *args) == 1
     assert webhooks.fan_out(services, *args) == 0
     assert len(deliveries(services)) == 1
@@ -172,7 +175,7 @@ def test_a_redirect_is_not_followed(services, receiver, by_hand):
     other = Receiver()
     try:
         receiver.statuses, receiver.redirect_to = [307], other.url
-        webhooks.fan_out(services, events.new_event_id(), "consent.expired", 1, "x", None, utcnow().isoformat())
+        webhooks.fan_out(services, events.new_event_id(), "consent.expired", "p1", "x", None, utcnow().isoformat())
         assert webhooks.deliver(services, deliveries(services)[0].id) == "retrying"
         assert deliveries(services)[0].response_code == 307
         assert other.received == other.rejected == []
@@ -216,7 +219,7 @@ def test_malformed_urls_are_refused_with_a_reason(services, url, message):
 def test_a_delivery_to_an_address_that_became_private_is_refused_at_send_time(app, services, receiver, by_hand):
     # Given an endpoint added while its address was allowed
     add_endpoint(services, receiver)
-    webhooks.fan_out(services, events.new_event_id(), "consent.expired", 1, "x", None, utcnow().isoformat())
+    webhooks.fan_out(services, events.new_event_id(), "consent.expired", "p1", "x", None, utcnow().isoformat())
     # When the setting no longer allows it
     reconfigure(app, webhook_allow_networks="")
     # Then nothing is posted and the log says why
@@ -242,7 +245,7 @@ def test_a_rotated_secret_signs_from_then_on(services, receiver, by_hand):
     with services.db.session() as session:
         receiver.secret = endpoints.rotate_secret(session, services.vault, session.get(WebhookEndpoint, endpoint_id))
     assert receiver.secret != old and receiver.secret.startswith("whsec_")
-    webhooks.fan_out(services, events.new_event_id(), "consent.expired", 1, "x", None, utcnow().isoformat())
+    webhooks.fan_out(services, events.new_event_id(), "consent.expired", "p1", "x", None, utcnow().isoformat())
     assert webhooks.deliver(services, deliveries(services)[0].id) == "delivered"
     receiver.secret = old
     with services.db.session() as session:
@@ -258,10 +261,12 @@ def test_an_expiry_by_the_scheduler_is_an_event_from_the_ledger(services, demo_f
     add_endpoint(services, receiver, event_types=["consent.expired"])
     person_id = add_person(services, demo_form, "old@example.com")
     with services.db.session() as session:
+        public_id = session.get(Person, person_id).public_id
+    with services.db.session() as session:
         assert lifecycle.expire_lapsed(session, services.vault, utcnow() + timedelta(days=5 * 365)) == 1
     worker.drain()
     assert [(e["type"], e["data"]) for e in receiver.received] == [
-        ("consent.expired", {"person_id": person_id, "purpose": "newsletter"})
+        ("consent.expired", {"person_id": public_id, "purpose": "newsletter"})
     ]
 
 
