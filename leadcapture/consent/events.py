@@ -50,16 +50,17 @@ def new_event_id() -> str:
     return "msg_" + secrets.token_hex(16)
 
 
-def _listening(session: Session) -> bool:
+def listening(session: Session) -> bool:
+    """Whether an enabled endpoint may want events (asked once per transaction)."""
     # Without an enabled endpoint no row is written. The answer is asked once per transaction
     # (an expiry run or a confirmation of several purposes changes many consents in one).
     transaction = session.get_transaction()
     cached = session.info.get("webhooks_listening")
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1]
-    listening = bool(session.scalar(select(exists().where(WebhookEndpoint.enabled.is_(True)))))
-    session.info["webhooks_listening"] = (transaction, listening)
-    return listening
+    answer = bool(session.scalar(select(exists().where(WebhookEndpoint.enabled.is_(True)))))
+    session.info["webhooks_listening"] = (transaction, answer)
+    return answer
 
 
 def emit(
@@ -74,7 +75,7 @@ def emit(
     """Queue an event for the webhook endpoints in the caller's transaction (nothing if none is enabled)."""
     if event_type not in TYPES:
         raise ValueError(f"unknown webhook event {event_type!r}")
-    if not _listening(session):
+    if not listening(session):
         return
     when = (occurred_at or utcnow()).isoformat()
     args = (new_event_id(), event_type, person_public_id, purpose_key, reason, when)
@@ -89,7 +90,7 @@ def from_ledger(
     Events name the person by their public id, read now: it outlives an erasure that follows.
     """
     event_type = _FROM_LEDGER.get(event)
-    if event_type is None or not _listening(session):
+    if event_type is None or not listening(session):
         return
     public_id = session.scalar(select(Person.public_id).where(Person.id == person_id))
     emit(session, event_type, person_public_id=public_id, purpose_key=purpose_key, occurred_at=occurred_at)

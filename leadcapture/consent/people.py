@@ -82,23 +82,31 @@ def is_suppressed(session: Session, person: Person) -> bool:
     return session.get(Suppression, person.email_index) is not None
 
 
-def suppress(session: Session, person: Person, reason: str) -> bool:
-    """Put the person's address on the suppression list (the one way to add a suppression).
+# Why an address gets no mail: erased (R6.2), "this wasn't me" (lifted when the person confirms
+# a request themselves), a hard bounce or too many soft ones, a complaint ("this is spam").
+SUPPRESSION_REASONS = ("erased", "not_me", "bounced", "complaint")
 
-    The newest reason wins (a hard bounce after 'this wasn't me' stays when the person later
-    confirms). Returns True when the address was added or its reason changed; a
-    `suppression.added` event is then sent to the webhook endpoints that want it.
+
+def suppress(session: Session, email_index: str, reason: str) -> bool:
+    """The one way an address goes on the suppression list; True if it was not on it before.
+
+    An address already suppressed keeps its reason (and date), except that an erasure replaces
+    any other reason: erased is the one reason no confirmation lifts. A new suppression is a
+    `suppression.added` event for the webhook endpoints that want it.
     """
-    existing = session.get(Suppression, person.email_index)
-    if existing is not None and existing.reason == reason:
-        return False
-    if existing is None:
-        session.add(Suppression(email_index=person.email_index, reason=reason))
-    else:
-        existing.reason = reason
-    session.flush()
-    events.emit(session, events.SUPPRESSION_ADDED, person_public_id=person.public_id, reason=reason)
-    return True
+    if reason not in SUPPRESSION_REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    row = session.get(Suppression, email_index)
+    if row is None:
+        session.add(Suppression(email_index=email_index, reason=reason))
+        session.flush()
+        if events.listening(session):
+            public_id = session.scalar(select(Person.public_id).where(Person.email_index == email_index))
+            events.emit(session, events.SUPPRESSION_ADDED, person_public_id=public_id, reason=reason)
+        return True
+    if reason == "erased":
+        row.reason = reason
+    return False
 
 
 def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:

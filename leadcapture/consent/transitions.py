@@ -209,8 +209,7 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
             purpose_key=key,
             payload={**trace(visitor, settings), "reason": "not_me", "submission_id": submission.id},
         )
-    if not is_suppressed(session, person):  # an erasure's or a bounce's reason stays
-        suppress(session, person, "not_me")
+    suppress(session, person.email_index, "not_me")
     session.flush()
 
 

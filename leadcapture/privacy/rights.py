@@ -178,7 +178,7 @@ def erase_person(
     address again without a fresh opt-in by the person. `forget_mail` (the services' one) deletes
     the copies of their mail that the transport keeps, such as the development outbox.
     """
-    person_id = person.id
+    person_id, index = person.id, person.email_index
     address = vault.decrypt(person.email_enc)
     erased_payloads = ledger.erase_payloads(session, person_id)
     ledger.append(
@@ -190,7 +190,7 @@ def erase_person(
         purpose_key=None,
         payload={"erased_payloads": erased_payloads},
     )
-    suppress(session, person, "erased")
+    suppress(session, index, "erased")
     session.execute(update(Message).where(Message.person_id == person_id).values(person_id=None))
     session.execute(delete(MailboxWindow).where(MailboxWindow.mailbox_index == mailbox_index(vault, address)))
     consents = session.execute(delete(Consent).where(Consent.person_id == person_id)).rowcount

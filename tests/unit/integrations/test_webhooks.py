@@ -119,8 +119,8 @@ def test_a_new_suppression_sends_suppression_added_once(services, client, demo_f
     submit(client, "jan@example.com", ["newsletter"])
     with services.db.session() as session:
         person = people.find_person(session, services.vault, "jan@example.com")
-        assert people.suppress(session, person, "bounced") is True
-        assert people.suppress(session, person, "bounced") is False  # already, for that reason
+        assert people.suppress(session, person.email_index, "bounced") is True
+        assert people.suppress(session, person.email_index, "complaint") is False  # already suppressed
     worker.drain()
     assert [(e["type"], e["data"]["reason"]) for e in receiver.received] == [("suppression.added", "bounced")]
 
