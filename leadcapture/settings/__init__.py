@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FIELD_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "MIN_FILL_SECONDS": None,  # time trap; None: 2 in production, 0 in development (scriptable)
-    "WORKER_THREADS": 2,
+    "WORKER_THREADS": 8,  # SMTP round trips wait on the network: one connection per thread
     "OUTBOX_RELAY_INTERVAL": 2.0,
     # Abuse resistance: Flask-Limiter limits, "N per minute" strings joined by ";".
     "RATELIMIT_ENABLED": True,

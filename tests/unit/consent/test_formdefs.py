@@ -188,3 +188,12 @@ def test_an_english_form_speaks_english(runner, client, tmp_path):
     page = client.get("/f/sales-en").get_data(as_text=True)
     assert '<html lang="en">' in page and "Email address" in page and "Privacy notice" in page
     assert "Legal basis: your consent" in page
+
+
+def test_the_form_page_shows_a_newly_imported_version_at_once(runner, client, tmp_path):
+    # Given a form whose live version this process has read (and keeps)
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path))])
+    assert "met salestips." in client.get("/f/sales-machine").get_data(as_text=True)
+    # When a new wording is imported, the next request shows it
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path, {"met salestips.": "met de beste salestips."}))])
+    assert "met de beste salestips." in client.get("/f/sales-machine").get_data(as_text=True)
