@@ -1,4 +1,4 @@
-"""Periodic jobs: retention purge, consent expiry, re-permission mail, outbox clean-up.
+"""Periodic jobs: retention purge, consent expiry, re-permission mail, webhook retries, outbox clean-up.
 
 They run in exactly one place at a time: whoever holds the `scheduler` lease (a row in the
 `locks` table, taken with one conditional UPDATE, which works the same on SQLite and
@@ -26,6 +26,7 @@ from leadcapture.backoffice import funnel
 from leadcapture.consent import lifecycle, outbox
 from leadcapture.db import Database
 from leadcapture.delivery import campaign_admin
+from leadcapture.integrations import webhooks
 from leadcapture.models import Lock, utcnow
 from leadcapture.privacy import retention
 from leadcapture.privacy.keyrotation import check_index_key
@@ -78,6 +79,8 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["expired"] = lifecycle.expire_lapsed(session, services.vault, now)
     with services.db.session() as session:
         report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
+    with services.db.session() as session:
+        report["webhooks_retried"] = webhooks.retry_due(session, now)
     with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
     with services.db.session() as session:

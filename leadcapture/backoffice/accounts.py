@@ -23,7 +23,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "privacy": {"people", "erase", "register"},
     "admin": {
         *("forms", "funnel", "contacts", "leads", "campaigns", "import"),
-        *("people", "erase", "register", "users", "audit", "tokens"),
+        *("people", "erase", "register", "users", "audit", "tokens", "webhooks"),
     },
 }
 MIN_PASSWORD_LENGTH = 12

@@ -249,7 +249,8 @@ def scheduler_cmd(runtime: Runtime, once: bool) -> None:
         click.echo(
             f"purged {purged['requests']} unconfirmed request(s), {purged['submissions']} submission(s), "
             f"{purged['people']} person(s); expired {report['expired']} consent(s); "
-            f"queued {report['repermission_queued']} re-permission email(s)"
+            f"queued {report['repermission_queued']} re-permission email(s), "
+            f"{report['webhooks_retried']} webhook retry(ies)"
         )
         return
     stop = threading.Event()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import events
 from leadcapture.crypto import DecryptionError, Vault
 from leadcapture.models import LedgerEvent, LedgerHead, utcnow
 
@@ -55,7 +56,7 @@ def append(
     payload: dict[str, Any],
     occurred_at: datetime | None = None,
 ) -> LedgerEvent:
-    """Append one event to the chain inside the caller's transaction."""
+    """Append one event to the chain inside the caller's transaction, with its webhook events (consent.events)."""
     if event not in EVENTS or method not in METHODS:
         raise ValueError(f"unknown ledger event {event!r} or method {method!r}")
     # Bumping the head first takes its row lock (PostgreSQL) or the write lock (SQLite),
@@ -83,6 +84,7 @@ def append(
     head.hash = ev.hash
     session.add(ev)
     session.flush()
+    events.from_ledger(session, event, person_id=person_id, purpose_key=purpose_key, occurred_at=ev.occurred_at)
     return ev
 
 

@@ -48,6 +48,13 @@ from leadcapture.models.people import (
     SubmissionTerm,
     Suppression,
 )
+from leadcapture.models.webhooks import (
+    WEBHOOK_DELIVERED,
+    WEBHOOK_PENDING,
+    WEBHOOK_RETRYING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "PENDING",
@@ -100,4 +107,9 @@ __all__ = [
     "ApiToken",
     "API_SCOPES",
     "UsedFormToken",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WEBHOOK_PENDING",
+    "WEBHOOK_RETRYING",
+    "WEBHOOK_DELIVERED",
 ]

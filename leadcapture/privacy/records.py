@@ -15,7 +15,7 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadcapture.models import Form, utcnow
+from leadcapture.models import Form, WebhookEndpoint, utcnow
 from leadcapture.settings import Settings
 
 SCHEMA = "leadcapture.art30-register/1"
@@ -86,7 +86,7 @@ def build(session: Session, settings: Settings) -> dict[str, Any]:
         "generated_at": utcnow().isoformat(timespec="seconds"),
         "controllers": controllers,
         "activities": activities,
-        "recipients": _recipients(settings),
+        "recipients": _recipients(session, settings),
         "transfers": (
             "None by the application. Check where the processors listed under recipients store data; "
             "any transfer outside the EEA needs an adequacy decision or SCCs (Art. 44-46)."
@@ -126,7 +126,7 @@ def _host(url: str) -> str:
     return parts.hostname or url
 
 
-def _recipients(settings: Settings) -> list[dict[str, str]]:
+def _recipients(session: Session, settings: Settings) -> list[dict[str, str]]:
     found = []
     if settings.mail_url:
         found.append({"name": f"mail relay {_host(settings.mail_url)}", "role": "processor: delivers our emails"})
@@ -136,6 +136,16 @@ def _recipients(settings: Settings) -> list[dict[str, str]]:
         found.append(
             {"name": f"job broker {_host(settings.broker_url)}", "role": "carries job ids only, no personal data"}
         )
+    for endpoint in session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)):
+        data = "ids, purposes and email addresses" if endpoint.personal_data else "ids and purposes, no addresses"
+        state = "" if endpoint.enabled else " (disabled)"
+        found.append(
+            {
+                "name": f"webhook endpoint {_host(endpoint.url)}{state}",
+                "role": f"receives {', '.join(endpoint.event_types)}: {data}",
+            }
+        )
+    # Receivers declared in the setting (before endpoints were managed in the admin) stay listed.
     for url in settings.crm_webhook_urls.split(","):
         if url.strip():
             found.append({"name": f"CRM webhook {_host(url.strip())}", "role": "receives consent changes"})

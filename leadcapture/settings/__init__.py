@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key
-from leadcapture.settings.parse import ConfigError, as_bool, as_float, as_int
+from leadcapture.settings.parse import ConfigError, IPNetwork, as_bool, as_float, as_int, parse_networks
 
 __all__ = ["DEFAULTS", "ConfigError", "Settings", "flask_config", "is_redis_url", "load_settings"]
 
@@ -67,7 +67,11 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
     "DKIM_PRIVATE_KEY_FILE": "",
-    "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
+    "CRM_WEBHOOK_URLS": "",  # deprecated: receivers declared here are listed in the records of processing
+    # webhooks (endpoints are managed in the admin and with `leadcapture webhooks`)
+    "WEBHOOK_ALLOW_NETWORKS": "",  # comma-separated CIDRs that endpoints may resolve to despite being private
+    "WEBHOOK_TIMEOUT": 10.0,  # s; connect and read, per attempt
+    "WEBHOOK_DISABLE_AFTER": 86_400,  # s; an endpoint failing this long is disabled
     "ADMIN_2FA": "optional",  # "required": admin accounts must sign in with an authenticator app
 }
 
@@ -127,6 +131,9 @@ class Settings:
     dkim_private_key: str
     dkim_private_key_file: str
     crm_webhook_urls: str
+    webhook_allow_networks: str
+    webhook_timeout: float
+    webhook_disable_after: int
     admin_2fa: str
 
     @classmethod
@@ -153,6 +160,11 @@ class Settings:
     def index_key(self) -> bytes | None:
         """The blind-index key, or None to derive it from the oldest data key."""
         return index_key(self.index_key_text)
+
+    @property
+    def webhook_allowed_networks(self) -> list[IPNetwork]:
+        """The private networks webhook endpoints may resolve to (load_settings checked them)."""
+        return parse_networks(self.webhook_allow_networks)
 
     @property
     def redis_url(self) -> str:
@@ -213,9 +225,15 @@ def _values(config: dict[str, Any]) -> None:
     for key in _AT_LEAST_ONE:
         if config[key] < 1:
             raise ConfigError(f"LEADCAPTURE_{key} must be at least 1, got {config[key]}.")
-    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER"):
+    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER", "WEBHOOK_TIMEOUT"):
         if config[key] == 0:
             raise ConfigError(f"LEADCAPTURE_{key} must be a number of seconds above 0, got {config[key]}.")
+    try:
+        parse_networks(config["WEBHOOK_ALLOW_NETWORKS"])
+    except ValueError as exc:
+        raise ConfigError(
+            f"LEADCAPTURE_WEBHOOK_ALLOW_NETWORKS must be comma-separated networks like 10.0.0.0/8 ({exc})."
+        ) from exc
     if config["POW_DIFFICULTY"] > 24:
         raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
     config["SEND_BURST"] = config["SEND_BURST"] or max(1, int(config["SEND_RATE"]))

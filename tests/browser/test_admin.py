@@ -164,6 +164,7 @@ def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_
         "/admin/users",
         "/admin/audit",
         "/admin/tokens",
+        "/admin/webhooks",
         "/admin/account",
         "/admin/account/2fa",
         "/admin/register",

@@ -15,6 +15,7 @@ from leadcapture.web.admin import (  # noqa: F401  (their routes register on bp)
     people,
     records,
     staff,
+    webhooks,
 )
 from leadcapture.web.admin.auth import bp
 
