@@ -102,7 +102,13 @@ def _walk(session: Session, vault: Vault, keyring: Keyring, events: Iterator[Any
 
 
 def _check_event(
-    session: Session, vault: Vault, keyring: Keyring, ev: LedgerEvent, expected_prev: str | None, keyed: bool, report: Report
+    session: Session,
+    vault: Vault,
+    keyring: Keyring,
+    ev: LedgerEvent,
+    expected_prev: str | None,
+    keyed: bool,
+    report: Report,
 ) -> bool:
     """Check one sealed event's link, hash and payload; returns whether the chain is keyed from here on."""
     if expected_prev is not None and ev.prev_hash != expected_prev:
@@ -163,7 +169,9 @@ def _check_head(session: Session, report: Report) -> None:
 
 def _events(session: Session) -> Iterator[LedgerEvent | _Unreadable]:
     sealed = LedgerEvent.seq.is_not(None)
-    result = session.scalars(select(LedgerEvent).where(sealed).order_by(LedgerEvent.seq).execution_options(yield_per=1000))
+    result = session.scalars(
+        select(LedgerEvent).where(sealed).order_by(LedgerEvent.seq).execution_options(yield_per=1000)
+    )
     last = 0
     try:
         for ev in result:
@@ -209,7 +217,7 @@ def check_anchor(session: Session, keyring: Keyring, doc: Any) -> str | Problem 
     """None when the chain holds the anchored head; else why not (a str: the anchor itself is bad)."""
     fields = {"schema": str, "seq": int, "hash": str, "time": str, "key_id": str, "signature": str}
     if not isinstance(doc, dict) or doc.get("schema") != ANCHOR_SCHEMA:
-        return f"not a ledger anchor (no \"schema\": \"{ANCHOR_SCHEMA}\")"
+        return f'not a ledger anchor (no "schema": "{ANCHOR_SCHEMA}")'
     wrong = [name for name, kind in fields.items() if not isinstance(doc.get(name), kind)]
     if wrong:
         return f"not a ledger anchor ({', '.join(wrong)} missing or of the wrong type)"

@@ -17,7 +17,7 @@ from leadcapture.models.base import Base
 
 
 class LedgerHead(Base):
-    """The chain's tip: the last sealed event's seq and hash (the migration creates the one row; only the sealer writes it)."""
+    """The chain's tip: the last sealed event's seq and hash (made by the migration, written only by the sealer)."""
 
     __tablename__ = "ledger_head"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -62,6 +62,7 @@ def test_people_erase_asks_then_erases_and_reports(client, worker, mailbox, runn
         assert session.scalar(select(Suppression.reason)) == "erased"
     again = runner.invoke(["people", "export", "jan@example.com"])
     assert again.exit_code == 1 and "on the suppression list (reason: erased" in again.stderr
+    assert runner.invoke(["ledger", "seal"]).exit_code == 0
     assert runner.invoke(["ledger", "verify"]).exit_code == 0
     assert runner.invoke(["people", "erase", "jan@example.com", "--yes"]).exit_code == 1
 
@@ -176,4 +177,5 @@ def test_the_commands_work_in_a_real_shell(tmp_path):
     env = {"LEADCAPTURE_DATA_KEY": new, "LEADCAPTURE_INDEX_KEY": pin.split("=", 1)[1]}
     erased = leadcapture(tmp_path, "people", "erase", "jan@example.com", "--yes", env=env)
     assert erased.returncode == 0 and "the address is suppressed" in erased.stdout
+    assert leadcapture(tmp_path, "ledger", "seal", env=env).returncode == 0
     assert leadcapture(tmp_path, "ledger", "verify", env=env).stdout.startswith("ledger OK: 2 events")

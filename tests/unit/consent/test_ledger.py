@@ -230,7 +230,8 @@ def test_verify_with_a_wrong_key_names_the_unknown_key(services):
     found = problems(services, keyring(services, OTHER_KEY))
     current = keyring(services).current_id
     assert found == [
-        f"event {n}: chained with ledger key {current!r}, which is not configured (LEDGER_KEY_FALLBACKS?)" for n in (1, 2)
+        f"event {n}: chained with ledger key {current!r}, which is not configured (LEDGER_KEY_FALLBACKS?)"
+        for n in (1, 2)
     ]
 
 
