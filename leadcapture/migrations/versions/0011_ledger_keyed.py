@@ -29,9 +29,9 @@ def upgrade() -> None:
         _upgrade_by_copy()
     op.execute(
         sa.text(
-            "INSERT INTO ledger_head (id, seq, hash) SELECT 1, COALESCE(MAX(seq), 0), "
+            "INSERT INTO ledger_head (id, seq, hash) SELECT 1, (SELECT COALESCE(MAX(seq), 0) FROM ledger_events), "
             "COALESCE((SELECT hash FROM ledger_events WHERE seq = (SELECT MAX(seq) FROM ledger_events)), :genesis) "
-            "FROM ledger_events WHERE NOT EXISTS (SELECT 1 FROM ledger_head WHERE id = 1)"
+            "WHERE NOT EXISTS (SELECT 1 FROM ledger_head WHERE id = 1)"
         ).bindparams(genesis=GENESIS)
     )
 
