@@ -25,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("demo_form")
 
 def test_people_export_prints_json_with_the_proof(client, worker, mailbox, runner):
     confirmed_person(client, worker, mailbox)
+    assert runner.invoke(["ledger", "seal"]).stdout == "sealed 4 event(s)\n"
     result = runner.invoke(["people", "export", "Jan@Example.com"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -32,7 +33,16 @@ def test_people_export_prints_json_with_the_proof(client, worker, mailbox, runne
     assert {c["purpose"] for c in data["consents"]} == {"newsletter", "call"}
     call = next(c for c in data["consents"] if c["purpose"] == "call")
     assert call["lapses_at"][:10] == lifecycle.add_months(datetime.now(UTC), 6).date().isoformat()
-    assert all(e["hash"] for e in data["ledger"])
+    assert all(e["hash"] and e["key_id"] for e in data["ledger"])
+    assert [e["seq"] for e in data["ledger"]] == [1, 2, 3, 4]
+
+
+def test_people_export_shows_events_not_sealed_yet_as_such(client, worker, mailbox, runner):
+    confirmed_person(client, worker, mailbox)
+    data = json.loads(runner.invoke(["people", "export", "jan@example.com"]).stdout)
+    assert {(e["seq"], e["hash"]) for e in data["ledger"]} == {(None, None)}
+    page = runner.invoke(["people", "export", "jan@example.com", "--format", "html"]).stdout
+    assert "ledger event not sealed yet" in page and "None" not in page
 
 
 def test_people_export_html_is_a_printable_proof_page(client, worker, mailbox, runner):
