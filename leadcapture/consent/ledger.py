@@ -9,7 +9,7 @@ wording shown) can be erased while the chain stays verifiable.
 
 The chain's order is the order of sealing, not of `id`: a transaction that took a lower `id` but
 commits after the sealer passed it is chained at the tip when it becomes visible, so no gap in the
-ids is ever waited for and no late event is ever skipped (see docs/ledger.md).
+ids is ever waited for and no late event is ever skipped (README.md, "The consent ledger").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Checking the consent ledger: the whole chain, its head, and anchors kept outside the system.
 
 Every corruption is a `Problem` naming the event (its place in the chain, `seq`); nothing a changed
-row holds can make the walk crash. See docs/ledger.md for what a clean walk proves against whom.
+row holds can make the walk crash. README.md ("The consent ledger") says what a clean walk proves,
+against whom.
 """
 
 from __future__ import annotations
