@@ -9,7 +9,7 @@ import click
 
 from leadcapture import scheduler
 from leadcapture.cli.context import Runtime
-from leadcapture.consent.ledger import Keyring
+from leadcapture.consent.ledger import HeadMissing, Keyring
 from leadcapture.consent.ledger_verify import Problem, check_anchor, make_anchor, verify
 from leadcapture.models import utcnow
 
@@ -62,6 +62,8 @@ def ledger_seal(runtime: Runtime) -> None:
     holder = scheduler.holder_id()
     try:
         sealed = scheduler.seal_once(services, holder, utcnow())
+    except HeadMissing as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         scheduler.release(services.db, scheduler.SEALER, holder)
     if sealed is None:

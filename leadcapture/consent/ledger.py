@@ -39,6 +39,10 @@ def canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+class HeadMissing(RuntimeError):
+    """The ledger_head row (made by the migration) was deleted: nothing can be sealed after it."""
+
+
 class UnknownKey(LookupError):
     """A key id that no configured ledger key has."""
 
@@ -131,7 +135,7 @@ def seal(session: Session, keyring: Keyring, limit: int = SEAL_BATCH) -> int:
     """
     locked = session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=LedgerHead.seq))
     if locked.rowcount != 1:
-        raise RuntimeError("the ledger head row is missing; run `leadcapture db upgrade`, then `ledger verify`")
+        raise HeadMissing("the ledger head row is missing, so nothing can be sealed; run `leadcapture ledger verify`")
     head = session.execute(
         select(LedgerHead).where(LedgerHead.id == 1).execution_options(populate_existing=True)
     ).scalar_one()

@@ -163,7 +163,7 @@ def _check_head(session: Session, report: Report) -> None:
     elif head.seq > last:
         report.add(last + 1, f"missing: the head says the chain has {head.seq} events, {last} are there (truncated)")
     elif head.seq < last:
-        report.add(head.seq + 1, f"the head says the chain ends at event {head.seq}, but it goes on to {last}")
+        report.add(max(head.seq + 1, 1), f"the head says the chain ends at event {head.seq}, but it goes on to {last}")
     elif head.hash != report.head_hash and report.head_hash:
         report.add(last, "does not match the head's hash")
 
