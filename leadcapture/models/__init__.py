@@ -42,6 +42,7 @@ from leadcapture.models.people import (
     Person,
     Repermission,
     Submission,
+    SubmissionTerm,
     Suppression,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "Person",
     "MailboxWindow",
     "Submission",
+    "SubmissionTerm",
     "LeadRequest",
     "Consent",
     "Suppression",
