@@ -5,7 +5,7 @@ SHA-256), so they stay verifiable; their id is their seq. The head row is create
 no first append or seal has to race to create it.
 
 Revision ID: 0011_ledger_keyed
-Revises: 0009
+Revises: 0019_submission_terms
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_ledger_keyed"
-down_revision = "0009"
+down_revision = "0019_submission_terms"
 branch_labels = None
 depends_on = None
 
@@ -88,6 +88,6 @@ def _upgrade_by_copy() -> None:
 
 def downgrade() -> None:
     raise RuntimeError(
-        "0011_ledger_keyed cannot be undone: keyed events have no place in the unkeyed chain of 0009. "
+        "0011_ledger_keyed cannot be undone: keyed events have no place in the unkeyed chain it follows. "
         "Restore the database backup taken before the upgrade instead."
     )
