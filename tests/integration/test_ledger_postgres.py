@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from tests.support.app import DEMO_FORM, make_config, submit
 from tests.support.ledger import legacy_chain, seal_and_verify
 from tests.support.pg import create_database, drop_database, sqlalchemy_url
 
-from .services import PG_SERVER
+from .services import PG_SERVER, leadcapture, wait_until
 
 BURST = 40
 
@@ -136,3 +137,28 @@ def test_the_migration_keeps_an_unkeyed_chain_verifiable_on_postgresql(tmp_path,
         services.db.dispose()
     finally:
         drop_database(PG_SERVER, name)
+
+
+def test_the_worker_processes_seal_what_the_web_processes_record(pg_url, sink, make_stack, private_redis, tmp_path):
+    # Given a production deployment: gunicorn and two worker processes, each able to seal
+    stack = make_stack(pg_url, private_redis.url, sink.url, LEADCAPTURE_LEDGER_SEAL_INTERVAL="0.2")
+    web = stack.web(workers=2, threads=2)
+    stack.worker(processes=2, threads=2)
+    # When visitors submit
+    for n in range(10):
+        assert web.submit(f"sealed{n}@example.com", web.csrf(), purposes=("newsletter",))[0] == 200
+
+    # Then the events are chained shortly after, without anyone running a command
+    def verified() -> str:
+        result = leadcapture(stack.env, "ledger", "verify")
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    wait_until(lambda: "not sealed yet" not in verified(), 60, what=lambda: verified())
+    assert "ledger OK: 10 events, chain intact" in verified()
+    # and an anchor taken now is held by the chain
+    anchor = tmp_path / "anchor.json"
+    anchor.write_text(leadcapture(stack.env, "ledger", "anchor").stdout)
+    assert json.loads(anchor.read_text())["seq"] == 10
+    held = leadcapture(stack.env, "ledger", "verify", "--anchor", str(anchor))
+    assert held.returncode == 0 and "1 anchor(s) still in the chain" in held.stdout
