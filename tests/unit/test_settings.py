@@ -225,3 +225,9 @@ def test_commands_link_to_the_url_the_dev_server_recorded_unless_base_url_is_giv
     assert load_settings({**without_base_url, "BASE_URL": "http://forms.test"}).base_url == "http://forms.test"
     (var / "serve_url").write_text("javascript:alert(1)\n")  # anything but an http(s) URL is ignored
     assert load_settings(without_base_url).base_url == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_the_ledger_seal_interval_must_be_some_seconds(tmp_path, value):
+    with pytest.raises(ConfigError, match="LEADCAPTURE_LEDGER_SEAL_INTERVAL"):
+        load_settings(make_config(tmp_path, LEDGER_SEAL_INTERVAL=value))
