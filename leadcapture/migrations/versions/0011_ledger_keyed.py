@@ -5,7 +5,7 @@ SHA-256), so they stay verifiable; their id is their seq. The head row is create
 no first append or seal has to race to create it.
 
 Revision ID: 0011_ledger_keyed
-Revises: 0019_submission_terms
+Revises: 0021_funnel_counts
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_ledger_keyed"
-down_revision = "0019_submission_terms"
+down_revision = "0021_funnel_counts"
 branch_labels = None
 depends_on = None
 
