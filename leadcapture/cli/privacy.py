@@ -257,4 +257,5 @@ def scheduler_cmd(runtime: Runtime, once: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"scheduler running every {services.settings.scheduler_interval}s; Ctrl-C to stop")
+    scheduler.start_sealer(services, stop)
     scheduler.loop(services, stop, relay=relay, first_delay=0.1)

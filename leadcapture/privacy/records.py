@@ -157,7 +157,8 @@ def _security(settings: Settings) -> list[str]:
         "email, name, company, phone, IP, user agent, submitted fields and ledger payloads are encrypted at "
         "rest with AES-256-GCM (keys from LEADCAPTURE_DATA_KEY, rotated with `leadcapture keys rotate`)",
         "addresses are looked up by a keyed HMAC-SHA256 blind index, never by plaintext",
-        "the consent ledger is append-only and SHA-256 hash-chained (`leadcapture ledger verify`)",
+        "the consent ledger is append-only and chained with HMAC-SHA256 under a key kept outside the database; "
+        "its signed head is anchored outside the system (`leadcapture ledger verify --anchor`)",
         f"IP addresses are minimised ({settings.ip_minimisation}) before storing",
         "links in emails are signed tokens; links never act on GET; forms carry CSRF tokens",
         "HTTPS with HSTS is enforced (production)"

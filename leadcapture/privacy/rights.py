@@ -42,7 +42,7 @@ def _iso(value) -> str | None:
 def export_person(session: Session, vault: Vault, person: Person) -> dict[str, Any]:
     """Everything we hold about a person, decrypted, with every ledger event (Art. 15, 20; R4.3)."""
     events = session.scalars(
-        select(LedgerEvent).where(LedgerEvent.person_id == person.id).order_by(LedgerEvent.seq)
+        select(LedgerEvent).where(LedgerEvent.person_id == person.id).order_by(LedgerEvent.id)
     ).all()
     ledger_rows = [
         {
@@ -52,8 +52,10 @@ def export_person(session: Session, vault: Vault, person: Person) -> dict[str, A
             "collection_method": ev.method,
             "purpose": ev.purpose_key,
             "details": ledger.payload_of(vault, ev),
+            # seq, hash and prev_hash are None for the seconds until the sealer chains the event.
             "hash": ev.hash,
             "prev_hash": ev.prev_hash,
+            "key_id": ev.key_id,
         }
         for ev in events
     ]

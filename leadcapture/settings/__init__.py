@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key
+from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key, ledger_keys
 from leadcapture.settings.parse import ConfigError, IPNetwork, as_bool, as_float, as_int, parse_networks
 
 __all__ = ["DEFAULTS", "ConfigError", "Settings", "flask_config", "is_redis_url", "load_settings"]
@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY_FALLBACKS": [],
     "DATA_KEY": "",
     "INDEX_KEY": "",  # empty: the blind-index key is derived from the oldest DATA_KEY
+    "LEDGER_KEY": "",  # HMAC key of the consent ledger's chain; generated under VAR_DIR in development
+    "LEDGER_KEY_FALLBACKS": [],  # retired ledger keys: they verify old events, never chain new ones
+    "LEDGER_SEAL_INTERVAL": 1.0,  # seconds between runs of the ledger sealer
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "leadcapture <noreply@localhost>",
     "LIST_UNSUBSCRIBE_MAILTO": "",  # optional address for RFC 2369 mailto unsubscribe
@@ -94,6 +97,9 @@ class Settings:
     secret_key_fallbacks: tuple[str, ...]
     data_key: str
     index_key_text: str
+    ledger_key: str
+    ledger_key_fallbacks: tuple[str, ...]
+    ledger_seal_interval: float
     base_url: str
     base_url_configured: bool  # False: BASE_URL is the default, and the dev server may point it at itself
     mail_from: str
@@ -167,6 +173,11 @@ class Settings:
         return parse_networks(self.webhook_allow_networks)
 
     @property
+    def ledger_keys(self) -> list[bytes]:
+        """The decoded ledger keys: the current one first, then the fallbacks."""
+        return ledger_keys(self.ledger_key, self.ledger_key_fallbacks)
+
+    @property
     def redis_url(self) -> str:
         """LEADCAPTURE_REDIS_URL, or the broker URL when the broker is Redis; empty if neither."""
         return self.redis_url_setting or (self.broker_url if is_redis_url(self.broker_url) else "")
@@ -225,7 +236,7 @@ def _values(config: dict[str, Any]) -> None:
     for key in _AT_LEAST_ONE:
         if config[key] < 1:
             raise ConfigError(f"LEADCAPTURE_{key} must be at least 1, got {config[key]}.")
-    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER", "WEBHOOK_TIMEOUT"):
+    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER", "WEBHOOK_TIMEOUT", "LEDGER_SEAL_INTERVAL"):
         if config[key] == 0:
             raise ConfigError(f"LEADCAPTURE_{key} must be a number of seconds above 0, got {config[key]}.")
     try:
