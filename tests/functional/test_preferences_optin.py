@@ -40,7 +40,7 @@ def test_the_centre_lists_the_other_purposes_of_the_forms_the_person_used(client
 
     assert page.count("niet gegeven") == 2 and page.count(">Ja, dit wil ik<") == 2
     assert PRODUCT_NEWS in page and "Jullie mogen mij bellen" in page
-    assert "legt de getoonde tekst en het tijdstip vast" in page
+    assert "we leggen die tekst en het tijdstip vast" in page
 
 
 def test_opting_in_records_the_wording_shown_and_confirms_without_a_second_mail(client, worker, mailbox, services):
