@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import transitions as consent
 from leadcapture.consent import window
+from leadcapture.consent.people import is_suppressed
 from leadcapture.consent.tokens import (
     CONFIRM,
     DOWNLOAD,
@@ -115,6 +116,10 @@ def _page(
         left_out=sorted(left_out),
         downloads=downloads,
         outcome=outcome,
+        # Only said when the whitepaper mail really goes: a bounced or blocked address gets none.
+        asset_mailed=outcome is not None
+        and ASSET in outcome.changed
+        and not is_suppressed(get_session(), submission.person),
         preferences_url=links.preferences(services, submission.person_id),
     )
 
