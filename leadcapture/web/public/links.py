@@ -78,17 +78,26 @@ def _left_out(requests: list[LeadRequest], asked: list[str]) -> set[str]:
     return {key for key in asked if key in keys}
 
 
+def _chosen(requests: list[LeadRequest], left_out: set[str]) -> list[LeadRequest]:
+    """The requests the button confirms: every whitepaper, and the purposes not left out."""
+    return [r for r in requests if r.kind == ASSET or r.purpose_key not in left_out]
+
+
 def _page(
-    token: str, submission: Submission, requests: list[LeadRequest], left_out: set[str], outcome: Any = None
+    token: str,
+    submission: Submission,
+    requests: list[LeadRequest],
+    left_out: set[str],
+    outcome: consent.Outcome | None = None,
 ) -> str:
     """The confirm page: what the button confirms, what was left out, what is confirmed, the downloads."""
     services, language = get_services(), submission.language
     pending = [r for r in requests if r.state == PENDING]
-    chosen = [r for r in pending if r.kind == ASSET or r.purpose_key not in left_out]
+    chosen = _chosen(pending, left_out)
     leaving = [r for r in pending if r.kind == PURPOSE and r.purpose_key in left_out]
     confirmed = [r for r in requests if r.state == CONFIRMED]
     details = consent.submitted_details(services.vault, list({r.submission.id: r.submission for r in pending}.values()))
-    downloads = {}
+    downloads: dict[str, str] = {}  # one per whitepaper title
     for r in confirmed:
         if r.kind == ASSET:
             downloads.setdefault(r.submission.form_version.definition["title"], links.download(services, r))
@@ -135,12 +144,11 @@ def confirm(token: str):
         return _page(token, submission, requests, left_out)
     services = get_services()
     session = get_session()
-    chosen = [r for r in requests if r.kind == ASSET or r.purpose_key not in left_out]
     outcome = consent.confirm(
         session,
         services.vault,
         services.settings,
-        chosen,
+        _chosen(requests, left_out),
         method="confirm_page",
         visitor=visitor(),
         keep_details=DETAILS not in left_out,
