@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import jobs, ledger, outbox, window
+from leadcapture.consent import jobs, ledger, outbox, tally, window
 from leadcapture.consent.people import (
     Visitor,
     get_or_create_person,
+    index_details,
     is_suppressed,
     minimise_ip,
     trace,
@@ -71,11 +72,14 @@ def submit(
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
         created_at=now,
     )
+    index_details(vault, submission, fields)
     submission.requests.append(LeadRequest(kind=ASSET))
     for key in purpose_keys:
         submission.requests.append(LeadRequest(kind=PURPOSE, purpose_key=key))
     session.add(submission)
     session.flush()
+    asked = [request.purpose_key or ASSET for request in submission.requests]
+    tally.count(session, version.form_id, tally.SUBMITTED, asked)
     for request in submission.requests:
         if request.kind == PURPOSE:
             ledger.append(
@@ -124,6 +128,7 @@ def confirm(
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
         confirmed.setdefault(submission.id, submission)
+        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label])
         if request.kind == ASSET:
             asset = submission.form_version.definition.get("asset_sha256") or f"request:{request.id}"
             if asset not in mailed_assets:
@@ -214,6 +219,7 @@ def withdraw(
             outcome.unchanged.append(consent.purpose_key)
             continue
         consent.state, consent.withdrawn_at = WITHDRAWN, now
+        tally.count(session, consent.form_version.form_id, tally.WITHDRAWN, [consent.purpose_key])
         ledger.append(
             session,
             vault,
