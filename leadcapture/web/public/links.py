@@ -12,9 +12,8 @@ from flask import Blueprint, abort, g, make_response, render_template, request, 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import tally
+from leadcapture.consent import tally, window
 from leadcapture.consent import transitions as consent
-from leadcapture.consent import window
 from leadcapture.consent.people import is_suppressed
 from leadcapture.consent.tokens import (
     CONFIRM,
