@@ -1,7 +1,7 @@
 """submissions.mailed_in: which confirmation mail lists a submission; outbox.not_before: delayed jobs
 
 Revision ID: 0012_confirm_flow
-Revises: 0021_funnel_counts
+Revises: 0010_public_ids
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_confirm_flow"
-down_revision = "0021_funnel_counts"
+down_revision = "0010_public_ids"
 branch_labels = None
 depends_on = None
 
