@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import window
 from leadcapture.consent.people import is_suppressed
 from leadcapture.models import (
     ASSET,
@@ -60,12 +61,12 @@ def may_send_repermission(session: Session, consent: Consent | None) -> bool:
 
 
 def may_send_confirmation(session: Session, submission: Submission | None) -> bool:
-    """Send-time gate for a confirmation email."""
-    if submission is None or not submission.sends_confirmation:
+    """Send-time gate for a confirmation email: its turn in the window, something still asked, not suppressed."""
+    if submission is None or not submission.sends_confirmation or submission.mailed_in != submission.id:
         return False
     if is_suppressed(session, submission.person):
         return False
-    return any(r.state == PENDING for r in submission.requests)
+    return any(r.state == PENDING for r in window.listed_in(session, submission))
 
 
 def may_deliver_asset(session: Session, request: LeadRequest | None) -> bool:

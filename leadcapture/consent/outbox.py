@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import event, select, text, update
@@ -43,11 +43,11 @@ class Relaying(Protocol):
     publish: Publish | None
 
 
-def enqueue(session: Session, job: str, *args: Any) -> OutboxJob:
-    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction."""
+def enqueue(session: Session, job: str, *args: Any, not_before: datetime | None = None) -> OutboxJob:
+    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction; not_before delays it."""
     if job not in jobs.NAMES:
         raise ValueError(f"unknown job {job!r}: job names are declared in leadcapture.consent.jobs")
-    row = OutboxJob(actor=job, args_json=json.dumps(list(args)))
+    row = OutboxJob(actor=job, args_json=json.dumps(list(args)), not_before=not_before)
     session.add(row)
     if _PUBLISHER in session.info:
         session.info.setdefault(_ENQUEUED, []).append(row)
@@ -126,6 +126,7 @@ def relay(
         with session_factory() as session, session.begin():
             now = utcnow()
             waiting = OutboxJob.published_at.is_(None) & (OutboxJob.created_at <= now - timedelta(seconds=min_age))
+            waiting = waiting & (OutboxJob.not_before.is_(None) | (OutboxJob.not_before <= now))
             if redeliver_after is not None:
                 lost = OutboxJob.done_at.is_(None) & (OutboxJob.published_at < now - timedelta(seconds=redeliver_after))
                 waiting = waiting | lost

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import jobs, ledger, outbox, tally
+from leadcapture.consent import jobs, ledger, outbox, tally, window
 from leadcapture.consent.people import (
     Visitor,
     get_or_create_person,
     index_details,
     is_suppressed,
-    mailbox_index,
     minimise_ip,
     suppress,
     trace,
@@ -33,7 +31,6 @@ from leadcapture.models import (
     Consent,
     FormVersion,
     LeadRequest,
-    MailboxWindow,
     Person,
     Submission,
     Suppression,
@@ -66,8 +63,6 @@ def submit(
     definition = version.definition
     person = get_or_create_person(session, vault, email, definition["language"])
     now = utcnow()
-    # Decided before the INSERT, so the submission row is written once, with its answer.
-    sends = not is_suppressed(session, person) and _claim_confirmation_slot(session, vault, settings, email)
     submission = Submission(
         person_id=person.id,
         form_version_id=version.id,
@@ -77,7 +72,6 @@ def submit(
         user_agent_enc=vault.encrypt(visitor.user_agent),
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
         created_at=now,
-        sends_confirmation=sends,
     )
     index_details(vault, submission, fields)
     submission.requests.append(LeadRequest(kind=ASSET))
@@ -99,8 +93,8 @@ def submit(
                 payload=_notice(version, request, submission, visitor, settings),
                 occurred_at=now,
             )
-    if sends:
-        outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission.id)
+    if not is_suppressed(session, person):
+        window.queue_confirmation(session, vault, settings, submission, email)
     return submission
 
 
@@ -112,10 +106,18 @@ def confirm(
     *,
     method: str,
     visitor: Visitor,
+    keep_details: bool = True,
 ) -> Outcome:
-    """Confirm pending requests; already confirmed ones are left alone (confirming twice is harmless)."""
+    """Confirm pending requests; already confirmed ones are left alone (confirming twice is harmless).
+
+    Confirming proves the address: the details typed with each submission are stored on the
+    person (unless keep_details is False), and a 'this wasn't me' block is lifted. A whitepaper
+    asked for twice among the requests is mailed once.
+    """
     outcome = Outcome()
     now = utcnow()
+    confirmed: dict[int, Submission] = {}
+    mailed_assets: set[str] = set()
     for request in requests:
         label = request.purpose_key or ASSET
         if request.state == DROPPED:
@@ -126,23 +128,75 @@ def confirm(
             continue
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
+        confirmed.setdefault(submission.id, submission)
         tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label])
-        person = submission.person
-        person.last_activity_at = now
-        _apply_submitted_fields(vault, person, submission)
-        # The person confirmed a request themselves: lift a 'this wasn't me' block.
-        session.execute(
-            Suppression.__table__.delete().where(
-                Suppression.email_index == person.email_index, Suppression.reason == "not_me"
-            )
-        )
         if request.kind == ASSET:
-            outbox.enqueue(session, jobs.DELIVER_ASSET, request.id)
+            asset = submission.form_version.definition.get("asset_sha256") or f"request:{request.id}"
+            if asset not in mailed_assets:
+                mailed_assets.add(asset)
+                outbox.enqueue(session, jobs.DELIVER_ASSET, request.id)
         else:
             _confirm_purpose(session, vault, settings, request, method, visitor, now)
         outcome.changed.append(label)
+    for submission in confirmed.values():
+        person = submission.person
+        person.last_activity_at = now
+        if keep_details:
+            for name, value in submitted_details(vault, [submission]).items():
+                setattr(person, f"{name}_enc", vault.encrypt(value) if value else None)
+        lift_not_me(session, person)
     session.flush()
     return outcome
+
+
+def lift_not_me(session: Session, person: Person) -> None:
+    """The person acted from their own mailbox: a 'this wasn't me' block on the address no longer holds."""
+    session.execute(
+        Suppression.__table__.delete().where(
+            Suppression.email_index == person.email_index, Suppression.reason == "not_me"
+        )
+    )
+
+
+def submitted_details(vault: Vault, submissions: list[Submission]) -> dict[str, str]:
+    """The name, company and phone typed with these submissions (a later one wins), stored on confirmation."""
+    details: dict[str, str] = {}
+    for submission in submissions:
+        if submission.fields_enc:
+            details.update(json.loads(vault.decrypt(submission.fields_enc)))
+    return details
+
+
+def opt_in(
+    session: Session,
+    vault: Vault,
+    settings: Settings,
+    person: Person,
+    version: FormVersion,
+    purpose_key: str,
+    *,
+    visitor: Visitor,
+    now: datetime,
+) -> None:
+    """Opt in from the preference centre to a purpose of a form the person used, with its wording shown.
+
+    The centre's link reaches only the person's mailbox, so it proves the address as a confirm
+    link does: the ledger gets `requested` (the exact wording shown) and `confirmed`, both with
+    method preference_centre, and no second mail is needed.
+    """
+    common = {"method": "preference_centre", "person_id": person.id, "purpose_key": purpose_key}
+    shown = {**trace(visitor, settings), **purpose_notice(version, purpose_key)}
+    ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
+    consent = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose_key))
+    if consent is None:
+        consent = Consent(person_id=person.id, purpose_key=purpose_key)
+    set_confirmed(consent, version, now)
+    session.add(consent)
+    payload = {**trace(visitor, settings), "form_version_hash": version.content_hash}
+    ledger.append(session, vault, event="confirmed", payload=payload, occurred_at=now, **common)
+    outbox.enqueue(session, jobs.SEND_WELCOME, person.id, purpose_key)
+    lift_not_me(session, person)
+    session.flush()
 
 
 def withdraw(
@@ -215,27 +269,6 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
     session.flush()
 
 
-def _claim_confirmation_slot(session: Session, vault: Vault, settings: Settings, email: str) -> bool:
-    """Atomically take the mailbox's confirmation slot; False within the window.
-
-    Every spelling of one inbox (`+tag`, case) shares the slot. One upsert takes it: it inserts
-    the mailbox seen for the first time, or moves a window that has passed; a mailbox inside its
-    window (or one a concurrent submission just took) writes nothing.
-    """
-    now = utcnow()
-    cutoff = now - timedelta(seconds=settings.confirmation_window)
-    upsert = _UPSERTS[session.get_bind().dialect.name](MailboxWindow)
-    stmt = upsert.values(mailbox_index=mailbox_index(vault, email), last_confirmation_at=now).on_conflict_do_update(
-        index_elements=[MailboxWindow.mailbox_index],
-        set_={"last_confirmation_at": now},
-        where=MailboxWindow.last_confirmation_at < cutoff,
-    )
-    return session.execute(stmt.returning(MailboxWindow.mailbox_index)).first() is not None
-
-
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
 def set_confirmed(consent: Consent, version: FormVersion, now: datetime) -> None:
     """The one way a consent becomes current: confirmed now, under this version's wording and channel."""
     purpose = version.purpose(consent.purpose_key) or {}
@@ -282,12 +315,6 @@ def _confirm_purpose(
         },
         occurred_at=now,
     )
-
-
-def _apply_submitted_fields(vault: Vault, person: Person, submission: Submission) -> None:
-    if submission.fields_enc:
-        for name, value in json.loads(vault.decrypt(submission.fields_enc)).items():
-            setattr(person, f"{name}_enc", vault.encrypt(value) if value else None)
 
 
 def _notice(version, request, submission, visitor, settings) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from leadcapture.consent.tokens import (
     DOWNLOAD,
     PREFERENCES,
     UNSUBSCRIBE,
-    ConfirmRequest,
     ConfirmSubmission,
     Download,
     LinkPayload,
@@ -30,11 +29,6 @@ PREFIXES = {CONFIRM: "c", UNSUBSCRIBE: "u", DOWNLOAD: "d", PREFERENCES: "p"}
 
 def _link(services: Services, payload: LinkPayload) -> str:
     return services.url(f"/{PREFIXES[payload.kind]}/{services.tokens.sign(payload)}")
-
-
-def confirm_request(services: Services, request: LeadRequest) -> str:
-    """Confirms one request (a purpose, or the whitepaper)."""
-    return _link(services, ConfirmRequest(request.public_id))
 
 
 def confirm_submission(services: Services, submission: Submission) -> str:

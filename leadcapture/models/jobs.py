@@ -21,6 +21,8 @@ class OutboxJob(Base):
     actor: Mapped[str] = mapped_column(String(64))
     args_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A delayed job (a confirmation waiting for its mailbox's window to end) is published from then on.
+    not_before: Mapped[datetime | None]
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     # Set when a worker finished the job; a published job without it for OUTBOX_REDELIVER_AFTER
     # seconds is published again (a broker that lost it, e.g. restarted empty).

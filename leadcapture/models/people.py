@@ -70,7 +70,11 @@ class Submission(Base):
     # Name, company and phone as submitted; copied to the person only on confirmation, so a
     # third party typing someone's address cannot overwrite their details.
     fields_enc: Mapped[str | None] = mapped_column(Text)
+    # The address may be mailed about it (not suppressed when it was made): it has a confirmation job.
     sends_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The submission whose confirmation mail lists this one's requests (itself when it took its
+    # mailbox's slot); None while it waits for the end of the mailbox's confirmation window.
+    mailed_in: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     person: Mapped[Person] = relationship()

@@ -132,8 +132,8 @@ def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_
     customer.close()
 
     text = open_newest_mail(page, base, "Confirm your request: Get the webinar recording")
-    page.goto(re.search(r"Confirm everything at once:\s*(\S+)", text).group(1))
-    page.get_by_role("button", name="Confirm all").click()
+    page.goto(re.search(r"to confirm:\s*(\S+)", text).group(1))
+    page.get_by_role("button", name="Confirm", exact=True).click()
 
     page.goto(f"{base}/admin/people/")
     page.get_by_label("Email address").fill("visitor@example.com")

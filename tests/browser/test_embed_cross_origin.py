@@ -128,7 +128,7 @@ def test_a_customer_site_embeds_the_form_and_a_visitor_subscribes_by_keyboard(co
     confirm_all = re.search(r"bevestigen:\s*(\S+)", text).group(1)
     confirm_page = context.new_page()
     confirm_page.goto(confirm_all)
-    confirm_page.get_by_role("button", name="Alles bevestigen").click()
+    confirm_page.get_by_role("button", name="Bevestig", exact=True).click()
     expect(confirm_page.get_by_role("heading", name="Bedankt, bevestigd")).to_be_visible()
     with db.session() as session:
         assert session.scalars(select(Consent.state).where(Consent.purpose_key == "newsletter")).one() == "confirmed"

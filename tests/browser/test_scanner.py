@@ -65,7 +65,7 @@ def test_a_scanner_opening_every_link_changes_nothing(browser, live_server, page
 
     # The person confirms with the button (a POST); the whitepaper email follows.
     page.goto(re.search(r"bevestigen:\s*(\S+)", confirmation.get_body(("plain",)).get_content()).group(1))
-    page.get_by_role("button", name="Alles bevestigen").click()
+    page.get_by_role("button", name="Bevestig", exact=True).click()
     expect(page.get_by_role("heading", name="Bedankt, bevestigd")).to_be_visible()
     messages = wait_for_mail(live_server, ADDRESS, count=2)
     whitepaper = messages[-1]

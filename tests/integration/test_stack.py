@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from email import message_from_bytes
+from email.policy import default
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -100,3 +102,24 @@ def test_sigterm_stops_web_and_workers_gracefully(pg_url, sink, make_stack, priv
     assert supervisor.output.count("stopped") == 2
     assert stack.processes[0].terminate(timeout=30) == 0
     assert count(pg_url, Submission) == 1
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_a_request_inside_the_window_is_mailed_when_it_ends_over_real_services(
+    broker, pg_url, sink, make_stack, request
+):
+    # Given a production stack with a three-second confirmation window
+    broker_url = request.getfixturevalue("private_redis" if broker == "redis" else "rabbit").url
+    stack = make_stack(pg_url, broker_url, sink.url, LEADCAPTURE_CONFIRMATION_WINDOW="3")
+    web = stack.web()
+    stack.worker(processes=1, threads=2)
+    # When one address asks twice inside the window
+    assert web.submit("jan@example.com", web.csrf(), purposes=["newsletter"])[0] == 200
+    wait_until(lambda: sink.count() == 1, 30, what="the first confirmation")
+    assert web.submit("jan@example.com", web.csrf(), purposes=["call"])[0] == 200
+    # Then the second waits for the window, and arrives after it as a second mail
+    assert count(pg_url, OutboxJob, OutboxJob.not_before.is_not(None)) == 1
+    wait_until(lambda: sink.count() == 2, 30, what="the confirmation after the window")
+    assert sink.per_recipient["jan@example.com"] == 2
+    second = message_from_bytes(sink.accepted[1].original_content, policy=default).get_body(("plain",)).get_content()
+    assert "bellen" in second and "nieuwsbrief" not in second

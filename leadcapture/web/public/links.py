@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, make_response, render_template, request
+from flask import Blueprint, abort, g, make_response, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import tally
+from leadcapture.consent import tally, window
 from leadcapture.consent import transitions as consent
+from leadcapture.consent.people import is_suppressed
 from leadcapture.consent.tokens import (
     CONFIRM,
     DOWNLOAD,
@@ -24,9 +25,21 @@ from leadcapture.consent.tokens import (
     Withdraw,
 )
 from leadcapture.delivery import links
+from leadcapture.delivery.confirmation import label_of
 from leadcapture.delivery.links import PREFIXES
 from leadcapture.i18n import translate
-from leadcapture.models import ASSET, CONFIRMED, Asset, Consent, LeadRequest, Person, Submission
+from leadcapture.models import (
+    ASSET,
+    CONFIRMED,
+    DROPPED,
+    PENDING,
+    PURPOSE,
+    Asset,
+    Consent,
+    LeadRequest,
+    Person,
+    Submission,
+)
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import InvalidLink
@@ -34,55 +47,108 @@ from leadcapture.web.public.common import by_public_id, load_token, visitor
 
 bp = Blueprint("links", __name__)
 
+# Never a purpose key: leaving it out of a confirmation keeps the typed name, company and phone unstored.
+DETAILS = "_details"
+
 
 def _requests_for(payload: ConfirmRequest | ConfirmSubmission) -> tuple[Submission, list[LeadRequest]]:
-    """The submission and the requests a confirm link names; InvalidLink once they are gone."""
+    """The submission and the requests a confirm link names; InvalidLink once they are gone.
+
+    The mail's button names everything its mail listed. An older mail's link for one purpose
+    names that purpose and the whitepaper of its submission: any confirmation proves the address.
+    """
     if isinstance(payload, ConfirmSubmission):
         submission = by_public_id(Submission, payload.submission_public_id)
-        return submission, list(submission.requests)
+        return submission, window.listed_in(get_session(), submission)
     request_row = by_public_id(LeadRequest, payload.request_public_id)
-    return request_row.submission, [request_row]
+    submission = request_row.submission
+    assets = [r for r in submission.requests if r.kind == ASSET] if request_row.kind != ASSET else []
+    return submission, [request_row, *assets]
 
 
-def _describe(submission: Submission, requests: list[LeadRequest]) -> list[dict[str, Any]]:
-    version = submission.form_version
-    items = []
-    for req in requests:
-        if req.kind == ASSET:
-            label = translate("the_whitepaper", title=version.definition["title"])
-        else:
-            label = (version.purpose(req.purpose_key) or {}).get("label", req.purpose_key)
-        items.append({"label": label, "state": req.state, "kind": req.kind})
-    return items
+def _left_out(requests: list[LeadRequest], asked: list[str]) -> set[str]:
+    """What the person chose to leave out: purpose keys of these requests, and DETAILS."""
+    keys = {r.purpose_key for r in requests if r.kind == PURPOSE} | {DETAILS}
+    return {key for key in asked if key in keys}
+
+
+def _chosen(requests: list[LeadRequest], left_out: set[str]) -> list[LeadRequest]:
+    """The requests the button confirms: every whitepaper, and the purposes not left out."""
+    return [r for r in requests if r.kind == ASSET or r.purpose_key not in left_out]
+
+
+def _page(
+    token: str,
+    submission: Submission,
+    requests: list[LeadRequest],
+    left_out: set[str],
+    outcome: consent.Outcome | None = None,
+) -> str:
+    """The confirm page: what the button confirms, what was left out, what is confirmed, the downloads."""
+    services, language = get_services(), submission.language
+    pending = [r for r in requests if r.state == PENDING]
+    chosen = _chosen(pending, left_out)
+    leaving = [r for r in pending if r.kind == PURPOSE and r.purpose_key in left_out]
+    confirmed = [r for r in requests if r.state == CONFIRMED]
+    details = consent.submitted_details(services.vault, list({r.submission.id: r.submission for r in pending}.values()))
+    downloads: dict[str, str] = {}  # one per whitepaper title
+    for r in confirmed:
+        if r.kind == ASSET:
+            downloads.setdefault(r.submission.form_version.definition["title"], links.download(services, r))
+
+    def toggled(key: str) -> str:
+        return url_for("links.confirm", token=token, without=sorted(left_out ^ {key}))
+
+    def described(rows: list[LeadRequest]) -> list[dict[str, Any]]:
+        items = {}
+        for r in rows:
+            items.setdefault(r.purpose_key or f"asset:{r.id}", {"label": label_of(r, language), "key": r.purpose_key})
+        return list({item["label"]: item for item in items.values()}.values())  # a whitepaper asked twice: once
+
+    return render_template(
+        "confirm.html",
+        definition=submission.form_version.definition,
+        token=token,
+        chosen=[{**item, "toggle": item["key"] and toggled(item["key"])} for item in described(chosen)],
+        leaving=[{**item, "toggle": toggled(item["key"])} for item in described(leaving)],
+        confirmed=described(confirmed),
+        dropped=described([r for r in requests if r.state == DROPPED]),
+        details=[(translate(name), value) for name, value in details.items() if value],
+        details_kept=DETAILS not in left_out,
+        details_toggle=toggled(DETAILS),
+        left_out=sorted(left_out),
+        downloads=downloads,
+        outcome=outcome,
+        # Only said when the whitepaper mail really goes: a bounced or blocked address gets none.
+        asset_mailed=outcome is not None
+        and ASSET in outcome.changed
+        and not is_suppressed(get_session(), submission.person),
+        preferences_url=links.preferences(services, submission.person),
+    )
 
 
 @bp.route(f"/{PREFIXES[CONFIRM]}/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    """GET shows what will be confirmed and a button; only the POST from it confirms."""
+    """GET shows what the button confirms (and lets the person leave a purpose out); only its POST confirms."""
     payload = load_token(CONFIRM, token)
     submission, requests = _requests_for(payload)
     g.language = submission.language
-    definition = submission.form_version.definition
+    left_out = _left_out(requests, request.values.getlist("without"))
     if request.method != "POST":  # GET and HEAD only ever show a page
-        return render_template(
-            "confirm.html", definition=definition, items=_describe(submission, requests), token=token
-        )
+        return _page(token, submission, requests, left_out)
     services = get_services()
     session = get_session()
     outcome = consent.confirm(
-        session, services.vault, services.settings, requests, method="confirm_page", visitor=visitor()
+        session,
+        services.vault,
+        services.settings,
+        _chosen(requests, left_out),
+        method="confirm_page",
+        visitor=visitor(),
+        keep_details=DETAILS not in left_out,
     )
     session.commit()
-    asset_request = next((r for r in requests if r.kind == ASSET and r.state == CONFIRMED), None)
-    download_url = links.download(services, asset_request) if asset_request else None
-    return render_template(
-        "confirmed.html",
-        definition=definition,
-        outcome=outcome,
-        items=_describe(submission, requests),
-        download_url=download_url,
-        preferences_url=links.preferences(services, submission.person),
-    )
+    return _page(token, submission, requests, left_out, outcome)
 
 
 @bp.get(f"/{PREFIXES[DOWNLOAD]}/<token>")

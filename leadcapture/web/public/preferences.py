@@ -2,8 +2,10 @@
 
 Each purpose with its state and since when; withdraw one or all; re-confirm a lapsed one with
 the wording of the form's live version (shown before the button); renew one about to lapse;
-confirm an unverified import (the re-permission email sends people here);
-"forget me" behind a confirmation page. GET only shows pages; every POST carries Flask-WTF's
+confirm an unverified import (the re-permission email sends people here); opt in to the other
+purposes of the forms the person used, or again after a withdrawal (the link reaches only the
+person's mailbox, so it proves the address: no second mail); "forget me" behind a confirmation
+page. GET only shows pages; every POST carries Flask-WTF's
 session CSRF token and counts as activity for the consents the person keeps.
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import lifecycle
@@ -22,7 +24,18 @@ from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import PREFERENCES
 from leadcapture.delivery.links import PREFIXES
 from leadcapture.i18n import translate
-from leadcapture.models import CONFIRMED, EXPIRED, UNVERIFIED, WITHDRAWN, Consent, Person, utcnow
+from leadcapture.models import (
+    CONFIRMED,
+    EXPIRED,
+    UNVERIFIED,
+    WITHDRAWN,
+    Consent,
+    Form,
+    FormVersion,
+    Person,
+    Submission,
+    utcnow,
+)
 from leadcapture.privacy import rights
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import page
@@ -55,8 +68,48 @@ def preferences(token: str):
         saved = _act(session, person)
         if saved is None:
             return page(400)
-    rows = [_row(session, c, utcnow()) for c in _consents(session, person)]
-    return render_template("preferences.html", rows=rows, form=form, saved=saved, token=token)
+    consents = _consents(session, person)
+    rows = [_row(session, c, utcnow()) for c in consents]
+    offers = _offers(session, person)
+    for row in rows:
+        if row["state"] == WITHDRAWN and row["key"] in offers:
+            row["optin"] = _offered(row["key"], offers.pop(row["key"]))
+    others = [_offered(key, version) for key, version in offers.items() if key not in {c.purpose_key for c in consents}]
+    return render_template("preferences.html", rows=rows, others=others, form=form, saved=saved, token=token)
+
+
+def _offers(session: Session, person: Person) -> dict[str, FormVersion]:
+    """Each purpose the live versions of the person's forms offer, with the version whose wording is shown.
+
+    The person's forms: those they submitted (the newest first names a purpose), then those of their
+    consents (an imported one has no submission). Archived forms offer nothing.
+    """
+    submitted = session.execute(
+        select(FormVersion.form_id)
+        .join(Submission, Submission.form_version_id == FormVersion.id)
+        .where(Submission.person_id == person.id)
+        .group_by(FormVersion.form_id)
+        .order_by(func.max(Submission.id).desc())
+    ).scalars()
+    consented = session.scalars(
+        select(FormVersion.form_id)
+        .join(Consent, Consent.form_version_id == FormVersion.id)
+        .where(Consent.person_id == person.id)
+    )
+    offers: dict[str, FormVersion] = {}
+    for form_id in dict.fromkeys([*submitted, *consented]):
+        form = session.get(Form, form_id)
+        if form is None or form.archived_at is not None or form.current_version is None:
+            continue
+        for purpose in form.current_version.definition["purposes"]:
+            offers.setdefault(purpose["key"], form.current_version)
+    return offers
+
+
+def _offered(key: str, version: FormVersion) -> dict[str, Any]:
+    """A purpose the person may opt in to, in the exact wording the opt-in records."""
+    purpose = version.purpose(key) or {}
+    return {"key": key, "label": purpose.get("label"), "description": purpose.get("description")}
 
 
 def _consents(session: Session, person: Person) -> list[Consent]:
@@ -82,6 +135,14 @@ def _act(session: Session, person: Person) -> str | None:
             return None
         event = lifecycle.renew(session, services.vault, services.settings, row, version, visitor=visitor(), now=now)
         done = "reconfirmed" if event == "confirmed" else "renewed"
+    elif "optin" in request.form:
+        key = request.form["optin"]
+        version = _offers(session, person).get(key)
+        current = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
+        if version is None or (current is not None and current.state != WITHDRAWN):
+            return None  # not offered to this person, or given already (expired: "Yes, again" renews it)
+        consent.opt_in(session, services.vault, services.settings, person, version, key, visitor=visitor(), now=now)
+        done = "opted_in"
     else:
         return None
     lifecycle.record_activity(session, person, now)
@@ -98,6 +159,7 @@ def _row(session: Session, c: Consent, now: datetime) -> dict[str, Any]:
         "since": (c.withdrawn_at if c.state == WITHDRAWN else c.confirmed_at) or c.last_activity_at,
         "lapses": None,
         "offer": None,
+        "optin": None,
     }
     if c.state in (CONFIRMED, UNVERIFIED):
         row["lapses"] = lifecycle.lapses_at(c)

@@ -142,10 +142,16 @@ class Consents:
             return [json.loads(self.services.vault.decrypt(row.payload_enc)) for row in rows]
 
     def jobs(self) -> list[tuple[str, list]]:
-        """The outbox in order: (job name, arguments)."""
+        """The outbox jobs due now, in order: (job name, arguments)."""
         with self.services.db.session() as session:
-            rows = session.scalars(select(OutboxJob).order_by(OutboxJob.id))
+            rows = session.scalars(select(OutboxJob).where(OutboxJob.not_before.is_(None)).order_by(OutboxJob.id))
             return [(row.actor, json.loads(row.args_json)) for row in rows]
+
+    def delayed_jobs(self) -> list[tuple[str, list, datetime]]:
+        """The outbox jobs to be published later, in order: (job name, arguments, not before)."""
+        with self.services.db.session() as session:
+            rows = session.scalars(select(OutboxJob).where(OutboxJob.not_before.is_not(None)).order_by(OutboxJob.id))
+            return [(row.actor, json.loads(row.args_json), row.not_before) for row in rows]
 
     def person(self, email: str) -> Person | None:
         with self.services.db.session() as session:

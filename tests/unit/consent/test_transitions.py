@@ -99,14 +99,18 @@ def test_the_same_address_in_another_case_is_the_same_person(consents):
 # The confirmation window
 
 
-def test_a_second_submission_within_the_window_sends_no_second_confirmation(consents, services):
+def test_a_second_submission_within_the_window_is_mailed_when_the_window_ends(consents, services):
     first = consents.submit(JAN, ["newsletter"])
     second = consents.submit(JAN, ["call"])
 
     assert consents.jobs() == [("send_confirmation", [first])]
+    ((job, args, not_before),) = consents.delayed_jobs()
     with services.db.session() as session:
-        assert session.get(Submission, second).sends_confirmation is False
-    assert consents.requests(second) == {"asset": PENDING, "call": PENDING}  # recorded all the same
+        window_started = session.scalar(select(MailboxWindow.last_confirmation_at))
+        assert session.get(Submission, second).mailed_in is None  # in no mail yet
+    assert (job, args) == ("send_confirmation", [second])
+    assert not_before == window_started + timedelta(seconds=services.settings.confirmation_window)
+    assert consents.requests(second) == {"asset": PENDING, "call": PENDING}
 
 
 def test_after_the_window_the_address_gets_a_confirmation_again(consents, services):
@@ -134,8 +138,9 @@ def test_ten_tag_variants_of_one_mailbox_get_one_confirmation_and_are_kept_as_ty
     # When ten spellings of one inbox are submitted within the window
     submissions = [consents.submit(f"Jan+{n}@Example.com", ["newsletter"]) for n in range(10)]
 
-    # Then one confirmation is queued, for the first
+    # Then one confirmation goes now, for the first; the others wait for the window's end
     assert consents.jobs() == [("send_confirmation", [submissions[0]])]
+    assert [args for _job, args, _when in consents.delayed_jobs()] == [[s] for s in submissions[1:]]
     # And each address is its own person, kept as typed
     for n in range(10):
         person = consents.person(f"jan+{n}@example.com")

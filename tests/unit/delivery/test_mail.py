@@ -52,8 +52,8 @@ def test_confirmation_template_renders_in_both_languages(language):
         language,
         {
             "form": FORM,
-            "items": [{"label": "Nieuwsbrief", "confirm_url": "https://lc.test/c/1"}],
-            "confirm_all_url": "https://lc.test/c/all",
+            "items": ["Nieuwsbrief"],
+            "confirm_url": "https://lc.test/c/all",
             "not_me_url": "https://lc.test/u/x",
             "preferences_url": "https://lc.test/p/x",
             "max_age_days": 7,
@@ -61,7 +61,7 @@ def test_confirmation_template_renders_in_both_languages(language):
     )
     assert "\n" not in rendered.subject and "Whitepaper" in rendered.subject
     for part in (rendered.text, rendered.html):
-        assert "https://lc.test/c/1" in part and "https://lc.test/c/all" in part
+        assert "Nieuwsbrief" in part and part.count("https://lc.test/c/") == 1  # one button
         assert "https://lc.test/u/x" in part and "Voorbeeld B.V., Utrecht" in part
 
 
