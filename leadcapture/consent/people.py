@@ -80,6 +80,29 @@ def is_suppressed(session: Session, person: Person) -> bool:
     return session.get(Suppression, person.email_index) is not None
 
 
+# Why an address gets no mail: erased (R6.2), "this wasn't me" (lifted when the person confirms
+# a request themselves), a hard bounce or too many soft ones, a complaint ("this is spam").
+SUPPRESSION_REASONS = ("erased", "not_me", "bounced", "complaint")
+
+
+def suppress(session: Session, email_index: str, reason: str) -> bool:
+    """The one way an address goes on the suppression list; True if it was not on it before.
+
+    An address already suppressed keeps its reason (and date), except that an erasure replaces
+    any other reason: erased is the one reason no confirmation lifts.
+    """
+    if reason not in SUPPRESSION_REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    row = session.get(Suppression, email_index)
+    if row is None:
+        session.add(Suppression(email_index=email_index, reason=reason))
+        session.flush()
+        return True
+    if reason == "erased":
+        row.reason = reason
+    return False
+
+
 def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:
     """The person with this address, created (in a savepoint) if there is none yet."""
     address = email.strip()

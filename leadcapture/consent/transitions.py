@@ -18,6 +18,7 @@ from leadcapture.consent.people import (
     is_suppressed,
     mailbox_index,
     minimise_ip,
+    suppress,
     trace,
 )
 from leadcapture.crypto import Vault
@@ -202,8 +203,7 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
             purpose_key=key,
             payload={**trace(visitor, settings), "reason": "not_me", "submission_id": submission.id},
         )
-    if not is_suppressed(session, person):
-        session.add(Suppression(email_index=person.email_index, reason="not_me"))
+    suppress(session, person.email_index, "not_me")
     session.flush()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger
 from leadcapture.consent.lifecycle import lapses_at
-from leadcapture.consent.people import mailbox_index
+from leadcapture.consent.people import mailbox_index, suppress
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     CONFIRMED,
@@ -190,7 +190,7 @@ def erase_person(
         purpose_key=None,
         payload={"erased_payloads": erased_payloads},
     )
-    session.merge(Suppression(email_index=index, reason="erased"))
+    suppress(session, index, "erased")
     session.execute(update(Message).where(Message.person_id == person_id).values(person_id=None))
     session.execute(delete(MailboxWindow).where(MailboxWindow.mailbox_index == mailbox_index(vault, address)))
     consents = session.execute(delete(Consent).where(Consent.person_id == person_id)).rowcount
