@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from leadcapture.settings.bounces import check_bounces
 from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key
 from leadcapture.settings.parse import ConfigError, as_bool, as_float, as_int
 
@@ -68,10 +69,29 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
     "DKIM_PRIVATE_KEY_FILE": "",
     "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
+    # bounces and complaints (README "Bounces and complaints")
+    "BOUNCE_DOMAIN": "",  # empty: the domain of MAIL_FROM
+    "BOUNCE_IMAP_URL": "",  # imaps://user:pass@host/INBOX; empty: no mailbox to poll
+    "BOUNCE_POLL": True,  # the scheduler polls BOUNCE_IMAP_URL on every run
+    "BOUNCE_SOFT_LIMIT": 3,  # soft bounces within BOUNCE_SOFT_DAYS that suppress an address
+    "BOUNCE_SOFT_DAYS": 30,
+    "BOUNCE_MAX_SIZE": 10 * 1024 * 1024,  # bytes of one report the SMTP listener accepts
+    "BOUNCE_POSTMARK_AUTH": "",  # user:password of Postmark's webhook (basic auth)
+    "BOUNCE_MAILGUN_SIGNING_KEY": "",  # Mailgun's webhook signing key (HMAC)
+    "BOUNCE_SENDGRID_PUBLIC_KEY": "",  # SendGrid's signed event webhook verification key (ECDSA)
 }
 
 # Zero would mean no process or thread runs, or the scheduler loop spins.
-_AT_LEAST_ONE = ("WORKER_THREADS", "WORKER_PROCESSES", "WEB_WORKERS", "WEB_THREADS", "SCHEDULER_INTERVAL")
+_AT_LEAST_ONE = (
+    "WORKER_THREADS",
+    "WORKER_PROCESSES",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "SCHEDULER_INTERVAL",
+    "BOUNCE_SOFT_LIMIT",
+    "BOUNCE_SOFT_DAYS",
+    "BOUNCE_MAX_SIZE",
+)
 
 IP_MINIMISATION_MODES = ("full", "truncate", "none")
 
@@ -126,6 +146,15 @@ class Settings:
     dkim_private_key: str
     dkim_private_key_file: str
     crm_webhook_urls: str
+    bounce_domain: str
+    bounce_imap_url: str
+    bounce_poll: bool
+    bounce_soft_limit: int
+    bounce_soft_days: int
+    bounce_max_size: int
+    bounce_postmark_auth: str
+    bounce_mailgun_signing_key: str
+    bounce_sendgrid_public_key: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -191,6 +220,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
     _addresses(config)
     check_secrets(config)
     check_dkim(config)
+    check_bounces(config)
     return Settings.from_config(config)
 
 
