@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from leadcapture.consent import lifecycle, outbox
 from leadcapture.db import Database
+from leadcapture.integrations import inbound
 from leadcapture.models import Lock, utcnow
 from leadcapture.privacy import retention
 from leadcapture.privacy.keyrotation import check_index_key
@@ -78,6 +79,11 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
     with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
+    if services.settings.bounce_imap_url and services.settings.bounce_poll:
+        try:
+            report["bounces"] = dict(inbound.poll(services))
+        except inbound.BounceMailError as exc:  # the other jobs ran; the mailbox is read next time
+            log.warning("bounce mailbox not read: %s", exc)
     return report
 
 

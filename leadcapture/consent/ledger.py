@@ -21,7 +21,8 @@ from leadcapture.crypto import DecryptionError, Vault
 from leadcapture.models import LedgerEvent, LedgerHead, utcnow
 
 GENESIS = "0" * 64
-EVENTS = ("requested", "confirmed", "withdrawn", "expired", "renewed", "erased")
+# "suppressed": the address gets no more mail (a bounce or a complaint); its payload says why.
+EVENTS = ("requested", "confirmed", "withdrawn", "expired", "renewed", "erased", "suppressed")
 METHODS = ("form", "confirm_page", "one_click", "preference_centre", "admin", "api", "system")
 
 

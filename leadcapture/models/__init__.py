@@ -16,8 +16,11 @@ from leadcapture.models.base import (
     UTCDateTime,
     utcnow,
 )
+from leadcapture.models.bounces import COMPLAINT, HARD, SOFT, Bounce
 from leadcapture.models.delivery import (
+    BOUNCED,
     CLAIMED,
+    COMPLAINED,
     DONE,
     DRAFT,
     FAILED,
@@ -26,6 +29,7 @@ from leadcapture.models.delivery import (
     SENDING_CAMPAIGN,
     SENT,
     SKIPPED,
+    SOFT_BOUNCED,
     Campaign,
     CampaignRecipient,
     ContentItem,
@@ -91,4 +95,11 @@ __all__ = [
     "ApiToken",
     "API_SCOPES",
     "UsedFormToken",
+    "Bounce",
+    "HARD",
+    "SOFT",
+    "COMPLAINT",
+    "BOUNCED",
+    "SOFT_BOUNCED",
+    "COMPLAINED",
 ]
