@@ -133,9 +133,13 @@ def _connect(parts: Any) -> imaplib.IMAP4:
         )
     else:
         conn = imaplib.IMAP4(parts.hostname, parts.port or 143, timeout=30)
-        if options.get("starttls", ["0"])[0] in ("1", "true", "yes"):
+    try:
+        if parts.scheme == "imap" and options.get("starttls", ["0"])[0] in ("1", "true", "yes"):
             conn.starttls(ssl.create_default_context())
-    conn.login(unquote(parts.username or ""), unquote(parts.password or ""))
+        conn.login(unquote(parts.username or ""), unquote(parts.password or ""))
+    except BaseException:
+        conn.shutdown()
+        raise
     return conn
 
 
