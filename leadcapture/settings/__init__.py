@@ -79,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "BOUNCE_POSTMARK_AUTH": "",  # user:password of Postmark's webhook (basic auth)
     "BOUNCE_MAILGUN_SIGNING_KEY": "",  # Mailgun's webhook signing key (HMAC)
     "BOUNCE_SENDGRID_PUBLIC_KEY": "",  # SendGrid's signed event webhook verification key (ECDSA)
+    "BOUNCE_SES_TOPIC_ARNS": "",  # SNS topics (comma-separated) whose SES notifications are taken
 }
 
 # Zero would mean no process or thread runs, or the scheduler loop spins.
@@ -155,6 +156,7 @@ class Settings:
     bounce_postmark_auth: str
     bounce_mailgun_signing_key: str
     bounce_sendgrid_public_key: str
+    bounce_ses_topic_arns: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

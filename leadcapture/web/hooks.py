@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadcapture.integrations import bounces, providers
+from leadcapture.integrations import bounces, providers, ses
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services
 
@@ -17,10 +17,15 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 def provider_hook(provider: str):
     """Check the provider's signature, then record what it reports: 200 with counts, 401/404/400/503 otherwise."""
     services = get_services()
-    if provider not in providers.PROVIDERS:
+    if provider not in (*providers.PROVIDERS, "ses"):
         return _answer(404, "unknown provider")
     try:
-        found = providers.feedback_from(provider, services.settings, request.headers, request.get_data())
+        if provider == "ses":
+            # SES_CERT_FETCHER: who fetches SNS certificates (tests serve a locally made one).
+            fetch = current_app.config.get("SES_CERT_FETCHER") or ses.fetch_https
+            found = ses.feedback_from_sns(services.settings, request.get_data(), fetch)
+        else:
+            found = providers.feedback_from(provider, services.settings, request.headers, request.get_data())
     except providers.NotConfigured:
         return _answer(404, f"the {provider} webhook is not configured")
     except providers.Refused as exc:
