@@ -79,7 +79,12 @@ def ses_bounce(sent, bounce_type: str = "Permanent") -> dict:
             "bounceType": bounce_type,
             "bounceSubType": "General",
             "bouncedRecipients": [
-                {"emailAddress": JAN, "action": "failed", "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}
+                {
+                    "emailAddress": JAN,
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
             ],
             "timestamp": "2026-11-27T10:15:01.000Z",
             "feedbackId": "0100017a-bounce-feedback-1",
