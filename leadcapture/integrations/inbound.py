@@ -116,7 +116,11 @@ def _one(services: Services, conn: imaplib.IMAP4, uid: bytes) -> str:
         return "too large"
     _, data = conn.uid("FETCH", uid, "(BODY.PEEK[])")  # PEEK: stays unseen if recording fails
     raw = next((item[1] for item in data if isinstance(item, tuple)), b"")
-    found = reports.parse(raw, "imap")
+    try:
+        found = reports.parse(raw, "imap")
+    except Exception:  # noqa: BLE001  (one unreadable message must not stop the others)
+        log.warning("unreadable message %s in the bounce mailbox left there, marked seen", uid, exc_info=True)
+        found = []
     if not found:
         conn.uid("STORE", uid, "+FLAGS", r"(\Seen)")
         return "not a bounce"
