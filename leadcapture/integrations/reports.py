@@ -17,6 +17,7 @@ of an ARF report, or the Return-Path and Message-ID of the original returned in 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from email.utils import getaddresses
 from flufl.bounce import all_failures
 
 from leadcapture.models import COMPLAINT, HARD, SOFT
+
+# flufl.bounce logs every detector it runs, and each one's failure with a traceback; parse
+# handles its failures, so only its worst messages are worth a log line.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 COMPLAINT_TYPES = frozenset({"abuse", "fraud"})
 _STATUS = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}$")
@@ -72,7 +77,10 @@ def parse(raw: bytes, source: str, envelope_recipients: Iterable[str] = ()) -> l
     statuses = _delivery_status(msg)
     if statuses is not None:
         return _bounces(statuses, report, source, key)
-    temporary, permanent = all_failures(msg)
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001  (its detectors fail on odd messages, e.g. one without From)
+        return []
     found = [(HARD, a) for a in sorted(permanent)] + [(SOFT, a) for a in sorted(temporary - permanent)]
     return [
         _feedback(kind, source, f"{key}:{n}", report, recipient=address.decode(errors="replace"))

@@ -183,6 +183,25 @@ def test_a_made_up_dsn_naming_an_address_suppresses_nobody(jan, services):
     assert suppression_of(services, JAN) is None
 
 
+def test_the_listener_answers_451_while_the_database_is_down_and_loses_nothing(listener, jan, services, tmp_path):
+    from leadcapture.db import Database
+
+    # Given the database is unreachable
+    working, services.db = services.db, Database(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    try:
+        # When a DSN comes in, the sending server is told to try again later
+        with pytest.raises(smtplib.SMTPDataError) as later:
+            deliver(listener[1], jan.return_path, report("postfix_dsn", jan))
+    finally:
+        services.db.dispose()
+        services.db = working
+    assert later.value.smtp_code == 451
+
+    # Then its retry, once the database is back, is recorded
+    deliver(listener[1], jan.return_path, report("postfix_dsn", jan))
+    assert suppression_of(services, JAN) == "bounced"
+
+
 def test_the_listener_accepts_only_our_signed_addresses(listener, jan):
     _, port = listener
     forged = jan.return_path.replace("bounces+", "bounces+9")
