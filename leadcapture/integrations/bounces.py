@@ -118,7 +118,7 @@ def process(services: Services, feedbacks: Iterable[Feedback], now: datetime | N
         except IntegrityError:  # the same report, recorded a moment ago by another process
             outcome = DUPLICATE
         outcomes[outcome] += 1
-        log.info("%s %s from %s: %s", feedback.kind, "report", feedback.source, outcome)  # no address logged
+        log.info("%s report from %s: %s", feedback.kind, feedback.source, outcome)  # no address logged
     return outcomes
 
 

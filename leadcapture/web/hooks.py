@@ -10,6 +10,13 @@ from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
+# Relays post events in batches (SendGrid up to several hundred a request): more than a form's cap.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@bp.before_request
+def _body_limit() -> None:
+    request.max_content_length = MAX_BODY_BYTES  # also caps a chunked body while it is read
 
 
 @bp.post("/<provider>")

@@ -160,6 +160,20 @@ def test_sendgrid_signed_events_are_recorded_and_deliveries_ignored(hooked, send
     assert suppression_of(services, JAN) == "complaint"
 
 
+def test_a_sendgrid_batch_larger_than_a_form_post_is_taken(hooked, sendgrid_keys):
+    app, services, _sent = hooked
+    events = [
+        {"email": f"someone{n}@example.org", "event": "delivered", "sg_event_id": f"ev{n}", "smtp-id": f"<{n}@x>"}
+        for n in range(1500)
+    ]
+    body, headers = sendgrid(sendgrid_keys[0], [*events, {"email": JAN, "event": "bounce", "sg_event_id": "b1"}])
+    assert len(body) > services.settings.max_content_length
+
+    response = post(app, "sendgrid", body, headers)
+
+    assert response.get_json() == {"status": "ok", "recorded": {"suppressed": 1}}
+
+
 def test_a_sendgrid_body_changed_after_signing_is_refused(hooked, sendgrid_keys):
     app, services, _sent = hooked
     body, headers = sendgrid(sendgrid_keys[0], [{"email": "other@example.com", "event": "bounce", "sg_event_id": "a"}])
