@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from leadcapture.consent import lifecycle, outbox
 from leadcapture.db import Database
+from leadcapture.delivery import campaign_admin
 from leadcapture.integrations import inbound
 from leadcapture.models import Lock, utcnow
 from leadcapture.privacy import retention
@@ -79,6 +80,8 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
     with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
+    with services.db.session() as session:
+        report["campaigns_started"] = campaign_admin.start_due(session, now)
     if services.settings.bounce_imap_url and services.settings.bounce_poll:
         try:
             report["bounces"] = dict(inbound.poll(services))

@@ -15,6 +15,7 @@ from leadcapture.consent import jobs, ledger, outbox
 from leadcapture.consent.people import (
     Visitor,
     get_or_create_person,
+    index_details,
     is_suppressed,
     mailbox_index,
     minimise_ip,
@@ -75,6 +76,7 @@ def submit(
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
         created_at=now,
     )
+    index_details(vault, submission, fields)
     submission.requests.append(LeadRequest(kind=ASSET))
     for key in purpose_keys:
         submission.requests.append(LeadRequest(kind=PURPOSE, purpose_key=key))

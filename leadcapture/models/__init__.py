@@ -19,6 +19,7 @@ from leadcapture.models.base import (
 from leadcapture.models.bounces import COMPLAINT, HARD, SOFT, Bounce
 from leadcapture.models.delivery import (
     BOUNCED,
+    CANCELLED,
     CLAIMED,
     COMPLAINED,
     DONE,
@@ -46,6 +47,7 @@ from leadcapture.models.people import (
     Person,
     Repermission,
     Submission,
+    SubmissionTerm,
     Suppression,
 )
 
@@ -66,6 +68,7 @@ __all__ = [
     "Person",
     "MailboxWindow",
     "Submission",
+    "SubmissionTerm",
     "LeadRequest",
     "Consent",
     "Suppression",
@@ -82,6 +85,7 @@ __all__ = [
     "SKIPPED",
     "FAILED",
     "DRAFT",
+    "CANCELLED",
     "SENDING_CAMPAIGN",
     "PAUSED",
     "DONE",

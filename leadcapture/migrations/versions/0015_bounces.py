@@ -1,7 +1,7 @@
 """bounces: every bounce and complaint received; messages: what came back for each
 
 Revision ID: 0015_bounces
-Revises: 0018_accounts
+Revises: 0020_campaign_schedule
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_bounces"
-down_revision = "0018_accounts"
+down_revision = "0020_campaign_schedule"
 branch_labels = None
 depends_on = None
 
