@@ -227,7 +227,7 @@ def test_the_listener_refuses_a_report_over_the_size_limit(app, jan):
     assert bounce_rows(services) == []
 
 
-def test_campaign_figures_count_bounced_and_complained_messages(services):
+def test_campaign_figures_count_bounced_and_complained_messages(app, services):
     # Given a campaign's messages, one bounced and one complained about
     from leadcapture.models import Campaign, ContentItem, Message
 
@@ -247,5 +247,8 @@ def test_campaign_figures_count_bounced_and_complained_messages(services):
     with services.db.session() as session:
         progress = campaigns.progress(session, cid)
 
-    # Then the figures show them
+    # Then the figures show them, on the command line and in the admin
     assert (progress.bounced, progress.complained) == (2, 1)
+    page = signed_in(app, services, "marketer").get(f"/admin/campaigns/{cid}").get_data(as_text=True)
+    assert '<th scope="col">Bounced</th><th scope="col">Spam complaints</th>' in page
+    assert "<td>2</td><td>1</td></tr>" in page
