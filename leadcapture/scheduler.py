@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
+from leadcapture.backoffice import funnel
 from leadcapture.consent import lifecycle, outbox
 from leadcapture.db import Database
 from leadcapture.delivery import campaign_admin
@@ -82,6 +83,8 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["outbox_purged"] = outbox.purge_published(session)
     with services.db.session() as session:
         report["campaigns_started"] = campaign_admin.start_due(session, now)
+    with services.db.session() as session:
+        report["funnel_days_rolled_up"] = funnel.roll_up(session, now.date())
     if services.settings.bounce_imap_url and services.settings.bounce_poll:
         try:
             report["bounces"] = dict(inbound.poll(services))

@@ -37,7 +37,7 @@ from leadcapture.models.delivery import (
     ContentTranslation,
     Message,
 )
-from leadcapture.models.forms import Asset, Form, FormVersion
+from leadcapture.models.forms import Asset, Form, FormVersion, FunnelCount
 from leadcapture.models.jobs import Lock, OutboxJob, Setting
 from leadcapture.models.ledger import LedgerEvent, LedgerHead
 from leadcapture.models.people import (
@@ -65,6 +65,7 @@ __all__ = [
     "Asset",
     "Form",
     "FormVersion",
+    "FunnelCount",
     "Person",
     "MailboxWindow",
     "Submission",

@@ -207,3 +207,31 @@ def test_a_marketer_composes_previews_tests_and_schedules_a_campaign(page, live_
     page.get_by_role("button", name="Schedule").click()
     expect(page.get_by_text("starts by itself at 2099-12-01 09:30 UTC")).to_be_visible()
     assert_accessible(page, "campaign page")
+
+
+def test_a_marketer_finds_a_lead_by_company_and_reads_the_funnel_for_a_range(page, live_server, admin_password):
+    base = live_server
+    visitor = page.context.new_page()
+    visitor.goto(f"{base}/f/sales-machine")
+    visitor.get_by_label("E-mailadres").fill("koper@example.com")
+    visitor.get_by_label("Bedrijf").fill("Van der Berg Techniek")
+    visitor.get_by_role("checkbox").first.check()
+    visitor.get_by_role("button").last.click()
+    expect(visitor.get_by_role("heading", level=1)).to_be_visible()
+    visitor.close()
+    sign_in(page, base, admin_password)
+    page.get_by_role("link", name="Leads", exact=True).first.click()
+    page.get_by_label("Company or name").fill("techniek BERG")
+    page.get_by_role("button", name="Show").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("koper@example.com")
+    expect(rows.first).to_contain_text("Van der Berg Techniek")
+    page.goto(f"{base}/admin/forms/sales-machine/funnel")
+    page.get_by_label("From (UTC day)").fill("2026-01-01")
+    page.get_by_label("Per", exact=True).select_option("month")
+    page.get_by_role("button", name="Show").click()
+    assert "since=2026-01-01" in page.url and "period=month" in page.url
+    expect(page.locator(".uplot").first).to_be_visible()  # the charts drew
+    expect(page.get_by_text("asked for the whitepaper")).to_be_visible()
+    assert_accessible(page, "funnel with a range")
