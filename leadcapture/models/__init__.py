@@ -14,6 +14,7 @@ from leadcapture.models.base import (
     WITHDRAWN,
     Base,
     UTCDateTime,
+    new_public_id,
     utcnow,
 )
 from leadcapture.models.bounces import COMPLAINT, HARD, SOFT, Bounce
@@ -60,6 +61,7 @@ __all__ = [
     "ASSET",
     "PURPOSE",
     "utcnow",
+    "new_public_id",
     "UTCDateTime",
     "Base",
     "Asset",
