@@ -1,7 +1,7 @@
 """bounces: every bounce and complaint received; messages: what came back for each
 
 Revision ID: 0015_bounces
-Revises: 0021_funnel_counts
+Revises: 0010_public_ids
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_bounces"
-down_revision = "0021_funnel_counts"
+down_revision = "0010_public_ids"
 branch_labels = None
 depends_on = None
 
