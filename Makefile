@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test test-postgres bench bench-campaign wrk lint browser redis clean
+.PHONY: run test test-postgres bench bench-campaign wrk lint browser redis dovecot clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,15 @@ redis:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server not found: the shared-throttle test will be skipped"; fi; }
 
-test: $(BIN)/.installed browser redis
+# Dovecot for the bounce-mailbox test (it starts its own on a free port with a temp config).
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian dovecot-imapd for the bounce-mailbox test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  else echo "dovecot not found: the bounce-mailbox test will be skipped"; fi; }
+
+test: $(BIN)/.installed browser redis dovecot
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The whole suite once more with every test on its own PostgreSQL database (issue 3).

@@ -17,7 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from leadcapture.backoffice.funnel import ViewCounter
     from leadcapture.i18n import translate
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
-    from leadcapture.web import admin, api, dev, errors, health, public, ratelimit, security
+    from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
     from leadcapture.web.context import close_session
     from workers.boot import boot
 
@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(hooks.bp)
     if dev.enabled(settings):
         app.register_blueprint(dev.bp)
     errors.register(app)

@@ -26,7 +26,7 @@ from leadcapture.backoffice import funnel
 from leadcapture.consent import ledger, lifecycle, outbox
 from leadcapture.db import Database
 from leadcapture.delivery import campaign_admin
-from leadcapture.integrations import webhooks
+from leadcapture.integrations import inbound, webhooks
 from leadcapture.models import Lock, utcnow
 from leadcapture.privacy import retention
 from leadcapture.privacy.keyrotation import check_index_key
@@ -88,6 +88,11 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["campaigns_started"] = campaign_admin.start_due(session, now)
     with services.db.session() as session:
         report["funnel_days_rolled_up"] = funnel.roll_up(session, now.date())
+    if services.settings.bounce_imap_url and services.settings.bounce_poll:
+        try:
+            report["bounces"] = dict(inbound.poll(services))
+        except inbound.BounceMailError as exc:  # the other jobs ran; the mailbox is read next time
+            log.warning("bounce mailbox not read: %s", exc)
     return report
 
 

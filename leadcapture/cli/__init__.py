@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 import dramatiq
 
-from leadcapture.cli import campaigns, db, forms, ledger, privacy, run, users, webhooks
+from leadcapture.cli import bounces, campaigns, db, forms, ledger, privacy, run, users, webhooks
 from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
 from workers import relay
@@ -54,5 +54,6 @@ for _command in (
     users.users,
     campaigns.campaigns,
     webhooks.webhooks_cmd,
+    bounces.bounces,
 ):
     main.add_command(_command)

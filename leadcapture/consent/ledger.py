@@ -29,7 +29,8 @@ from leadcapture.crypto import Vault
 from leadcapture.models import LedgerEvent, LedgerHead, utcnow
 
 GENESIS = "0" * 64
-EVENTS = ("requested", "confirmed", "withdrawn", "expired", "renewed", "erased")
+# "suppressed": the address gets no more mail (a bounce or a complaint); its payload says why.
+EVENTS = ("requested", "confirmed", "withdrawn", "expired", "renewed", "erased", "suppressed")
 METHODS = ("form", "confirm_page", "one_click", "preference_centre", "admin", "api", "system", "import")
 UNKEYED, KEYED = 1, 2  # hash versions: SHA-256 of the header (events chained before the key), HMAC-SHA256
 SEAL_BATCH = 1000

@@ -208,8 +208,12 @@ def withdraw(
     *,
     method: str,
     visitor: Visitor,
+    reason: str | None = None,
 ) -> Outcome:
-    """Withdraw consent for the given purposes (None: all). Repeating it changes nothing."""
+    """Withdraw consent for the given purposes (None: all). Repeating it changes nothing.
+
+    reason, when given, is recorded in each withdrawn event (say "complaint" for a spam report).
+    """
     outcome = Outcome()
     now = utcnow()
     stmt = select(Consent).where(Consent.person_id == person.id)
@@ -228,7 +232,7 @@ def withdraw(
             method=method,
             person_id=person.id,
             purpose_key=consent.purpose_key,
-            payload=trace(visitor, settings),
+            payload={**trace(visitor, settings), **({"reason": reason} if reason else {})},
             occurred_at=now,
         )
         outcome.changed.append(consent.purpose_key)

@@ -23,6 +23,8 @@ from leadcapture.delivery.engine import NO_JOB, Attempt, Batch
 from leadcapture.delivery.renderer import ContentRenderer
 from leadcapture.delivery.throttle import throttle_for
 from leadcapture.models import (
+    BOUNCED,
+    COMPLAINED,
     CONFIRMED,
     DONE,
     DRAFT,
@@ -32,10 +34,12 @@ from leadcapture.models import (
     SENDING_CAMPAIGN,
     SENT,
     SKIPPED,
+    SOFT_BOUNCED,
     Campaign,
     CampaignRecipient,
     Consent,
     ContentItem,
+    Message,
     Person,
     utcnow,
 )
@@ -62,6 +66,8 @@ class Progress:
     failed: int
     pending: int
     fanout_done: bool
+    bounced: int = 0  # sent messages that bounced (hard or soft) since
+    complained: int = 0  # sent messages whose recipient reported them as spam
 
     @property
     def processed(self) -> int:
@@ -137,6 +143,13 @@ def progress(session: Session, campaign_id: int) -> Progress:
             .group_by(CampaignRecipient.status)
         ).all()
     )
+    feedback = dict(
+        session.execute(
+            select(Message.feedback, func.count())
+            .where(Message.dedupe_key.startswith(f"campaign:{campaign_id}:"), Message.feedback.is_not(None))
+            .group_by(Message.feedback)
+        ).all()
+    )
     item = session.get(ContentItem, campaign.item_id)
     return Progress(
         id=campaign.id,
@@ -149,6 +162,8 @@ def progress(session: Session, campaign_id: int) -> Progress:
         failed=counts.get(FAILED, 0),
         pending=counts.get(PENDING, 0),
         fanout_done=campaign.fanout_done,
+        bounced=feedback.get(BOUNCED, 0) + feedback.get(SOFT_BOUNCED, 0),
+        complained=feedback.get(COMPLAINED, 0),
     )
 
 

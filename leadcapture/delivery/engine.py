@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent.gates import contactable
 from leadcapture.delivery.transports import PermanentMailError, TransientMailError
+from leadcapture.delivery.verp import return_path
 from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.models import CLAIMED, FAILED, RETRY_PENDING, SENT, SKIPPED, Consent, Message, Person, utcnow
 from leadcapture.models.delivery import FINAL
@@ -147,9 +148,10 @@ def _claim(conn: Connection, dedupe_key: str, kind: str, claimant: str, gate: Ca
 
 
 def _transmit(
-    services: Services, dedupe_key: str, outgoing: Outgoing, attempt: Attempt
+    services: Services, dedupe_key: str, row_id: int, outgoing: Outgoing, attempt: Attempt
 ) -> tuple[str, str | None, TransientMailError | None]:
     """Hand the message to the transport: the status and detail to mark, and the error to raise once marked."""
+    outgoing.message.envelope_sender = return_path(services.settings, row_id)  # bounces name their row
     try:
         services.transport.send(outgoing.message)
     except PermanentMailError as exc:
@@ -204,7 +206,7 @@ def deliver(
         return _busy(f"message {dedupe_key}", attempt)
     if claim.outgoing is None or claim.row_id is None:
         return claim.status
-    status, detail, retry = _transmit(services, dedupe_key, claim.outgoing, attempt)
+    status, detail, retry = _transmit(services, dedupe_key, claim.row_id, claim.outgoing, attempt)
     with services.db.engine.begin() as conn:
         write_marks(conn, [(claim.row_id, status, detail)])
     if retry is not None:
@@ -250,7 +252,7 @@ class Batch:
                 yield claim.status
                 continue
             before_send()
-            status, detail, retry = _transmit(self.services, dedupe_key, claim.outgoing, self.attempt)
+            status, detail, retry = _transmit(self.services, dedupe_key, claim.row_id, claim.outgoing, self.attempt)
             self.marks.append((claim.row_id, status, detail))
             if retry is not None:  # the rest of the chunk is given back: any job may take it
                 given_back = [c.row_id for c in claims[index + 1 :] if c.outgoing is not None and c.row_id is not None]

@@ -66,7 +66,9 @@ class MaildirTransport:
         """Deliver msg into the Maildir's new/ folder."""
         # When signing, store the signed wire form (CRLF), exactly what SMTP would send.
         data = msg.as_bytes() if self.finalise is None else self.finalise(msg.as_bytes(policy=policy.SMTP))
-        self._box().add(data)
+        # What a delivering MTA adds from the envelope sender (RFC 5321 4.4): shows the VERP path.
+        line_end = b"\n" if self.finalise is None else b"\r\n"
+        self._box().add(b"Return-Path: <%s>%s%s" % (envelope_sender(msg).encode(), line_end, data))
 
     def check(self) -> None:
         """Fail early if the folder is not writable."""
@@ -166,7 +168,7 @@ class SMTPTransport:
 
     def send(self, msg: EmailMessage | OutgoingMessage) -> None:
         """Hand msg to the relay, reconnecting once if the kept connection went stale."""
-        sender = parseaddr(str(msg["From"]))[1]
+        sender = envelope_sender(msg)
         recipients = [parseaddr(str(msg["To"]))[1]]
         data = msg.as_bytes(policy=policy.SMTP)  # CRLF line endings on the wire (RFC 5321)
         if self.finalise is not None:  # DKIM-sign the exact bytes that go on the wire
@@ -201,6 +203,11 @@ class SMTPTransport:
             conn.quit()
         except (OSError, smtplib.SMTPException) as exc:
             raise MailError(f"cannot use SMTP relay {self.host}:{self.port}: {exc}") from exc
+
+
+def envelope_sender(msg: EmailMessage | OutgoingMessage) -> str:
+    """The SMTP MAIL FROM of a message: its VERP return path, else its From address."""
+    return getattr(msg, "envelope_sender", None) or parseaddr(str(msg["From"]))[1]
 
 
 def _classify(code: int, reply: bytes | str) -> MailError:

@@ -61,6 +61,8 @@ class OutgoingMessage:
     refused where the message is built, not later in the transport.
     """
 
+    envelope_sender: str | None = None  # the SMTP MAIL FROM (VERP return path); None: the From address
+
     def __init__(self, headers: list[tuple[str, str]], text: str, html: str):
         self._lines = [header_line(name, value) for name, value in headers]
         self._headers = list(headers)

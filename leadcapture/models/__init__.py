@@ -18,9 +18,12 @@ from leadcapture.models.base import (
     new_public_id,
     utcnow,
 )
+from leadcapture.models.bounces import COMPLAINT, HARD, SOFT, Bounce
 from leadcapture.models.delivery import (
+    BOUNCED,
     CANCELLED,
     CLAIMED,
+    COMPLAINED,
     DONE,
     DRAFT,
     FAILED,
@@ -29,6 +32,7 @@ from leadcapture.models.delivery import (
     SENDING_CAMPAIGN,
     SENT,
     SKIPPED,
+    SOFT_BOUNCED,
     Campaign,
     CampaignRecipient,
     ContentItem,
@@ -112,4 +116,11 @@ __all__ = [
     "WEBHOOK_PENDING",
     "WEBHOOK_RETRYING",
     "WEBHOOK_DELIVERED",
+    "Bounce",
+    "HARD",
+    "SOFT",
+    "COMPLAINT",
+    "BOUNCED",
+    "SOFT_BOUNCED",
+    "COMPLAINED",
 ]

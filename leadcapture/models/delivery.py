@@ -22,6 +22,8 @@ from leadcapture.models.base import PENDING, Base, utcnow
 # SENT, SKIPPED (the gate was shut), FAILED: final, no job ever sends it again.
 CLAIMED, RETRY_PENDING, SENT, SKIPPED, FAILED = "claimed", "retry_pending", "sent", "skipped", "failed"
 FINAL = frozenset({SENT, SKIPPED, FAILED})
+# Feedback on a sent message (Message.feedback).
+BOUNCED, SOFT_BOUNCED, COMPLAINED = "bounced", "soft_bounced", "complained"
 
 
 class Message(Base):
@@ -37,7 +39,7 @@ class Message(Base):
     person_id: Mapped[int | None] = mapped_column(Integer, index=True)
     purpose_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # claimed, retry_pending, sent, skipped, failed
-    message_id: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # a report names it
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
@@ -45,6 +47,9 @@ class Message(Base):
     # job, or any job once the claim is older than the engine's lease, may take it over.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
+    # What came back after sending: bounced (permanently), soft_bounced, complained; None: nothing.
+    feedback: Mapped[str | None] = mapped_column(String(16))
+    feedback_at: Mapped[datetime | None]
 
 
 DRAFT, SENDING_CAMPAIGN, PAUSED, DONE, CANCELLED = "draft", "sending", "paused", "done", "cancelled"

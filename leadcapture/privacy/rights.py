@@ -22,6 +22,7 @@ from leadcapture.models import (
     CONFIRMED,
     EXPIRED,
     UNVERIFIED,
+    Bounce,
     Consent,
     LedgerEvent,
     MailboxWindow,
@@ -63,6 +64,8 @@ def export_person(session: Session, vault: Vault, person: Person) -> dict[str, A
         select(Submission).where(Submission.person_id == person.id).order_by(Submission.id)
     ).all()
     messages = session.scalars(select(Message).where(Message.person_id == person.id).order_by(Message.id)).all()
+    bounces = session.scalars(select(Bounce).where(Bounce.person_id == person.id).order_by(Bounce.id)).all()
+    suppression = session.get(Suppression, person.email_index)
     return {
         "schema": EXPORT_SCHEMA,
         "generated_at": _iso(utcnow()),
@@ -75,7 +78,18 @@ def export_person(session: Session, vault: Vault, person: Person) -> dict[str, A
             "first_seen": _iso(person.created_at),
             "last_activity": _iso(person.last_activity_at),
         },
-        "suppressed": session.get(Suppression, person.email_index) is not None,
+        "suppressed": suppression is not None,
+        "suppression": {"reason": suppression.reason, "since": _iso(suppression.created_at)} if suppression else None,
+        "bounces": [
+            {
+                "kind": b.kind,
+                "received_at": _iso(b.received_at),
+                "source": b.source,
+                "status": b.status,
+                "detail": vault.decrypt(b.detail_enc),
+            }
+            for b in bounces
+        ],
         "consents": [_consent_record(c, events, vault) for c in _consents(session, person)],
         "submissions": [_submission_record(s, vault) for s in submissions],
         "messages": [
@@ -86,6 +100,7 @@ def export_person(session: Session, vault: Vault, person: Person) -> dict[str, A
                 "message_id": m.message_id,
                 "created_at": _iso(m.created_at),
                 "sent_at": _iso(m.sent_at),
+                "feedback": m.feedback,
             }
             for m in messages
         ],
@@ -224,6 +239,7 @@ def erase_person(
     )
     suppress(session, index, "erased")
     session.execute(update(Message).where(Message.person_id == person_id).values(person_id=None))
+    session.execute(delete(Bounce).where(Bounce.person_id == person_id))
     session.execute(delete(MailboxWindow).where(MailboxWindow.mailbox_index == mailbox_index(vault, address)))
     consents = session.execute(delete(Consent).where(Consent.person_id == person_id)).rowcount
     submissions = session.scalars(select(Submission).where(Submission.person_id == person_id)).all()

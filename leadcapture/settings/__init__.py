@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from leadcapture.settings.bounces import check_bounces
 from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key, ledger_keys
 from leadcapture.settings.parse import ConfigError, IPNetwork, as_bool, as_float, as_int, parse_networks
 
@@ -75,11 +76,31 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_ALLOW_NETWORKS": "",  # comma-separated CIDRs that endpoints may resolve to despite being private
     "WEBHOOK_TIMEOUT": 10.0,  # s; connect and read, per attempt
     "WEBHOOK_DISABLE_AFTER": 86_400,  # s; an endpoint failing this long is disabled
+    # bounces and complaints (README "Bounces and complaints")
+    "BOUNCE_DOMAIN": "",  # empty: the domain of MAIL_FROM
+    "BOUNCE_IMAP_URL": "",  # imaps://user:pass@host/INBOX; empty: no mailbox to poll
+    "BOUNCE_POLL": True,  # the scheduler polls BOUNCE_IMAP_URL on every run
+    "BOUNCE_SOFT_LIMIT": 3,  # soft bounces within BOUNCE_SOFT_DAYS that suppress an address
+    "BOUNCE_SOFT_DAYS": 30,
+    "BOUNCE_MAX_SIZE": 10 * 1024 * 1024,  # bytes of one report the SMTP listener accepts
+    "BOUNCE_POSTMARK_AUTH": "",  # user:password of Postmark's webhook (basic auth)
+    "BOUNCE_MAILGUN_SIGNING_KEY": "",  # Mailgun's webhook signing key (HMAC)
+    "BOUNCE_SENDGRID_PUBLIC_KEY": "",  # SendGrid's signed event webhook verification key (ECDSA)
+    "BOUNCE_SES_TOPIC_ARNS": "",  # SNS topics (comma-separated) whose SES notifications are taken
     "ADMIN_2FA": "optional",  # "required": admin accounts must sign in with an authenticator app
 }
 
 # Zero would mean no process or thread runs, or the scheduler loop spins.
-_AT_LEAST_ONE = ("WORKER_THREADS", "WORKER_PROCESSES", "WEB_WORKERS", "WEB_THREADS", "SCHEDULER_INTERVAL")
+_AT_LEAST_ONE = (
+    "WORKER_THREADS",
+    "WORKER_PROCESSES",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "SCHEDULER_INTERVAL",
+    "BOUNCE_SOFT_LIMIT",
+    "BOUNCE_SOFT_DAYS",
+    "BOUNCE_MAX_SIZE",
+)
 
 IP_MINIMISATION_MODES = ("full", "truncate", "none")
 
@@ -140,6 +161,16 @@ class Settings:
     webhook_allow_networks: str
     webhook_timeout: float
     webhook_disable_after: int
+    bounce_domain: str
+    bounce_imap_url: str
+    bounce_poll: bool
+    bounce_soft_limit: int
+    bounce_soft_days: int
+    bounce_max_size: int
+    bounce_postmark_auth: str
+    bounce_mailgun_signing_key: str
+    bounce_sendgrid_public_key: str
+    bounce_ses_topic_arns: str
     admin_2fa: str
 
     @classmethod
@@ -216,6 +247,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> Settings:
     _addresses(config)
     check_secrets(config)
     check_dkim(config)
+    check_bounces(config)
     return Settings.from_config(config)
 
 

@@ -182,7 +182,9 @@ def test_the_commands_work_in_a_real_shell(tmp_path):
     rotated = leadcapture(tmp_path, "keys", "rotate", env={"LEADCAPTURE_DATA_KEY": f"{new},{old}"})
     assert rotated.returncode == 0, rotated.stderr
     assert "done: 5 value(s) re-encrypted;" in rotated.stdout
-    assert all(f"; {table}" in rotated.stdout for table in ("ledger_events 1", "people 1", "submissions 3"))
+    assert all(
+        f"; {table}" in rotated.stdout for table in ("bounces 0", "ledger_events 1", "people 1", "submissions 3")
+    )
     assert "keep it in LEADCAPTURE_DATA_KEY, or pin" in rotated.stdout
     pin = leadcapture(tmp_path, "keys", "index-key").stdout.strip()
     env = {"LEADCAPTURE_DATA_KEY": new, "LEADCAPTURE_INDEX_KEY": pin.split("=", 1)[1]}

@@ -101,6 +101,12 @@ def test_the_default_base_url_is_marked_as_not_configured(tmp_path):
         ("DATABASE_URL", "not a url", "LEADCAPTURE_DATABASE_URL must look like postgresql+psycopg://"),
         ("DATABASE_URL", "nosuchdb://host/name", "LEADCAPTURE_DATABASE_URL must look like postgresql+psycopg://"),
         ("INDEX_KEY", "c2hvcnQ=", "LEADCAPTURE_INDEX_KEY must decode to 32 bytes"),
+        ("BOUNCE_DOMAIN", "bounces@example.com", "LEADCAPTURE_BOUNCE_DOMAIN must be a domain name"),
+        ("BOUNCE_IMAP_URL", "pop3://user:pw@host", "LEADCAPTURE_BOUNCE_IMAP_URL must look like imaps://"),
+        ("BOUNCE_IMAP_URL", "imaps://host/INBOX", "LEADCAPTURE_BOUNCE_IMAP_URL must look like imaps://"),
+        ("BOUNCE_SOFT_LIMIT", "0", "LEADCAPTURE_BOUNCE_SOFT_LIMIT must be at least 1"),
+        ("BOUNCE_POSTMARK_AUTH", "just-a-password", "LEADCAPTURE_BOUNCE_POSTMARK_AUTH must be user:password"),
+        ("BOUNCE_SENDGRID_PUBLIC_KEY", "bm90IGEga2V5", "LEADCAPTURE_BOUNCE_SENDGRID_PUBLIC_KEY is not a public key"),
     ],
 )
 def test_a_bad_value_is_one_clear_error_naming_the_setting(tmp_path, key, value, problem):

@@ -104,6 +104,39 @@ def test_suppression_is_by_address(services):
         assert people.is_suppressed(session, person) is True
 
 
+def test_suppressing_an_address_adds_it_once_with_its_first_reason(services):
+    # Given a person
+    with services.db.session() as session:
+        index = people.get_or_create_person(session, services.vault, "ann@example.com", "nl").email_index
+
+    # When a bounce and then a complaint suppress the address
+    with services.db.session() as session:
+        first = people.suppress(session, index, "bounced")
+    with services.db.session() as session:
+        second = people.suppress(session, index, "complaint")
+
+    # Then the first added it and the second changed nothing
+    assert (first, second) == (True, False)
+    with services.db.session() as session:
+        assert session.get(Suppression, index).reason == "bounced"
+
+
+def test_an_erasure_replaces_any_other_suppression_reason(services):
+    with services.db.session() as session:
+        index = people.get_or_create_person(session, services.vault, "ann@example.com", "nl").email_index
+        people.suppress(session, index, "not_me")
+
+    with services.db.session() as session:
+        assert people.suppress(session, index, "erased") is False
+    with services.db.session() as session:
+        assert session.get(Suppression, index).reason == "erased"
+
+
+def test_an_unknown_suppression_reason_is_refused(services):
+    with services.db.session() as session, pytest.raises(ValueError, match="unknown suppression reason"):
+        people.suppress(session, "0" * 64, "annoyed")
+
+
 @pytest.mark.parametrize(
     "typed",
     ["ann@example.com", "Ann@Example.COM", "ann+1@example.com", "ANN+news+more@example.com", " ann+x@EXAMPLE.com "],

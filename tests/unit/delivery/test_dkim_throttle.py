@@ -66,7 +66,8 @@ def test_every_message_is_signed_and_h_covers_the_one_click_headers(tmp_path, mi
     Drainer(app, dramatiq_worker).drain()
     files = list((Path(app.config["VAR_DIR"]) / "outbox" / "new").iterdir())
     assert len(files) == 1
-    data = files[0].read_bytes()
+    return_path, data = files[0].read_bytes().split(b"\r\n", 1)  # as a delivering MTA stores it
+    assert return_path.startswith(b"Return-Path: <bounces+") and return_path.endswith(b"@voorbeeld.nl>")
     assert data.startswith(b"DKIM-Signature:")
     assert dkim.verify(data, dnsfunc=dns_for(txt))
     header = re.search(rb"DKIM-Signature:(.*?)\r\n(?=\S)", data, re.S).group(1)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from leadcapture.consent.tokens import UNSUBSCRIBE
-from leadcapture.delivery import asset, confirmation
+from leadcapture.delivery import asset, confirmation, verp
 from leadcapture.delivery.transports import MailError, PermanentMailError, SMTPTransport, TransientMailError
 from leadcapture.models import Message, Submission
 from tests.support.app import path_of, submit
@@ -109,3 +109,9 @@ def test_the_flow_works_over_real_smtp(app, client, worker, services, smtp_serve
     (envelope,) = handler.messages
     assert envelope.rcpt_tos == ["jan@example.com"]
     assert b"Auto-Submitted: auto-generated" in envelope.content
+    # The envelope sender is the message's own VERP return path, naming its row; no header says it.
+    with services.db.session() as session:
+        row_id = session.scalars(select(Message.id)).one()
+    assert envelope.mail_from == verp.return_path(services.settings, row_id)
+    assert envelope.mail_from.startswith("bounces+") and envelope.mail_from.endswith("@voorbeeld.nl")
+    assert b"Return-Path" not in envelope.content
