@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 import emails
-from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.delivery.wire import OutgoingMessage, mail_address
 from leadcapture.models import Person, utcnow
 from leadcapture.services import Services
 
@@ -67,7 +67,7 @@ def compose(
         targets += f", <mailto:{unsubscribe_mailto}?subject=unsubscribe>"
     headers = [
         ("From", sender_header),
-        ("To", to),
+        ("To", mail_address(to)),
         ("Subject", rendered.subject),
         ("Date", format_datetime(utcnow())),
         ("Message-ID", make_msgid(domain=domain)),
@@ -101,5 +101,6 @@ def compose_for(
 @lru_cache(maxsize=64)
 def _sender(sender: str) -> tuple[str, str]:
     name, address = parseaddr(sender)
+    address = mail_address(address)
     domain = address.rpartition("@")[2] or "localhost"
     return (str(Address(display_name=name, addr_spec=address)) if name else address), domain
