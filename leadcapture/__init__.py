@@ -14,7 +14,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     The imports are local so that importing the domain (`leadcapture.consent`, as workers and
     the CLI do) never loads the web layer.
     """
-    from leadcapture.i18n import translate
+    from leadcapture.i18n import format_date, translate
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, public, ratelimit, security
     from leadcapture.web.context import close_session
@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadcapture"] = boot(settings)  # the broker runs the jobs with these services
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
+    app.jinja_env.filters["local_date"] = format_date
 
     for blueprint in public.BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -31,7 +31,7 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
         context = {
             "form": consent.form_version.definition,
             "label": purpose.get("label", consent.purpose_key),
-            "lapses_on": lapses_at(consent).date().isoformat(),
+            "lapses_on": lapses_at(consent),
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",
             "preferences_url": preferences_url,
             "unsubscribe_url": links.unsubscribe(services, person.id, consent.purpose_key),

@@ -13,6 +13,7 @@ import jinja2
 
 import emails
 from leadcapture.delivery.wire import OutgoingMessage, mail_address
+from leadcapture.i18n import format_date
 from leadcapture.models import Person, utcnow
 from leadcapture.services import Services
 
@@ -34,6 +35,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
 )
+_env.filters["local_date"] = format_date  # {{ when|local_date(language) }}
 
 
 def render(name: str, language: str, context: dict[str, Any]) -> Rendered:
