@@ -126,7 +126,14 @@ def _not_me(payload: NotMe, token: str):
     person = submission.person if submission else None
     g.language = person.language if person else DEFAULT_LANGUAGE
     if request.method != "POST":  # GET and HEAD only ever show a page
-        return render_template("unsubscribe.html", not_me=True, label=None, token=token)
+        definition = submission.form_version.definition if submission else {}
+        return render_template(
+            "unsubscribe.html",
+            not_me=True,
+            title=definition.get("title"),
+            controller=definition.get("controller"),
+            token=token,
+        )
     if submission is not None and person is not None:
         services = get_services()
         consent.not_me(session, services.vault, services.settings, submission, visitor=visitor())
@@ -141,21 +148,37 @@ def _withdraw(payload: Withdraw, token: str):
     g.language = person.language if person else DEFAULT_LANGUAGE
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
-        label = _purpose_label(session, person, key) if key else None
-        return render_template("unsubscribe.html", not_me=False, label=label, token=token)
-    if person is not None:
-        services = get_services()
-        method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
-        keys = [key] if key else None
-        consent.withdraw(session, services.vault, services.settings, person, keys, method=method, visitor=visitor())
-        session.commit()
-    return render_template("message.html", title=translate("unsubscribed_title"), body=translate("unsubscribed_body"))
+        label, controller = _withdrawal_notice(session, person, key)
+        return render_template("unsubscribe.html", not_me=False, label=label, controller=controller, token=token)
+    if person is None:  # nothing left to withdraw: the answer is the same
+        return render_template(
+            "message.html", title=translate("unsubscribed_title"), body=translate("unsubscribed_body")
+        )
+    services = get_services()
+    method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
+    keys = [key] if key else None
+    consent.withdraw(session, services.vault, services.settings, person, keys, method=method, visitor=visitor())
+    session.commit()
+    return render_template(
+        "message.html",
+        title=translate("unsubscribed_title"),
+        body=translate("unsubscribed_body"),
+        more=translate("unsubscribed_more"),
+        link_url=links.preferences(services, person.id),
+        link_text=translate("preferences_link"),
+    )
 
 
-def _purpose_label(session: Session, person: Person | None, key: str) -> str:
-    """The label the person agreed to for key (the key itself if nothing is left to name it)."""
+def _withdrawal_notice(session: Session, person: Person | None, key: str | None) -> tuple[str | None, str | None]:
+    """What a withdrawal link stops (the label the person agreed to; None: everything) and from whom (the controllers).
+
+    The key itself stands in for a label nothing is left to name; None for controllers nothing names.
+    """
     if person is None:
-        return key
-    row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
-    purpose = row.form_version.purpose(key) if row else None
-    return purpose["label"] if purpose else key
+        return key, None
+    query = select(Consent).where(Consent.person_id == person.id)
+    rows = session.scalars(query.where(Consent.purpose_key == key) if key else query).all()
+    controllers = list(dict.fromkeys(row.form_version.definition["controller"] for row in rows))
+    purpose = rows[0].form_version.purpose(key) if key and rows else None
+    label = purpose["label"] if purpose else key
+    return label, "; ".join(controllers) or None
