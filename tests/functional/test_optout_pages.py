@@ -63,3 +63,9 @@ def test_the_not_me_page_names_what_was_asked_and_by_whom(client, services):
     assert "Met dit e-mailadres is “Maak van je verkoopteam een sales machine” aangevraagd." in page
     assert f"Wie wij zijn: {CONTROLLER}" in page
     assert "Klik op de knop." in page
+
+
+def test_a_whitepaper_only_person_still_learns_who_the_opt_out_is_from(client, worker, mailbox, services):
+    confirmed_person(client, worker, mailbox, purposes=())
+    page = " ".join(text(client.get(path_of(message_links.unsubscribe(services, person(services).id, None)))).split())
+    assert f"Wie wij zijn: {CONTROLLER}" in page

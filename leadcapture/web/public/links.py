@@ -178,7 +178,12 @@ def _withdrawal_notice(session: Session, person: Person | None, key: str | None)
         return key, None
     query = select(Consent).where(Consent.person_id == person.id)
     rows = session.scalars(query.where(Consent.purpose_key == key) if key else query).all()
-    controllers = list(dict.fromkeys(row.form_version.definition["controller"] for row in rows))
+    versions = [row.form_version for row in rows]
+    if not versions:  # only a whitepaper asked for: the forms they used name the controller
+        versions = [
+            s.form_version for s in session.scalars(select(Submission).where(Submission.person_id == person.id))
+        ]
+    controllers = list(dict.fromkeys(version.definition["controller"] for version in versions))
     purpose = rows[0].form_version.purpose(key) if key and rows else None
     label = purpose["label"] if purpose else key
     return label, "; ".join(controllers) or None
