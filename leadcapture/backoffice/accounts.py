@@ -76,15 +76,20 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def create_user(session: Session, email: str, role: str, password: str) -> AdminUser:
-    """Add an account; refuses unknown roles, short passwords and addresses already in use."""
+def create_user(session: Session, email: str, role: str, password: str, *, one_time: bool = False) -> AdminUser:
+    """Add an account; refuses unknown roles, short passwords and addresses already in use.
+
+    A `one_time` password (generated, or chosen by someone else) must be changed at the first sign-in.
+    """
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     email = normalise(email)
     check_password(password)
     if session.scalar(select(AdminUser).where(AdminUser.email == email)) is not None:
         raise AccountError(f"a user with email {email} already exists")
-    user = AdminUser(email=email, role=role, password_hash=_hasher.hash(password), session_epoch=0)
+    user = AdminUser(
+        email=email, role=role, password_hash=_hasher.hash(password), session_epoch=0, password_must_change=one_time
+    )
     session.add(user)
     session.flush()
     return user
@@ -95,11 +100,32 @@ def end_sessions(user: AdminUser) -> None:
     user.session_epoch += 1
 
 
-def set_password(user: AdminUser, password: str) -> None:
-    """Change the password and end every existing session of the account."""
+def set_password(user: AdminUser, password: str, *, one_time: bool = False) -> None:
+    """Change the password and end every existing session of the account.
+
+    A `one_time` password (a reset by an admin or the CLI) must be changed at the next sign-in.
+    """
     check_password(password)
     user.password_hash = _hasher.hash(password)
+    user.password_must_change = one_time
     end_sessions(user)
+
+
+def password_matches(user: AdminUser, password: str) -> bool:
+    """Whether this is the account's password (a signed-in person proving it again)."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def change_own_password(user: AdminUser, current: str, new: str) -> None:
+    """A signed-in person replaces their password: they prove the current one, the new one differs."""
+    if not password_matches(user, current):
+        raise AccountError("the current password is not right")
+    if new == current:
+        raise AccountError("choose a password other than the current one")
+    set_password(user, new)
 
 
 def authenticate(session: Session, email: str, password: str) -> AdminUser | None:

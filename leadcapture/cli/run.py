@@ -7,20 +7,21 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from leadcapture.cli.context import Runtime
 from leadcapture.cli.production import gunicorn_options, run_gunicorn
 from leadcapture.delivery.transports import MailError
 from leadcapture.migrations import upgrade
-from leadcapture.models import Form
+from leadcapture.models import AdminUser, Form
 from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
 from leadcapture.scheduler import start_thread
 from leadcapture.services import Services
-from leadcapture.settings import Settings
+from leadcapture.settings import SERVED_URL_FILE, Settings
 
 
 def dev_server_settings(settings: Settings, host: str, port: int) -> Settings:
@@ -59,6 +60,9 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
     services = runtime.services
     services.settings = settings = dev_server_settings(services.settings, host, port)
     app.config["BASE_URL"] = settings.base_url  # parts of the web layer still read app.config
+    if not settings.production and not settings.base_url_configured:
+        # Commands run from another shell (campaigns send, users create) link to this server.
+        (Path(settings.var_dir) / SERVED_URL_FILE).write_text(settings.base_url + "\n", encoding="utf-8")
     upgrade(services.db)
     stop = threading.Event()
     worker = runtime.jobs.start_worker(services) if not settings.broker_url else None
@@ -76,6 +80,12 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
         click.echo("  in-process worker: on")
     if not settings.mail_url and not settings.production:
         click.echo(f"  local mailbox:     {base}/dev/mail/")
+    click.echo(f"  admin:             {base}/admin/")
+    with services.db.session() as session:
+        if not session.scalar(select(func.count()).select_from(AdminUser)):
+            click.echo("  first account:     leadcapture users create you@example.com --role admin")
+    if not settings.production:
+        click.echo(f"  start page:        {base}/")
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:

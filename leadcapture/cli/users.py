@@ -1,10 +1,11 @@
-"""`leadcapture users`: admin accounts (create, list, set a new password, disable)."""
+"""`leadcapture users`: admin accounts (create, list, set a new password, reset the second factor, disable)."""
 
 from __future__ import annotations
 
 import click
 from sqlalchemy import select
 
+from leadcapture.backoffice import twofactor
 from leadcapture.backoffice.accounts import (
     AccountError,
     audit,
@@ -41,7 +42,7 @@ def users_create(runtime: Runtime, email: str, role: str, password_prompt: bool)
     password, generated = _password(password_prompt)
     try:
         with services.db.session() as session:
-            user = create_user(session, email, role, password)
+            user = create_user(session, email, role, password, one_time=generated)
             audit(session, None, "user.create", user.email, detail={"role": role, "via": "cli"})
             created = user.email
     except AccountError as exc:
@@ -49,7 +50,7 @@ def users_create(runtime: Runtime, email: str, role: str, password_prompt: bool)
     click.echo(f"created {role} {created}")
     if generated:
         click.echo(f"one-time password: {password}")
-        click.echo("  (shown once; change it with `leadcapture users password EMAIL --password-prompt`)")
+        click.echo("  (shown once; it must be changed at the first sign-in)")
     click.echo(f"  log in at {services.settings.base_url}/admin/")
 
 
@@ -63,16 +64,37 @@ def users_password(runtime: Runtime, email: str, password_prompt: bool) -> None:
     password, generated = _password(password_prompt)
     try:
         with services.db.session() as session:
-            user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
-            if user is None:
-                raise AccountError(f"no user with email {email}")
-            set_password(user, password)
+            user = _user(session, email)
+            set_password(user, password, one_time=generated)
             audit(session, None, "user.password", user.email, detail={"via": "cli"})
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"password changed for {email}")
     if generated:
         click.echo(f"one-time password: {password}")
+
+
+@users.command("reset-2fa")
+@click.argument("email")
+@click.pass_obj
+def users_reset_2fa(runtime: Runtime, email: str) -> None:
+    """Turn an account's second factor off (a lost phone) and end its sessions; they enrol again."""
+    try:
+        with runtime.services.db.session() as session:
+            user = _user(session, email)
+            twofactor.disable(user)
+            end_sessions(user)
+            audit(session, None, "user.2fa.disable", user.email, detail={"via": "cli"})
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"second factor off for {email}; they set up their app again at the next sign-in")
+
+
+def _user(session, email: str) -> AdminUser:
+    user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
+    if user is None:
+        raise AccountError(f"no user with email {email}")
+    return user
 
 
 @users.command("disable")
@@ -83,9 +105,7 @@ def users_disable(runtime: Runtime, email: str) -> None:
     services = runtime.services
     try:
         with services.db.session() as session:
-            user = session.scalar(select(AdminUser).where(AdminUser.email == normalise(email)))
-            if user is None:
-                raise AccountError(f"no user with email {email}")
+            user = _user(session, email)
             user.disabled_at = utcnow()
             end_sessions(user)
             audit(session, None, "user.disable", user.email, detail={"via": "cli"})

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,6 +35,10 @@ class AdminUser(Base):
     disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # A password someone else chose or generated (created, reset): replaced at the next sign-in.
+    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    totp_secret: Mapped[str | None] = mapped_column(Text)  # encrypted with the data key; None: no second factor
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is accepted once
 
 
 class AuditEntry(Base):

@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
     "DKIM_PRIVATE_KEY_FILE": "",
     "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
+    "ADMIN_2FA": "optional",  # "required": admin accounts must sign in with an authenticator app
 }
 
 # Zero would mean no process or thread runs, or the scheduler loop spins.
@@ -126,6 +127,7 @@ class Settings:
     dkim_private_key: str
     dkim_private_key_file: str
     crm_webhook_urls: str
+    admin_2fa: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -217,6 +219,9 @@ def _values(config: dict[str, Any]) -> None:
     if config["POW_DIFFICULTY"] > 24:
         raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
     config["SEND_BURST"] = config["SEND_BURST"] or max(1, int(config["SEND_RATE"]))
+    config["ADMIN_2FA"] = str(config["ADMIN_2FA"]).strip().lower()
+    if config["ADMIN_2FA"] not in ("optional", "required"):
+        raise ConfigError(f"LEADCAPTURE_ADMIN_2FA must be optional or required, got {config['ADMIN_2FA']!r}.")
     if config["IP_MINIMISATION"] not in IP_MINIMISATION_MODES:
         raise ConfigError(
             f"LEADCAPTURE_IP_MINIMISATION must be one of {', '.join(IP_MINIMISATION_MODES)}, "
@@ -236,6 +241,8 @@ def _addresses(config: dict[str, Any]) -> None:
         raise ConfigError("LEADCAPTURE_REDIS_URL must start with redis://, rediss:// or unix:// (or be empty)")
     var_dir = Path(config["VAR_DIR"]).resolve()
     config["VAR_DIR"] = str(var_dir)
+    if not config["BASE_URL_CONFIGURED"] and config["ENV"] != "production":
+        config["BASE_URL"] = served_url(var_dir) or config["BASE_URL"]
     if not config["DATABASE_URL"] and config["ENV"] != "production":
         config["DATABASE_URL"] = f"sqlite:///{var_dir / 'leadcapture.db'}"
     if config["DATABASE_URL"]:
@@ -251,6 +258,18 @@ def _addresses(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"LEADCAPTURE_MAIL_FROM must be an address like 'Name <name@example.com>', got {config['MAIL_FROM']!r}."
         )
+
+
+SERVED_URL_FILE = "serve_url"
+
+
+def served_url(var_dir: Path) -> str:
+    """The URL the development server last served on (`serve` records it), so commands link to it; or ""."""
+    try:
+        url = (var_dir / SERVED_URL_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return url if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname else ""
 
 
 def flask_config(settings: Settings) -> dict[str, Any]:

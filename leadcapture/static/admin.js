@@ -39,4 +39,10 @@
     editor.addEventListener("change", later);
     refresh();
   }
+
+  // Print buttons: shown only where printing from a script works.
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
 })();

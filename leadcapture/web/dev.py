@@ -1,15 +1,18 @@
-"""Development pages: the local mailbox (Maildir outbox) and an example page embedding a form."""
+"""Development pages: an index at `/`, the local mailbox (Maildir outbox) and an example page embedding a form."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, render_template
+from sqlalchemy import func, select
 
+from leadcapture.consent.formdefs import current_version
 from leadcapture.delivery.transports import MaildirTransport
+from leadcapture.models import AdminUser, Form
 from leadcapture.settings import Settings
-from leadcapture.web.context import get_services
+from leadcapture.web.context import get_services, get_session
 from leadcapture.web.public.form import embed_snippet
 
-bp = Blueprint("dev", __name__, url_prefix="/dev")
+bp = Blueprint("dev", __name__)
 
 
 def enabled(settings: Settings) -> bool:
@@ -24,19 +27,31 @@ def _outbox() -> MaildirTransport:
     return transport
 
 
-@bp.get("/embed/<slug>")
+@bp.get("/")
+def index():
+    """Where to go on a development server: the forms, the admin, the mailbox, the first account."""
+    session = get_session()
+    forms = session.scalars(select(Form.slug).where(Form.archived_at.is_(None)).order_by(Form.slug)).all()
+    has_users = bool(session.scalar(select(func.count()).select_from(AdminUser)))
+    mailbox = isinstance(get_services().transport, MaildirTransport)
+    return render_template("dev/index.html", forms=forms, has_users=has_users, mailbox=mailbox, title="leadcapture")
+
+
+@bp.get("/dev/embed/<slug>")
 def embed_example(slug: str):
     """A plain page with the embed snippet, as a customer's website would have it."""
+    if current_version(get_session(), slug) is None:
+        abort(404)
     return render_template("dev/embed.html", snippet=embed_snippet(slug), title=f"Embed example: {slug}")
 
 
-@bp.get("/mail/")
+@bp.get("/dev/mail/")
 def mailbox():
     """Every message in the outbox, newest first."""
     return render_template("dev/mailbox.html", messages=_outbox().messages(), title="Outbox")
 
 
-@bp.get("/mail/<key>")
+@bp.get("/dev/mail/<key>")
 def message(key: str):
     """One message: its headers, text part and HTML part."""
     for msg_key, msg in _outbox().messages():

@@ -112,7 +112,14 @@ def test_serve_points_links_in_dev_mail_at_itself(tmp_path):
             banner = server.stdout.readline()
             while banner and not banner.startswith("leadcapture on"):
                 banner = server.stdout.readline()
+            rest = [server.stdout.readline() for _ in range(5)]
+            # and a command runs from another shell
+            imported = leadcapture(tmp_path, "forms", "import", str(DEMO_FORM))
         finally:
             server.terminate()
-    # Then it says that links in mail lead to it
+    # Then it says that links in mail lead to it, and where the admin and its first account are
     assert banner.strip() == f"leadcapture on http://127.0.0.1:{port} (links in emails use http://127.0.0.1:{port})"
+    assert f"  admin:             http://127.0.0.1:{port}/admin/\n" in rest
+    assert "  first account:     leadcapture users create you@example.com --role admin\n" in rest
+    # and the other command's links lead to the running server, not the default port
+    assert f"hosted form: http://127.0.0.1:{port}/f/sales-machine" in imported.stdout

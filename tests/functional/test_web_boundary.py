@@ -97,11 +97,28 @@ def test_the_public_form_keeps_its_own_body_limit(make_app):
     assert client.post("/f/sales-machine", data=data).status_code != 413
 
 
-def test_the_dev_embed_page_escapes_the_slug(make_app):
+def test_the_dev_embed_page_shows_only_forms_that_exist(make_app):
     client = make_app().test_client()
-    page = client.get("/dev/embed/<script>alert(1)").get_data(as_text=True)
-    assert "<script>alert(1)" not in page
-    assert "%3Cscript%3Ealert" in page
+    missing = client.get("/dev/embed/<script>alert(1)")
+    assert missing.status_code == 404 and "<script>alert(1)" not in missing.get_data(as_text=True)
+    page = client.get("/dev/embed/sales-machine").get_data(as_text=True)
+    assert 'src="http://localhost/f/sales-machine/embed.js"' in page or "/f/sales-machine/embed.js" in page
+
+
+def test_the_development_start_page_leads_to_the_forms_the_admin_and_the_first_account(make_app):
+    client = make_app().test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/f/sales-machine"' in page and 'href="/admin/"' in page and 'href="/dev/mail/"' in page
+    assert "leadcapture users create you@example.com --role admin" in page
+
+
+def test_production_has_no_start_page_and_no_dev_pages(make_app):
+    app = make_app(
+        ENV="production", BASE_URL="https://forms.example.com", SECRET_KEY="Kx3vQ9tLr2mW8pZc5nYb7hJd4fGs6aEu1oRi0kTw_-A"
+    )
+    client = app.test_client()
+    for path in ("/", "/dev/mail/", "/dev/embed/sales-machine"):
+        assert client.get(path, base_url="https://forms.example.com").status_code == 404
 
 
 def test_a_replayed_form_token_shows_the_form_again_with_a_fresh_token(make_app):

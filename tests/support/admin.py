@@ -27,7 +27,7 @@ class AdminClient:
         self.email = email
 
     def token(self, path: str = "/admin/login") -> str:
-        page = self.client.get(path).get_data(as_text=True)
+        page = self.client.get(path, follow_redirects=True).get_data(as_text=True)  # to whatever page is shown
         return CSRF.search(page).group(1)
 
     def login(self, password: str = PASSWORD):

@@ -183,3 +183,14 @@ def test_production_accepts_32_random_bytes_as_secret_key(tmp_path):
 
     app = create_app(production(tmp_path, SECRET_KEY=secrets.token_urlsafe(32)))
     app.extensions["leadcapture"].db.dispose()
+
+
+def test_commands_link_to_the_url_the_dev_server_recorded_unless_base_url_is_given(tmp_path):
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "serve_url").write_text("http://127.0.0.1:5611\n")
+    without_base_url = {k: v for k, v in make_config(tmp_path, VAR_DIR=str(var)).items() if k != "BASE_URL"}
+    assert load_settings(without_base_url).base_url == "http://127.0.0.1:5611"
+    assert load_settings({**without_base_url, "BASE_URL": "http://forms.test"}).base_url == "http://forms.test"
+    (var / "serve_url").write_text("javascript:alert(1)\n")  # anything but an http(s) URL is ignored
+    assert load_settings(without_base_url).base_url == "http://127.0.0.1:5000"

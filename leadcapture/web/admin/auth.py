@@ -29,17 +29,20 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
-from leadcapture.backoffice import accounts
+from leadcapture.backoffice import accounts, twofactor
 from leadcapture.backoffice.accounts import may
 from leadcapture.consent.formdefs import MAX_ASSET_BYTES
 from leadcapture.models import AdminUser, utcnow
-from leadcapture.web.context import get_session
+from leadcapture.web.context import get_services, get_session
 from leadcapture.web.ratelimit import client_key
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_MAX_AGE = timedelta(hours=12)
 PRE_AUTH_MAX_BYTES = 8 * 1024  # the login form is an email, a password and a CSRF token
-_PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
+_PUBLIC_ENDPOINTS = {"admin.login", "admin.login_code", "admin.static"}
+# What a signed-in person may still open while the account must first get a new password or a second factor.
+_SETUP_ENDPOINTS = {"admin.account_password", "admin.account_2fa", "admin.logout", "admin.static"}
+PENDING_MAX_AGE = timedelta(minutes=5)  # between the password and the code
 
 
 def current_user() -> AdminUser | None:
@@ -112,7 +115,18 @@ def guard():
             # Only the path: a query string the request named is never carried into a redirect.
             return redirect(url_for("admin.login", next=request.path))
         abort(401)
+    if g.admin_user is not None and request.endpoint not in _SETUP_ENDPOINTS:
+        if g.admin_user.password_must_change:
+            return redirect(url_for("admin.account_password"))
+        if second_factor_missing(g.admin_user):
+            return redirect(url_for("admin.account_2fa"))
     return None
+
+
+def second_factor_missing(user: AdminUser) -> bool:
+    """Whether the settings require a second factor of this account and it has none yet."""
+    required = get_services().settings.admin_2fa == "required" and user.role == "admin"
+    return required and not twofactor.enabled(user)
 
 
 @bp.after_request
@@ -166,15 +180,61 @@ def login():
             accounts.record_failed_login(db, email, client)
             db.commit()
             error = "Wrong email or password."
-        else:
-            session.clear()  # nothing from before the login survives (session fixation)
-            session["admin_uid"], session["admin_epoch"] = user.id, user.session_epoch
-            session["admin_since"] = utcnow().timestamp()
-            accounts.audit(db, user, "login", user.email, ip=ip)
+        elif twofactor.enabled(user):
+            session.clear()
+            session["pending_uid"], session["pending_epoch"] = user.id, user.session_epoch
+            session["pending_since"] = utcnow().timestamp()
             db.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(url_for("admin.login_code", next=request.args.get("next")))
+        else:
+            return _sign_in(user, ip)
     status = 401 if error else 200
     return render_template("admin/login.html", email=email, error=error), status
+
+
+def _sign_in(user: AdminUser, ip: str | None) -> Response:
+    db = get_session()
+    next_page = request.args.get("next")
+    session.clear()  # nothing from before the login survives (session fixation)
+    session["admin_uid"], session["admin_epoch"] = user.id, user.session_epoch
+    session["admin_since"] = utcnow().timestamp()
+    accounts.audit(db, user, "login", user.email, ip=ip)
+    db.commit()
+    return redirect(_safe_next(next_page))
+
+
+def _pending_user() -> AdminUser | None:
+    """The account whose password was right a moment ago and whose code is asked now."""
+    uid, epoch, since = session.get("pending_uid"), session.get("pending_epoch"), session.get("pending_since", 0)
+    if uid is None or utcnow().timestamp() - since > PENDING_MAX_AGE.total_seconds():
+        return None
+    user = get_session().get(AdminUser, uid)
+    if user is None or user.disabled_at is not None or user.session_epoch != epoch or not twofactor.enabled(user):
+        return None
+    return user
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """The second step of signing in: the current code of the account's authenticator app."""
+    user = _pending_user()
+    if user is None:
+        session.clear()
+        flash("Sign in with your email and password first.", "error")
+        return redirect(url_for("admin.login", next=request.args.get("next")))
+    error = None
+    if request.method == "POST":
+        db, client = get_session(), client_key()
+        if accounts.throttled(db, user.email, client):
+            return render_template(
+                "admin/login_code.html", error="Too many failed attempts. Wait 15 minutes and try again."
+            ), 429
+        if twofactor.verify(user, get_services().vault, request.form.get("code", "")[:32]):
+            return _sign_in(user, request.remote_addr)
+        accounts.record_failed_login(db, user.email, client)
+        db.commit()
+        error = "That code is not right. Type the 6 digits your app shows now."
+    return render_template("admin/login_code.html", error=error), 401 if error else 200
 
 
 @bp.post("/logout")

@@ -239,6 +239,7 @@ def _render_preview(definition: dict[str, Any]):
 @require("forms")
 def form_preview():
     """The hosted form as the unsaved definition would show it (posted into the preview frame)."""
+    g.frame_ancestors = "'self'"  # the preview and its list of problems show inside the editor's frame
     raw = raw_from_request(request.form)
     raw["asset"] = raw["asset"] or "preview.pdf"
     if not raw["slug"]:

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadcapture.backoffice import accounts
+from leadcapture.backoffice import accounts, twofactor
 from leadcapture.backoffice.accounts import AccountError
 from leadcapture.models import API_SCOPES, ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 from leadcapture.web.admin.auth import audit, bp, current_user, require
@@ -42,9 +42,13 @@ def users():
 def _user_action(db: Session, action: str) -> str | None:
     if action == "create":
         password = accounts.generate_password()
-        user = accounts.create_user(db, request.form.get("email", ""), request.form.get("role", ""), password)
+        email, role = request.form.get("email", ""), request.form.get("role", "")
+        user = accounts.create_user(db, email, role, password, one_time=True)
         audit("user.create", user.email, role=user.role)
-        flash(f"Created {user.role} {user.email}. Give them this one-time password privately.")
+        flash(
+            f"Created {user.role} {user.email}. Give them this one-time password privately; "
+            "they choose their own at the first sign-in."
+        )
         return password
     user = db.get(AdminUser, request.form.get("user_id", type=int) or 0)
     if user is None:
@@ -62,6 +66,16 @@ def _user_action(db: Session, action: str) -> str | None:
         user.disabled_at = utcnow() if action == "disable" else None
         accounts.end_sessions(user)
         audit(f"user.{action}", user.email)
+    elif action == "reset-password":
+        password = accounts.generate_password()
+        accounts.set_password(user, password, one_time=True)  # ends their sessions
+        audit("user.password", user.email, via="admin")
+        flash(f"New one-time password for {user.email}. Give it to them privately; their sessions are ended.")
+        return password
+    elif action == "reset-2fa":
+        twofactor.disable(user)
+        accounts.end_sessions(user)
+        audit("user.2fa.disable", user.email, via="admin")
     else:
         abort(400)
     flash(f"Saved: {user.email}.")

@@ -134,8 +134,9 @@ def test_the_preview_shows_unsaved_wording_in_the_forms_language(marketer):
     assert "Nog niet opgeslagen" in page and "E-mailadres" in page and 'lang="nl"' in page
     assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
     assert 'action="/f/__preview__"' in page  # a click in the preview never submits for real
-    problems = marketer.post("/admin/forms/preview", editor_data(pdf=None, title="")).get_data(as_text=True)
-    assert "title is required" in problems
+    problems = marketer.post("/admin/forms/preview", editor_data(pdf=None, title=""))
+    assert "title is required" in problems.get_data(as_text=True)
+    assert "frame-ancestors 'self'" in problems.headers["Content-Security-Policy"]  # shown in the frame too
 
 
 def test_toml_export_and_import_round_trip(marketer, demo_form):
