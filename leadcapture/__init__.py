@@ -14,6 +14,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     The imports are local so that importing the domain (`leadcapture.consent`, as workers and
     the CLI do) never loads the web layer.
     """
+    from leadcapture.backoffice.funnel import ViewCounter
     from leadcapture.i18n import format_date, translate
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, public, ratelimit, security
@@ -27,7 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(flask_config(settings))
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in DEFAULTS})  # Flask's own, in tests
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app.extensions["leadcapture"] = boot(settings)  # the broker runs the jobs with these services
+    app.extensions["leadcapture"] = services = boot(settings)  # the broker runs the jobs with these services
+    app.extensions["leadcapture.views"] = ViewCounter(services.db)
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
     app.jinja_env.filters["local_date"] = format_date

@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
+from leadcapture.backoffice import funnel
 from leadcapture.consent import lifecycle, outbox
 from leadcapture.db import Database
+from leadcapture.delivery import campaign_admin
 from leadcapture.models import Lock, utcnow
 from leadcapture.privacy import retention
 from leadcapture.privacy.keyrotation import check_index_key
@@ -78,6 +80,10 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
     with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
+    with services.db.session() as session:
+        report["campaigns_started"] = campaign_admin.start_due(session, now)
+    with services.db.session() as session:
+        report["funnel_days_rolled_up"] = funnel.roll_up(session, now.date())
     return report
 
 

@@ -19,9 +19,12 @@ from leadcapture.models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 
 # What each role may do. "admin" may do everything, including users and the audit log.
 PERMISSIONS: dict[str, set[str]] = {
-    "marketer": {"forms", "funnel", "contacts"},
+    "marketer": {"forms", "funnel", "contacts", "leads", "campaigns"},
     "privacy": {"people", "erase", "register"},
-    "admin": {"forms", "funnel", "contacts", "people", "erase", "register", "users", "audit", "tokens"},
+    "admin": {
+        *("forms", "funnel", "contacts", "leads", "campaigns"),
+        *("people", "erase", "register", "users", "audit", "tokens"),
+    },
 }
 MIN_PASSWORD_LENGTH = 12
 LOGIN_FAILED = "login.failed"

@@ -71,7 +71,7 @@ def decrypt_row(vault: Any, row: Any) -> dict[str, Any]:
     }
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -89,7 +89,7 @@ def contact_rows(
         for row in session.execute(stmt):
             person = decrypt_row(services.vault, row)
             writer.writerow(
-                [_cell(person[c]) for c in ("email", "name", "company", "phone")]
+                [csv_cell(person[c]) for c in ("email", "name", "company", "phone")]
                 + [purpose, channel, person["consented_at"] or ""]
                 + [person[c] for c in ("form", "form_version", "form_version_hash")]
             )

@@ -1,29 +1,40 @@
-"""The funnel per form and purpose: submitted -> confirmed -> withdrawn, counted in SQL per day or week.
+"""The funnel per form and purpose: viewed -> submitted -> confirmed -> downloaded, and withdrawn.
 
-Submitted and confirmed count the form's requests (by submission time and confirmation time).
-Withdrawn counts consents given through this form (the version the consent points at) and
-withdrawn since, by withdrawal time.
+Counted from `funnel_counts` (consent.tally), rows that hold no personal data: a figure never
+changes when a person is erased. Views are counted in memory and written every half minute, so
+showing a form costs no database write; the other steps are counted in the transaction of the
+change itself.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from leadcapture.models import ASSET, WITHDRAWN, Consent, FormVersion, LeadRequest, Submission, utcnow
+from leadcapture.consent import tally
+from leadcapture.consent.tally import ASSET_KEY, CONFIRMED, DOWNLOADED, SUBMITTED, VIEW, WITHDRAWN
+from leadcapture.db import Database
+from leadcapture.models import Form, FunnelCount, utcnow
 
-STAGES = ("submitted", "confirmed", "withdrawn")
-PERIODS = {"day": 30, "week": 26}  # how many buckets each period shows
+PERIODS = ("day", "week", "month")
+STAGES = (SUBMITTED, CONFIRMED, DOWNLOADED, WITHDRAWN)  # per purpose; views are per form
+MAX_DAYS = 3 * 366  # the longest range one page shows
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Row:
-    """One purpose (or the asset) of a form: counts per bucket and in total."""
+    """One purpose (or the whitepaper) of a form: counts per bucket and in total."""
 
     key: str
     label: str
@@ -35,85 +46,152 @@ class Row:
     @property
     def rate(self) -> float | None:
         """Confirmed as a share of submitted, or None before the first submission."""
-        submitted = self.total("submitted")
-        return self.total("confirmed") / submitted if submitted else None
+        submitted = self.total(SUBMITTED)
+        return self.total(CONFIRMED) / submitted if submitted else None
 
 
-def _bucket(session: Session, column: Any, period: str) -> Any:
-    """A SQL expression naming the day (YYYY-MM-DD) or the week's Monday of a UTC timestamp."""
-    if session.get_bind().dialect.name == "sqlite":
-        if period == "week":
-            return func.date(column, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-%d", column)
-    utc = func.timezone("UTC", column)
-    return func.to_char(func.date_trunc(period, utc), "YYYY-MM-DD")
+@dataclass
+class Funnel:
+    """A form's funnel over a range: views per bucket, and a Row per purpose."""
+
+    buckets: list[str]
+    views: dict[str, int]
+    rows: list[Row]
+
+    @property
+    def total_views(self) -> int:
+        return sum(self.views.values())
+
+    def rate(self, stage: str) -> float | None:
+        """The whitepaper's `stage` as a share of the form's views (None before the first view)."""
+        asset = next((r for r in self.rows if r.key == ASSET_KEY), None)
+        return asset.total(stage) / self.total_views if asset and self.total_views else None
 
 
-def buckets(period: str, today: date | None = None) -> list[str]:
-    """The bucket names shown, oldest first."""
-    today = today or utcnow().date()
-    count = PERIODS[period]
+def bucket_of(day: date, period: str) -> str:
+    """The bucket a day falls in: the day itself, its week's Monday, or its month's first day."""
     if period == "week":
-        monday = today - timedelta(days=today.weekday())
-        return [(monday - timedelta(weeks=n)).isoformat() for n in range(count - 1, -1, -1)]
-    return [(today - timedelta(days=n)).isoformat() for n in range(count - 1, -1, -1)]
+        day = day - timedelta(days=day.weekday())
+    elif period == "month":
+        day = day.replace(day=1)
+    return day.isoformat()
 
 
-def funnel(session: Session, form_id: int, period: str = "day") -> list[Row]:
-    """Counts per purpose and bucket for one form, in three grouped queries."""
-    shown = buckets(period)
-    since = datetime.fromisoformat(shown[0]).replace(tzinfo=utcnow().tzinfo)
-    rows: dict[str, Row] = {}
+def buckets(since: date, until: date, period: str) -> list[str]:
+    """The bucket names from since to until, oldest first."""
+    seen: dict[str, None] = {}
+    day = since
+    while day <= until:
+        seen.setdefault(bucket_of(day, period))
+        day += timedelta(days=1)
+    return list(seen)
 
-    def row(key: str) -> Row:
-        return rows.setdefault(key, Row(key=key, label=key))
 
-    def requests_by(column: Any, stage: str) -> None:
-        b = _bucket(session, column, period)
-        stmt = (
-            select(LeadRequest.kind, LeadRequest.purpose_key, b, func.count())
-            .join(Submission, LeadRequest.submission_id == Submission.id)
-            .join(FormVersion, Submission.form_version_id == FormVersion.id)
-            .where(FormVersion.form_id == form_id, column >= since)
-            .group_by(LeadRequest.kind, LeadRequest.purpose_key, b)
-        )
-        for kind, key, bucket, count in session.execute(stmt):
-            row(ASSET if kind == ASSET else key).series[stage][bucket] = count
+def default_range(today: date | None = None) -> tuple[date, date]:
+    """The last 30 days, today included."""
+    today = today or utcnow().date()
+    return today - timedelta(days=29), today
 
-    requests_by(Submission.created_at, "submitted")
-    requests_by(LeadRequest.confirmed_at, "confirmed")
-    b = _bucket(session, Consent.withdrawn_at, period)
-    withdrawn = (
-        select(Consent.purpose_key, b, func.count())
-        .join(FormVersion, Consent.form_version_id == FormVersion.id)
-        .where(FormVersion.form_id == form_id, Consent.state == WITHDRAWN, Consent.withdrawn_at >= since)
-        .group_by(Consent.purpose_key, b)
+
+def funnel(session: Session, form_id: int, since: date, until: date, period: str = "day") -> Funnel:
+    """Counts per purpose, step and bucket for one form between two days (both included)."""
+    stmt = (
+        select(FunnelCount.day, FunnelCount.purpose_key, FunnelCount.stage, func.sum(FunnelCount.count))
+        .where(FunnelCount.form_id == form_id, FunnelCount.day >= since, FunnelCount.day <= until)
+        .group_by(FunnelCount.day, FunnelCount.purpose_key, FunnelCount.stage)
     )
-    for key, bucket, count in session.execute(withdrawn):
-        row(key).series["withdrawn"][bucket] = count
-    return sorted(rows.values(), key=lambda r: (r.key != ASSET, r.key))
+    views: Counter[str] = Counter()
+    rows: dict[str, Row] = {}
+    for day, key, stage, total in session.execute(stmt):
+        bucket = bucket_of(day, period)
+        if stage == VIEW:
+            views[bucket] += total
+        elif stage in STAGES:
+            series = rows.setdefault(key, Row(key=key, label=key)).series[stage]
+            series[bucket] = series.get(bucket, 0) + total
+    ordered = sorted(rows.values(), key=lambda r: (r.key != ASSET_KEY, r.key))
+    return Funnel(buckets=buckets(since, until, period), views=dict(views), rows=ordered)
 
 
-def chart(row: Row, shown: list[str], title: str) -> Markup:
-    """A server-rendered SVG line chart of the three stages (colours come from admin.css)."""
-    width, height, left, bottom, top = 640, 200, 36, 24, 10
-    peak = max([1, *(v for s in STAGES for v in row.series[s].values())])
-    step = (width - left - 10) / max(len(shown) - 1, 1)
+def overview(session: Session, since: date, until: date) -> list[dict[str, Any]]:
+    """Per live form: views, whitepaper requests, confirmations, downloads and withdrawals in a range."""
+    stmt = (
+        select(FunnelCount.form_id, FunnelCount.purpose_key, FunnelCount.stage, func.sum(FunnelCount.count))
+        .where(FunnelCount.day >= since, FunnelCount.day <= until)
+        .group_by(FunnelCount.form_id, FunnelCount.purpose_key, FunnelCount.stage)
+    )
+    totals: dict[int, Counter[str]] = {}
+    for form_id, key, stage, total in session.execute(stmt):
+        if stage == WITHDRAWN or key in ("", ASSET_KEY):  # the form's views, the whitepaper, every withdrawal
+            totals.setdefault(form_id, Counter())[stage] += total
+    forms = session.execute(select(Form.id, Form.slug).where(Form.archived_at.is_(None)).order_by(Form.slug))
+    result = []
+    for form_id, slug in forms:
+        counts = totals.get(form_id, Counter())
+        views, submitted = counts[VIEW], counts[SUBMITTED]
+        result.append(
+            {
+                "slug": slug,
+                **{stage: counts[stage] for stage in (VIEW, SUBMITTED, CONFIRMED, DOWNLOADED, WITHDRAWN)},
+                "conversion": counts[CONFIRMED] / views if views else None,
+                "confirmation": counts[CONFIRMED] / submitted if submitted else None,
+            }
+        )
+    return result
 
-    def y(value: int) -> float:
-        return top + (height - top - bottom) * (1 - value / peak)
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{escape(row.key)}-t">',
-        f'<title id="{escape(row.key)}-t">{escape(title)}</title>',
-        f'<line class="axis" x1="{left}" y1="{y(0)}" x2="{width - 10}" y2="{y(0)}"/>',
-        f'<text class="tick" x="{left - 6}" y="{y(peak) + 4}" text-anchor="end">{peak}</text>',
-        f'<text class="tick" x="{left - 6}" y="{y(0) + 4}" text-anchor="end">0</text>',
-        f'<text class="tick" x="{left}" y="{height - 6}">{escape(shown[0])}</text>',
-        f'<text class="tick" x="{width - 10}" y="{height - 6}" text-anchor="end">{escape(shown[-1])}</text>',
-    ]
-    for stage in STAGES:
-        points = " ".join(f"{left + i * step:.1f},{y(row.series[stage].get(b, 0)):.1f}" for i, b in enumerate(shown))
-        parts.append(f'<polyline class="line {stage}" points="{points}"/>')
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704  (every interpolated value is escaped or a number)
+def roll_up(session: Session, before: date) -> int:
+    """Sum the rows of each day before `before` into one per form, purpose and step; the rows merged."""
+    key = (FunnelCount.day, FunnelCount.form_id, FunnelCount.purpose_key, FunnelCount.stage)
+    groups = session.execute(
+        select(*key, func.sum(FunnelCount.count), func.min(FunnelCount.id))
+        .where(FunnelCount.day < before)
+        .group_by(*key)
+        .having(func.count() > 1)
+    ).all()
+    for day, form_id, purpose_key, stage, total, keep in groups:
+        session.execute(
+            delete(FunnelCount).where(
+                FunnelCount.day == day,
+                FunnelCount.form_id == form_id,
+                FunnelCount.purpose_key == purpose_key,
+                FunnelCount.stage == stage,
+                FunnelCount.id != keep,
+            )
+        )
+        session.get(FunnelCount, keep).count = total
+    return len(groups)
+
+
+class ViewCounter:
+    """Form views counted in memory and written at most every `every` seconds (and at exit)."""
+
+    def __init__(self, db: Database, every: float = 30.0):
+        self.db = db
+        self.every = every
+        self._counts: Counter[tuple[date, int]] = Counter()
+        self._lock = threading.Lock()
+        self._written = time.monotonic()
+        atexit.register(self.flush)
+
+    def seen(self, form_id: int) -> None:
+        """One view of a form; every `every` seconds the counts so far are written."""
+        with self._lock:
+            self._counts[(utcnow().date(), form_id)] += 1
+            due = time.monotonic() - self._written >= self.every
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the views counted so far (a failure is logged: views are a statistic, not a record)."""
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+            self._written = time.monotonic()
+        if not counts:
+            return
+        try:
+            with self.db.session() as session:
+                for (day, form_id), n in counts.items():
+                    tally.count(session, form_id, VIEW, [""], n=n, day=day)
+        except SQLAlchemyError:
+            log.warning("could not write %s form views; they are not counted", sum(counts.values()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.crypto import Vault, normalise_email
-from leadcapture.models import Person, Suppression
+from leadcapture.models import Person, Submission, SubmissionTerm, Suppression
 from leadcapture.settings import Settings
 
 
@@ -103,3 +104,21 @@ def trace(visitor: Visitor, settings: Settings) -> dict[str, Any]:
         "user_agent": visitor.user_agent,
         "page_url": visitor.page_url,
     }
+
+
+SEARCHABLE_FIELDS = ("name", "company")
+
+
+def search_terms(vault: Vault, text: str) -> set[str]:
+    """Blind indexes of the words of a name or company: case, accents and punctuation folded away."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return {vault.blind_index("term:" + word) for word in re.findall(r"\w+", plain) if len(word) >= 2}
+
+
+def index_details(vault: Vault, submission: Submission, fields: dict[str, str]) -> None:
+    """Make the submission findable by the words of its name and company (never by their plaintext)."""
+    found: set[str] = set()
+    for name in SEARCHABLE_FIELDS:
+        found |= search_terms(vault, fields.get(name) or "")
+    submission.terms = [SubmissionTerm(term_index=term) for term in sorted(found)]

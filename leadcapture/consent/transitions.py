@@ -11,10 +11,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import jobs, ledger, outbox
+from leadcapture.consent import jobs, ledger, outbox, tally
 from leadcapture.consent.people import (
     Visitor,
     get_or_create_person,
+    index_details,
     is_suppressed,
     mailbox_index,
     minimise_ip,
@@ -74,11 +75,14 @@ def submit(
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
         created_at=now,
     )
+    index_details(vault, submission, fields)
     submission.requests.append(LeadRequest(kind=ASSET))
     for key in purpose_keys:
         submission.requests.append(LeadRequest(kind=PURPOSE, purpose_key=key))
     session.add(submission)
     session.flush()
+    asked = [request.purpose_key or ASSET for request in submission.requests]
+    tally.count(session, version.form_id, tally.SUBMITTED, asked)
     for request in submission.requests:
         if request.kind == PURPOSE:
             ledger.append(
@@ -119,6 +123,7 @@ def confirm(
             continue
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
+        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label])
         person = submission.person
         person.last_activity_at = now
         _apply_submitted_fields(vault, person, submission)
@@ -158,6 +163,7 @@ def withdraw(
             outcome.unchanged.append(consent.purpose_key)
             continue
         consent.state, consent.withdrawn_at = WITHDRAWN, now
+        tally.count(session, consent.form_version.form_id, tally.WITHDRAWN, [consent.purpose_key])
         ledger.append(
             session,
             vault,

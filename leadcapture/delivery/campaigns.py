@@ -86,7 +86,8 @@ def create_campaign(session: Session, item_id: int) -> Campaign:
     return campaign
 
 
-def _get(session: Session, campaign_id: int) -> Campaign:
+def locked(session: Session, campaign_id: int) -> Campaign:
+    """The campaign, its row locked for the change the caller makes."""
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
     if campaign is None:
         raise CampaignError(f"no campaign {campaign_id}")
@@ -95,7 +96,7 @@ def _get(session: Session, campaign_id: int) -> Campaign:
 
 def start(session: Session, campaign_id: int) -> str:
     """Start sending a draft (or resume a paused) campaign; a started or finished one is left alone."""
-    campaign = _get(session, campaign_id)
+    campaign = locked(session, campaign_id)
     if campaign.status == PAUSED:
         return resume(session, campaign_id)
     if campaign.status != DRAFT:
@@ -107,7 +108,7 @@ def start(session: Session, campaign_id: int) -> str:
 
 def pause(session: Session, campaign_id: int) -> str:
     """Stop handing out messages; recipients not yet sent stay pending."""
-    campaign = _get(session, campaign_id)
+    campaign = locked(session, campaign_id)
     if campaign.status != SENDING_CAMPAIGN:
         raise CampaignError(f"campaign {campaign_id} is {campaign.status}, only a sending campaign can be paused")
     campaign.status = PAUSED
@@ -116,7 +117,7 @@ def pause(session: Session, campaign_id: int) -> str:
 
 def resume(session: Session, campaign_id: int) -> str:
     """Continue a paused campaign where it stopped, without sending anyone a second copy."""
-    campaign = _get(session, campaign_id)
+    campaign = locked(session, campaign_id)
     if campaign.status != PAUSED:
         raise CampaignError(f"campaign {campaign_id} is {campaign.status}, only a paused campaign can be resumed")
     campaign.status = SENDING_CAMPAIGN
@@ -194,7 +195,7 @@ def fanout(services: Services, campaign_id: int, requeue: bool = False) -> None:
             outbox.relay_now(services)
     while True:
         with services.db.session() as session:
-            campaign = _get(session, campaign_id)
+            campaign = locked(session, campaign_id)
             if campaign.status != SENDING_CAMPAIGN or campaign.fanout_done:
                 break
             ids = session.scalars(

@@ -17,7 +17,7 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from leadcapture.models import ContentItem, ContentTranslation, Form
+from leadcapture.models import ContentItem, ContentTranslation, Form, FormVersion
 
 LANGUAGES = ("nl", "en")
 _FRONT_KEYS = {"subject", "language"}
@@ -105,13 +105,29 @@ def to_text(body_markdown: str) -> str:
     return _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1) else m.group(2), body_markdown)
 
 
-def purpose_of(session: Session, key: str) -> dict[str, Any] | None:
-    """The purpose with this key in any live form (the newest form's wording wins)."""
+def live_version_with(session: Session, key: str) -> FormVersion | None:
+    """The live form version that has a purpose with this key (the newest form wins)."""
     forms = session.scalars(select(Form).where(Form.archived_at.is_(None)).order_by(Form.id.desc()))
     for form in forms:
-        if form.current_version is not None and (purpose := form.current_version.purpose(key)):
-            return purpose
+        if form.current_version is not None and form.current_version.purpose(key):
+            return form.current_version
     return None
+
+
+def purpose_of(session: Session, key: str) -> dict[str, Any] | None:
+    """The purpose with this key in any live form (the newest form's wording wins)."""
+    version = live_version_with(session, key)
+    return version.purpose(key) if version is not None else None
+
+
+def email_purposes(session: Session) -> list[tuple[str, str]]:
+    """(key, label) of every email purpose of the live forms, for choosing a campaign's audience."""
+    seen: dict[str, str] = {}
+    for form in session.scalars(select(Form).where(Form.archived_at.is_(None)).order_by(Form.id.desc())):
+        for purpose in form.current_version.definition["purposes"] if form.current_version else []:
+            if purpose["channel"] == "email":
+                seen.setdefault(purpose["key"], purpose["label"])
+    return sorted(seen.items())
 
 
 def create_item(session: Session, purpose_key: str, drafts: list[Draft], *, welcome: bool = False) -> ContentItem:
@@ -122,7 +138,7 @@ def create_item(session: Session, purpose_key: str, drafts: list[Draft], *, welc
     if purpose.get("channel", "email") != "email":
         raise ContentError(f"purpose {purpose_key!r} is for channel {purpose['channel']!r}, not email")
     if not drafts:
-        raise ContentError("give at least one Markdown file")
+        raise ContentError("write the message in at least one language (a Markdown file each)")
     languages = [d.language for d in drafts]
     if len(set(languages)) != len(languages):
         raise ContentError(f"one file per language, please: got {', '.join(languages)}")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.delivery import links
 from leadcapture.delivery.content import translation_for
-from leadcapture.delivery.templates import Rendered, compose_for, render
+from leadcapture.delivery.templates import Rendered, compose, compose_for, render
 from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.models import ContentItem, FormVersion, Person
 from leadcapture.services import Services
@@ -64,3 +64,22 @@ class ContentRenderer:
         html = html.replace(_PREFERENCES, str(escape(preferences)))
         personal = Rendered(subject=rendered.subject, text=text, html=html)
         return compose_for(self.services, person, personal, unsubscribe_url=unsubscribe)
+
+    def test_message(self, to: str, language: str, version_id: int | None, back_url: str) -> OutgoingMessage:
+        """The message as recipients would get it, to a colleague's address, marked as a test.
+
+        Its unsubscribe and preference links lead back to `back_url` (the campaign's admin page):
+        a test reader is not a recipient, and nothing they click changes anyone's consent.
+        """
+        rendered = self._rendered(language, version_id)
+        text = rendered.text.replace(_UNSUBSCRIBE, back_url).replace(_PREFERENCES, back_url)
+        html = rendered.html.replace(_UNSUBSCRIBE, str(escape(back_url))).replace(_PREFERENCES, str(escape(back_url)))
+        marked = Rendered(subject=f"[TEST] {rendered.subject}", text=text, html=html)
+        settings = self.services.settings
+        return compose(
+            marked,
+            sender=settings.mail_from,
+            to=to,
+            unsubscribe_url=back_url,
+            unsubscribe_mailto=settings.list_unsubscribe_mailto,
+        )

@@ -17,6 +17,7 @@ from leadcapture.models.base import (
     utcnow,
 )
 from leadcapture.models.delivery import (
+    CANCELLED,
     CLAIMED,
     DONE,
     DRAFT,
@@ -32,7 +33,7 @@ from leadcapture.models.delivery import (
     ContentTranslation,
     Message,
 )
-from leadcapture.models.forms import Asset, Form, FormVersion
+from leadcapture.models.forms import Asset, Form, FormVersion, FunnelCount
 from leadcapture.models.jobs import Lock, OutboxJob, Setting
 from leadcapture.models.ledger import LedgerEvent, LedgerHead
 from leadcapture.models.people import (
@@ -42,6 +43,7 @@ from leadcapture.models.people import (
     Person,
     Repermission,
     Submission,
+    SubmissionTerm,
     Suppression,
 )
 
@@ -59,9 +61,11 @@ __all__ = [
     "Asset",
     "Form",
     "FormVersion",
+    "FunnelCount",
     "Person",
     "MailboxWindow",
     "Submission",
+    "SubmissionTerm",
     "LeadRequest",
     "Consent",
     "Suppression",
@@ -78,6 +82,7 @@ __all__ = [
     "SKIPPED",
     "FAILED",
     "DRAFT",
+    "CANCELLED",
     "SENDING_CAMPAIGN",
     "PAUSED",
     "DONE",

@@ -47,7 +47,7 @@ class Message(Base):
     claimed_at: Mapped[datetime | None]
 
 
-DRAFT, SENDING_CAMPAIGN, PAUSED, DONE = "draft", "sending", "paused", "done"
+DRAFT, SENDING_CAMPAIGN, PAUSED, DONE, CANCELLED = "draft", "sending", "paused", "done", "cancelled"
 
 
 class ContentItem(Base):
@@ -87,7 +87,8 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id"))
     purpose_key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=DRAFT)  # draft, sending, paused, done
+    status: Mapped[str] = mapped_column(String(16), default=DRAFT)  # draft, sending, paused, done, cancelled
+    scheduled_at: Mapped[datetime | None]  # a draft with a time starts by itself then (the scheduler)
     # Keyset position of the fan-out: recipients up to this person id have a row.
     cursor_person_id: Mapped[int] = mapped_column(Integer, default=0)
     fanout_done: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -68,3 +70,24 @@ class FormVersion(Base):
     def purpose(self, key: str) -> dict[str, Any] | None:
         """The purpose with this key in this version, if any."""
         return next((p for p in self.definition["purposes"] if p["key"] == key), None)
+
+
+class FunnelCount(Base):
+    """How often one step of a form's funnel happened on a day: views, submissions, confirmations,
+    downloads and withdrawals, per purpose ("asset" for the whitepaper, "" for the form itself).
+
+    The rows hold no personal data, so an erasure never changes the figures. They are only ever
+    inserted (no row is a hot spot that submissions would queue on); the scheduler sums the rows
+    of past days into one per day and step.
+    """
+
+    __tablename__ = "funnel_counts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
+    purpose_key: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_funnel_counts_form_day", FunnelCount.form_id, FunnelCount.day)

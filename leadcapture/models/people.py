@@ -65,6 +65,16 @@ class Submission(Base):
     requests: Mapped[list[LeadRequest]] = relationship(
         back_populates="submission", order_by="LeadRequest.id", cascade="all, delete-orphan"
     )
+    terms: Mapped[list[SubmissionTerm]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class SubmissionTerm(Base):
+    """A word of the name or company typed in a submission, as a blind index: the leads page finds
+    "Acme" without the details being stored or searched in plaintext. Deleted with the submission."""
+
+    __tablename__ = "submission_terms"
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    term_index: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class LeadRequest(Base):

@@ -45,4 +45,39 @@
     button.hidden = false;
     button.addEventListener("click", function () { window.print(); });
   });
+
+  // Funnel charts: the vendored uPlot draws the numbers of #funnel-data (the tables hold the same).
+  var funnelData = document.getElementById("funnel-data");
+  if (funnelData && window.uPlot) {
+    var funnel = JSON.parse(funnelData.textContent);
+    var xs = funnel.buckets.map(function (b) { return Date.parse(b + "T00:00:00Z") / 1000; });
+    var colours = { views: "#4b5563", asked: "#0b5cab", confirmed: "#1b6e34", downloaded: "#8a5a00", withdrawn: "#b42318" };
+    var draw = function (el, named) {
+      var series = [{}];
+      var values = [xs];
+      Object.keys(named).forEach(function (name) {
+        series.push({ label: name, stroke: colours[name], width: 2, dash: name === "withdrawn" ? [6, 4] : undefined });
+        values.push(named[name]);
+      });
+      var options = {
+        width: Math.max(320, Math.min(el.clientWidth || 720, 1100)),
+        height: 220,
+        series: series,
+        scales: { x: { time: true } },
+        tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
+      };
+      new window.uPlot(options, values, el);
+    };
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var which = el.getAttribute("data-chart");
+      if (which === "views") { draw(el, { views: funnel.views }); return; }
+      var row = funnel.rows[Number(which)];
+      var named = {};
+      Object.keys(row.series).forEach(function (name) {
+        var skip = row.key === "asset" ? name === "withdrawn" : name === "downloaded";
+        if (!skip) { named[name] = row.series[name]; }
+      });
+      draw(el, named);
+    });
+  }
 })();

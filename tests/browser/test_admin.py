@@ -166,6 +166,9 @@ def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_
         "/admin/account",
         "/admin/account/2fa",
         "/admin/register",
+        "/admin/leads",
+        "/admin/campaigns",
+        "/admin/campaigns/new",
     ],
 )
 def test_admin_pages_have_no_serious_accessibility_violations(page, live_server, admin_password, path):
@@ -179,3 +182,56 @@ def test_admin_pages_have_no_serious_accessibility_violations(page, live_server,
 def test_login_and_hosted_form_have_no_serious_accessibility_violations(page, live_server, path):
     page.goto(f"{live_server}{path}")
     assert_accessible(page, path)
+
+
+def test_a_marketer_composes_previews_tests_and_schedules_a_campaign(page, live_server, admin_password):
+    base = live_server
+    sign_in(page, base, admin_password)
+    page.get_by_role("link", name="Campaigns", exact=True).first.click()
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Audience: the people who consented to").select_option("newsletter")
+    page.locator("#subject_nl").fill("Drie salestips voor december")
+    page.locator("#body_nl").fill("# Tip 1\n\nBel **eerst** je beste klanten.")
+    preview = page.frame_locator("iframe[name=preview]")
+    expect(preview.get_by_role("heading", name="Tip 1")).to_be_visible()  # live, unsaved
+    assert_accessible(page, "campaign editor")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Saved as a draft.")).to_be_visible()
+    page.get_by_role("button", name="Send a test to owner@example.com").click()
+    expect(page.get_by_text("Test sent to owner@example.com")).to_be_visible()
+    campaign_page = page.url
+    text = open_newest_mail(page, base, r"\[TEST\] Drie salestips voor december")
+    assert "Bel **eerst** je beste klanten." in text
+    page.goto(campaign_page)
+    page.get_by_label("Start at (UTC)").fill("2099-12-01T09:30")
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.get_by_text("starts by itself at 2099-12-01 09:30 UTC")).to_be_visible()
+    assert_accessible(page, "campaign page")
+
+
+def test_a_marketer_finds_a_lead_by_company_and_reads_the_funnel_for_a_range(page, live_server, admin_password):
+    base = live_server
+    visitor = page.context.new_page()
+    visitor.goto(f"{base}/f/sales-machine")
+    visitor.get_by_label("E-mailadres").fill("koper@example.com")
+    visitor.get_by_label("Bedrijf").fill("Van der Berg Techniek")
+    visitor.get_by_role("checkbox").first.check()
+    visitor.get_by_role("button").last.click()
+    expect(visitor.get_by_role("heading", level=1)).to_be_visible()
+    visitor.close()
+    sign_in(page, base, admin_password)
+    page.get_by_role("link", name="Leads", exact=True).first.click()
+    page.get_by_label("Company or name").fill("techniek BERG")
+    page.get_by_role("button", name="Show").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("koper@example.com")
+    expect(rows.first).to_contain_text("Van der Berg Techniek")
+    page.goto(f"{base}/admin/forms/sales-machine/funnel")
+    page.get_by_label("From (UTC day)").fill("2026-01-01")
+    page.get_by_label("Per", exact=True).select_option("month")
+    page.get_by_role("button", name="Show").click()
+    assert "since=2026-01-01" in page.url and "period=month" in page.url
+    expect(page.locator(".uplot").first).to_be_visible()  # the charts drew
+    expect(page.get_by_text("asked for the whitepaper")).to_be_visible()
+    assert_accessible(page, "funnel with a range")

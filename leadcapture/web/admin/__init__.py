@@ -5,7 +5,7 @@ the rules every view follows are in auth; each section's views are a module of t
 imported here so their routes register.
 """
 
-from leadcapture.web.admin import account, forms, funnel, people, records, staff  # noqa: F401  (their routes register on bp)
+from leadcapture.web.admin import account, campaigns, forms, funnel, leads, people, records, staff  # noqa: F401  (their routes register on bp)
 from leadcapture.web.admin.auth import bp
 
 __all__ = ["bp"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadcapture.backoffice import accounts, twofactor
+from leadcapture.backoffice import accounts, funnel, twofactor
 from leadcapture.backoffice.accounts import AccountError
 from leadcapture.models import API_SCOPES, ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 from leadcapture.web.admin.auth import audit, bp, current_user, require
@@ -15,8 +17,19 @@ from leadcapture.web.context import get_session
 
 @bp.get("/")
 def index():
-    """The start page: the sections this role may use."""
-    return render_template("admin/index.html")
+    """The start page: the sections this role may use and, for who reads the funnel, the last weeks."""
+    dashboard = None
+    if accounts.may(current_user().role, "funnel"):
+        today = utcnow().date()
+        week = funnel.overview(get_session(), today - timedelta(days=6), today)
+        month = funnel.overview(get_session(), today - timedelta(days=29), today)
+        converting = [f for f in month if f["conversion"] is not None]
+        dashboard = {
+            "forms": list(zip(week, month, strict=True)),
+            "best": max(converting, key=lambda f: f["conversion"]) if converting else None,
+            "unsubscribed": (sum(f["withdrawn"] for f in week), sum(f["withdrawn"] for f in month)),
+        }
+    return render_template("admin/index.html", dashboard=dashboard)
 
 
 @bp.route("/users", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, abort, g, make_response, render_template, request
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 from markupsafe import escape
 
 from forms import make_form
@@ -70,6 +70,8 @@ def form(slug: str):
     g.parent_origin = _parent_origin(definition) if embedded else None
     lead_form = make_form(definition)
     if request.method != "POST":  # GET and HEAD only ever show a page
+        if request.method == "GET":
+            current_app.extensions["leadcapture.views"].seen(version.form_id)
         lead_form.page_url.data = request.args.get("page", "")[:2000] or this_url()
         return render_form_page(definition, lead_form, embedded)
     if not _origin_allowed(definition):

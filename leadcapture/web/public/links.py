@@ -12,6 +12,7 @@ from flask import Blueprint, abort, g, make_response, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import tally
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import (
     CONFIRM,
@@ -102,6 +103,9 @@ def download(token: str):
     asset = session.get(Asset, definition["asset_sha256"])
     if asset is None:
         abort(404)
+    if request.method == "GET":  # a HEAD fetches no file
+        tally.count(session, req.submission.form_version.form_id, tally.DOWNLOADED, [tally.ASSET_KEY])
+        session.commit()
     response = make_response(asset.data)
     response.headers["Content-Type"] = asset.content_type
     response.headers["Content-Disposition"] = f'attachment; filename="{asset.filename}"'

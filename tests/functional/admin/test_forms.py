@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import re
 import tomllib
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from leadcapture.backoffice import funnel
-from leadcapture.models import Form, Submission
+from leadcapture.delivery import links
+from leadcapture.models import ASSET, Form, LeadRequest, Submission
 from tests.support.admin import confirm_all, signed_in, withdraw
-from tests.support.app import ROOT, submit
+from tests.support.app import ROOT, path_of, submit
 
 PDF = (ROOT / "demo" / "sales-machine.pdf").read_bytes()
 
@@ -171,28 +173,55 @@ def test_archive_takes_the_form_offline_and_restore_brings_it_back(marketer, cli
     assert "form.archive" in page and "form.restore" in page
 
 
-def test_the_funnel_counts_submitted_confirmed_withdrawn(marketer, client, services, demo_form):
+def test_the_funnel_counts_views_submissions_confirmations_downloads_and_withdrawals(
+    app, marketer, client, services, demo_form, runner
+):
+    # Given four views, three submissions, two confirmations, a download and a withdrawal
+    for _ in range(4):
+        client.get("/f/sales-machine")
+    app.extensions["leadcapture.views"].flush()
     for n in range(3):
         submit(client, f"p{n}@example.com", ["newsletter", "call"])
     confirm_all(services, "p0@example.com")
     confirm_all(services, "p1@example.com")
     withdraw(services, "p1@example.com", ["newsletter"])
     with services.db.session() as session:
+        asset_request = session.scalar(
+            select(LeadRequest).where(LeadRequest.kind == ASSET, LeadRequest.state == "confirmed")
+        )
+        download = links.download(services, asset_request)
+    assert client.get(path_of(download)).status_code == 200
+    assert client.head(path_of(download)).status_code == 200  # a HEAD is no download
+    since, until = funnel.default_range()
+    with services.db.session() as session:
         form_id = session.scalar(select(Form.id))
-        rows = {r.key: r for r in funnel.funnel(session, form_id, "day")}
-        weekly = {r.key: r for r in funnel.funnel(session, form_id, "week")}
+        result = funnel.funnel(session, form_id, since, until, "day")
+        weekly = {r.key: r for r in funnel.funnel(session, form_id, since, until, "week").rows}
+    rows = {r.key: r for r in result.rows}
+    # Then each step is counted once, per purpose
+    assert result.total_views == 4
     newsletter = rows["newsletter"]
-    assert [newsletter.total(s) for s in funnel.STAGES] == [3, 2, 1]
-    assert [rows["call"].total(s) for s in funnel.STAGES] == [3, 2, 0]
-    assert [rows["asset"].total(s) for s in funnel.STAGES] == [3, 2, 0]
-    assert [weekly["newsletter"].total(s) for s in funnel.STAGES] == [3, 2, 1]
-    assert round(newsletter.rate, 2) == 0.67
-    page = marketer.get("/admin/forms/sales-machine/funnel").get_data(as_text=True)
-    assert "<svg" in page and 'role="img"' in page
-    assert "Confirmation rate: <strong>67%</strong>" in page
-    assert "Whitepaper download" in page and "Stuur mij de maandelijkse nieuwsbrief" in page
-    assert marketer.get("/admin/forms/sales-machine/funnel?period=week").status_code == 200
-    assert marketer.get("/admin/forms/sales-machine/funnel?period=year").status_code == 200  # falls back to days
+    assert [newsletter.total(s) for s in funnel.STAGES] == [3, 2, 0, 1]
+    assert [rows["call"].total(s) for s in funnel.STAGES] == [3, 2, 0, 0]
+    assert [rows["asset"].total(s) for s in funnel.STAGES] == [3, 2, 1, 0]
+    assert [weekly["newsletter"].total(s) for s in funnel.STAGES] == [3, 2, 0, 1]
+    assert round(newsletter.rate, 2) == 0.67 and result.rate("submitted") == 0.75
+    page = marketer.get(f"/admin/forms/sales-machine/funnel?since={since}&until={until}").get_data(as_text=True)
+    assert "Confirmation rate: <strong>67%</strong>" in page and "<strong>4</strong> views of the form" in page
+    assert 'id="funnel-data"' in page and "uPlot.iife.min.js" in page
+    assert "Whitepaper" in page and "Stuur mij de maandelijkse nieuwsbrief" in page
+    # And erasing a person changes no figure
+    assert runner.invoke(["people", "erase", "p1@example.com", "--yes"]).exit_code == 0
+    with services.db.session() as session:
+        after = {r.key: r for r in funnel.funnel(session, form_id, since, until, "day").rows}
+    assert [after["newsletter"].total(s) for s in funnel.STAGES] == [3, 2, 0, 1]
+    # And the scheduler's roll-up of past days keeps every figure
+    with services.db.session() as session:
+        assert funnel.roll_up(session, until + timedelta(days=1)) > 0
+        rolled = {r.key: r for r in funnel.funnel(session, form_id, since, until, "month").rows}
+    assert [rolled["asset"].total(s) for s in funnel.STAGES] == [3, 2, 1, 0]
+    for query in ("period=week", "period=month", "period=year", "since=nonsense", f"since={until}&until={since}"):
+        assert marketer.get(f"/admin/forms/sales-machine/funnel?{query}").status_code == 200
 
 
 def test_a_chosen_pdf_survives_row_buttons_and_validation_errors(marketer, client):
@@ -214,3 +243,14 @@ def test_the_editor_adds_the_phone_field_to_a_form_with_a_phone_purpose(marketer
     assert 'id="phone" name="phone"' in hosted and "(required if we may call you)" in hosted
     editor = marketer.get("/admin/forms/webinar/edit").get_data(as_text=True)
     assert re.search(r'id="field_phone" name="field_phone" value="y" checked', editor)
+
+
+def test_the_start_page_shows_the_last_weeks_per_form(app, marketer, client, services, demo_form):
+    client.get("/f/sales-machine")
+    app.extensions["leadcapture.views"].flush()
+    submit(client, "p@example.com", ["newsletter"])
+    confirm_all(services, "p@example.com")
+    page = marketer.get("/admin/").get_data(as_text=True)
+    assert "The last 7 and 30 days" in page and "Best converting form (30 days)" in page
+    assert "100.0% of its views confirmed" in page
+    assert "The last 7 and 30 days" not in signed_in(app, services, "privacy").get("/admin/").get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 
 import pytest
 
@@ -55,12 +56,16 @@ def test_funnel_and_contact_export_on_postgres(pg_app):
     confirm_all(services, "p0@example.com")
     confirm_all(services, "p1@example.com")
     withdraw(services, "p1@example.com")
+    since, until = funnel.default_range()
     with services.db.session() as session:
         for period in funnel.PERIODS:
-            rows = {r.key: r for r in funnel.funnel(session, form_id, period)}
-            assert [rows["newsletter"].total(s) for s in funnel.STAGES] == [3, 2, 1]
-            today = funnel.buckets(period)[-1]
+            rows = {r.key: r for r in funnel.funnel(session, form_id, since, until, period).rows}
+            assert [rows["newsletter"].total(s) for s in funnel.STAGES] == [3, 2, 0, 1]
+            today = funnel.bucket_of(until, period)
             assert rows["newsletter"].series["submitted"] == {today: 3}
+        assert funnel.roll_up(session, until + timedelta(days=1)) > 0  # the scheduler's sums, on PostgreSQL
+        rows = {r.key: r for r in funnel.funnel(session, form_id, since, until).rows}
+        assert [rows["newsletter"].total(s) for s in funnel.STAGES] == [3, 2, 0, 1]
     csv_text = "".join(contact_rows(services, "newsletter", "email", batch=1))
     assert csv_text.splitlines()[1].startswith("p0@example.com,P 0,")
     marketer = signed_in(pg_app, services, "marketer")
