@@ -12,6 +12,7 @@ from pathlib import Path
 from leadcapture import create_app
 from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.migrations import upgrade
+from leadcapture.models import new_public_id
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 20_000
@@ -23,7 +24,8 @@ def rows(services, start: int, stop: int, version_id: int, now: str):
     for n in range(start, stop):
         email = f"lead{n}@bench.example"
         language = "en" if n % 3 == 0 else "nl"
-        yield (n, vault.blind_index(email), vault.encrypt(email), language, now), (n, n, version_id, now)
+        person = (n, vault.blind_index(email), vault.encrypt(email), language, now, now, new_public_id())
+        yield person, (n, n, version_id, now)
 
 
 def seed(app, count: int, purpose: str = "newsletter") -> float:
@@ -44,10 +46,11 @@ def seed(app, count: int, purpose: str = "newsletter") -> float:
             people, consents = zip(*rows(services, start, min(start + CHUNK, count + 1), version_id, now), strict=True)
             if postgres:
                 with cur.copy(
-                    "COPY people (id, email_index, email_enc, language, created_at, last_activity_at) FROM STDIN"
+                    "COPY people (id, email_index, email_enc, language, created_at, last_activity_at, public_id)"
+                    " FROM STDIN"
                 ) as copy:
                     for p in people:
-                        copy.write_row((*p, p[4]))
+                        copy.write_row(p)
                 with cur.copy(
                     "COPY consents (id, person_id, purpose_key, channel, state, form_version_id, confirmed_at, "
                     "last_activity_at) FROM STDIN"
@@ -56,9 +59,9 @@ def seed(app, count: int, purpose: str = "newsletter") -> float:
                         copy.write_row((c[0], c[1], purpose, "email", "confirmed", c[2], c[3], c[3]))
             else:
                 cur.executemany(
-                    "INSERT INTO people (id, email_index, email_enc, language, created_at, last_activity_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(*p, p[4]) for p in people],
+                    "INSERT INTO people (id, email_index, email_enc, language, created_at, last_activity_at,"
+                    " public_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    people,
                 )
                 cur.executemany(
                     "INSERT INTO consents (id, person_id, purpose_key, channel, state, form_version_id, confirmed_at,"

@@ -1,13 +1,16 @@
 """Signed tokens (itsdangerous): one secret, a salt per kind, expiry checked by the verifier.
 
 The links in messages carry one of the small typed payloads below. On the wire a payload is a
-dict with one-letter keys ("r" a request, "s" a submission, "p" a person, "k" a purpose key),
-and that format never changes: tokens already in people's mailboxes must keep working.
+dict with one-letter keys ("r" a request, "s" a submission, "p" a person, "k" a purpose key).
+Rows are named by their public id (random, never reused), so a link can only ever act on the
+row it was made for. Tokens of the older format named rows by their integer id, which a new row
+can take over once the old one is deleted: they are refused as TokenRetired.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import astuple, dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -29,7 +32,7 @@ KINDS = (CONFIRM, UNSUBSCRIBE, DOWNLOAD, PREFERENCES, FORM)
 # Opt-out and preference links must keep working for as long as a message may be read.
 _NEVER_EXPIRE = {UNSUBSCRIBE, PREFERENCES}
 MAX_TOKEN_LENGTH = 1024  # ours are under 200 characters; longer ones are refused before any work
-_MAX_ID = 2**63  # ids are database integers
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # models.new_public_id: 16 random bytes, URL-safe base64
 
 
 class TokenError(Exception):
@@ -42,6 +45,10 @@ class TokenInvalid(TokenError):
 
 class TokenExpired(TokenError):
     """Signed correctly but older than its kind allows."""
+
+
+class TokenRetired(TokenError):
+    """Signed correctly, but naming rows by integer id: nothing proves it still names the same row."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class ConfirmRequest(_Payload):
     """Confirm one request (a purpose, or the whitepaper)."""
 
     kind, letters = CONFIRM, ("r",)
-    request_id: int
+    request_public_id: str
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ class ConfirmSubmission(_Payload):
     """Confirm every pending request of a submission."""
 
     kind, letters = CONFIRM, ("s",)
-    submission_id: int
+    submission_public_id: str
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class NotMe(_Payload):
     """'This wasn't me': drop a submission someone else made with this address."""
 
     kind, letters = UNSUBSCRIBE, ("s",)
-    submission_id: int
+    submission_public_id: str
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class Withdraw(_Payload):
     """Withdraw one purpose of a person, or every purpose (purpose_key None)."""
 
     kind, letters = UNSUBSCRIBE, ("p", "k")
-    person_id: int
+    person_public_id: str
     purpose_key: str | None
 
 
@@ -92,7 +99,7 @@ class Preferences(_Payload):
     """Open a person's preference centre."""
 
     kind, letters = PREFERENCES, ("p",)
-    person_id: int
+    person_public_id: str
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class Download(_Payload):
     """Download the whitepaper of a confirmed asset request."""
 
     kind, letters = DOWNLOAD, ("r",)
-    request_id: int
+    request_public_id: str
 
 
 LinkPayload = ConfirmRequest | ConfirmSubmission | NotMe | Withdraw | Preferences | Download
@@ -114,16 +121,16 @@ _PAYLOADS: dict[str, tuple[type[LinkPayload], ...]] = {
 }
 
 
-def _is_id(value: Any) -> bool:
-    return type(value) is int and 0 < value < _MAX_ID  # never a bool, a float or a string
-
-
 def parse(kind: str, data: dict[str, Any]) -> LinkPayload:
     """The typed payload of a loaded token of a link kind; TokenInvalid if it is not one we make.
 
-    A validly signed but odd payload (old code, a bug) is refused here, never met by a view.
+    A validly signed but odd payload (old code, a bug) is refused here, never met by a view;
+    one of the older format, naming a row by its integer id, is TokenRetired.
     """
-    if not all(_is_id(data[letter]) for letter in "rsp" if letter in data):
+    ids = [data[letter] for letter in "rsp" if letter in data]
+    if any(type(value) is int for value in ids):
+        raise TokenRetired(kind)
+    if not all(isinstance(value, str) and _PUBLIC_ID.fullmatch(value) for value in ids):
         raise TokenInvalid(kind)
     key = data.get("k")
     if key is not None and not isinstance(key, str):
@@ -175,7 +182,7 @@ class Tokens:
         return self.make(payload.kind, payload.wire())
 
     def read(self, kind: str, token: str) -> LinkPayload:
-        """The typed payload of a link's token of kind, or TokenInvalid / TokenExpired."""
+        """The typed payload of a link's token of kind, or TokenInvalid / TokenExpired / TokenRetired."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalid(kind)
         return parse(kind, self.load(kind, token))

@@ -28,8 +28,8 @@ def send(services: Services, request_id: int, *, attempt: Attempt = NO_JOB) -> s
             "download_days": services.settings.download_max_age // 86400,
             # The whitepaper mail is not sent under a marketing purpose: its one-click
             # unsubscribe withdraws every purpose of this person.
-            "unsubscribe_url": links.unsubscribe(services, submission.person_id, None),
-            "preferences_url": links.preferences(services, submission.person_id),
+            "unsubscribe_url": links.unsubscribe(services, submission.person, None),
+            "preferences_url": links.preferences(services, submission.person),
         }
         rendered = render("asset", submission.language, context)
         msg = compose_for(services, submission.person, rendered, unsubscribe_url=context["unsubscribe_url"])

@@ -38,7 +38,7 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
             "items": items,
             "confirm_all_url": links.confirm_submission(services, submission),
             "not_me_url": links.not_me(services, submission),
-            "preferences_url": links.preferences(services, submission.person_id),
+            "preferences_url": links.preferences(services, submission.person),
             "max_age_days": services.settings.confirm_max_age // 86400,
         }
         rendered = render("confirmation", submission.language, context)

@@ -1,5 +1,7 @@
 """Every link a message carries: the URL prefix of its page and the signed token naming its rows.
 
+A token names rows by their public id, never by their integer id (see consent/tokens.py).
+
 The pages behind them (web/public) declare their routes with these prefixes and read the same
 typed payloads (consent/tokens.py). Links are built on BASE_URL, never on a request's Host header.
 """
@@ -19,7 +21,7 @@ from leadcapture.consent.tokens import (
     Preferences,
     Withdraw,
 )
-from leadcapture.models import LeadRequest, Submission
+from leadcapture.models import LeadRequest, Person, Submission
 from leadcapture.services import Services
 
 # The URL prefix of each kind's page; web/public declares its routes with these.
@@ -32,29 +34,29 @@ def _link(services: Services, payload: LinkPayload) -> str:
 
 def confirm_request(services: Services, request: LeadRequest) -> str:
     """Confirms one request (a purpose, or the whitepaper)."""
-    return _link(services, ConfirmRequest(request.id))
+    return _link(services, ConfirmRequest(request.public_id))
 
 
 def confirm_submission(services: Services, submission: Submission) -> str:
     """Confirms every pending request of a submission (the mail's main button)."""
-    return _link(services, ConfirmSubmission(submission.id))
+    return _link(services, ConfirmSubmission(submission.public_id))
 
 
 def not_me(services: Services, submission: Submission) -> str:
     """'This wasn't me': the one-click target of a confirmation mail."""
-    return _link(services, NotMe(submission.id))
+    return _link(services, NotMe(submission.public_id))
 
 
-def unsubscribe(services: Services, person_id: int, purpose_key: str | None) -> str:
+def unsubscribe(services: Services, person: Person, purpose_key: str | None) -> str:
     """One-click withdrawal of one purpose (None: every purpose) of a person."""
-    return _link(services, Withdraw(person_id, purpose_key))
+    return _link(services, Withdraw(person.public_id, purpose_key))
 
 
-def preferences(services: Services, person_id: int) -> str:
+def preferences(services: Services, person: Person) -> str:
     """The person's preference centre."""
-    return _link(services, Preferences(person_id))
+    return _link(services, Preferences(person.public_id))
 
 
 def download(services: Services, request: LeadRequest) -> str:
     """The whitepaper of a confirmed asset request (a signed, expiring link)."""
-    return _link(services, Download(request.id))
+    return _link(services, Download(request.public_id))

@@ -57,8 +57,8 @@ class ContentRenderer:
     def message(self, person: Person, version_id: int | None) -> OutgoingMessage:
         """The complete message for person, in their language where a translation exists."""
         rendered = self._rendered(person.language, version_id)
-        unsubscribe = links.unsubscribe(self.services, person.id, self.purpose_key)
-        preferences = links.preferences(self.services, person.id)
+        unsubscribe = links.unsubscribe(self.services, person, self.purpose_key)
+        preferences = links.preferences(self.services, person)
         text = rendered.text.replace(_UNSUBSCRIBE, unsubscribe).replace(_PREFERENCES, preferences)
         html = rendered.html.replace(_UNSUBSCRIBE, str(escape(unsubscribe)))
         html = html.replace(_PREFERENCES, str(escape(preferences)))

@@ -27,14 +27,14 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
         if not gates.may_contact(session, person, consent.purpose_key):
             return None
         purpose = consent.form_version.purpose(consent.purpose_key) or {}
-        preferences_url = links.preferences(services, person.id)
+        preferences_url = links.preferences(services, person)
         context = {
             "form": consent.form_version.definition,
             "label": purpose.get("label", consent.purpose_key),
             "lapses_on": lapses_at(consent),
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",
             "preferences_url": preferences_url,
-            "unsubscribe_url": links.unsubscribe(services, person.id, consent.purpose_key),
+            "unsubscribe_url": links.unsubscribe(services, person, consent.purpose_key),
         }
         rendered = render("repermission", person.language, context)
         msg = compose_for(services, person, rendered, unsubscribe_url=context["unsubscribe_url"], auto_submitted=True)

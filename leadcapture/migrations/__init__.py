@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
 
 from leadcapture.db import Database
 
@@ -25,5 +26,22 @@ def upgrade(db: Database, revision: str = "head") -> None:
     cfg = alembic_config(db.url)
     with db.engine.connect() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        # A batch migration rebuilds a SQLite table: dropping the old one with foreign keys on
+        # would cascade to every row that references it. The pragma only takes effect outside a
+        # transaction, so it is set on the driver's connection before the migration's begins.
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            command.upgrade(cfg, revision)
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                raise RuntimeError("the migration left rows whose foreign key names no row")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()  # nothing left after the commit; ends the transaction either way
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")

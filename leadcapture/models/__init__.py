@@ -14,6 +14,7 @@ from leadcapture.models.base import (
     WITHDRAWN,
     Base,
     UTCDateTime,
+    new_public_id,
     utcnow,
 )
 from leadcapture.models.delivery import (
@@ -56,6 +57,7 @@ __all__ = [
     "ASSET",
     "PURPOSE",
     "utcnow",
+    "new_public_id",
     "UTCDateTime",
     "Base",
     "Asset",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,11 @@ ASSET, PURPOSE = "asset", "purpose"
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def new_public_id() -> str:
+    """A fresh public id: 128 random bits, URL-safe (22 characters). Links name rows by it."""
+    return secrets.token_urlsafe(16)
 
 
 class UTCDateTime(TypeDecorator):

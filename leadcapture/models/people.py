@@ -14,13 +14,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from leadcapture.models.base import PENDING, Base, utcnow
+from leadcapture.models.base import PENDING, Base, new_public_id, utcnow
 from leadcapture.models.forms import FormVersion
+
+# Links name people, submissions and requests by their public id, never by id. SQLite reuses the
+# id of a deleted row unless the table is AUTOINCREMENT; every id here outlives its row (ledger
+# events, message dedupe keys), so it is never reused (PostgreSQL's sequences never do).
+_NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
+def _public_id() -> Mapped[str]:
+    return mapped_column(String(22), index=True, unique=True, default=new_public_id)
 
 
 class Person(Base):
     __tablename__ = "people"
+    __table_args__ = _NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = _public_id()
     email_index: Mapped[str] = mapped_column(String(64), unique=True)
     email_enc: Mapped[str] = mapped_column(Text)
     name_enc: Mapped[str | None] = mapped_column(Text)
@@ -47,7 +58,9 @@ class Submission(Base):
     """One form post: what the person asked for, where and how."""
 
     __tablename__ = "submissions"
+    __table_args__ = _NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = _public_id()
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
     language: Mapped[str] = mapped_column(String(8))
@@ -81,7 +94,9 @@ class LeadRequest(Base):
     """One thing asked for in a submission: the asset, or one purpose. Confirmed by token."""
 
     __tablename__ = "requests"
+    __table_args__ = _NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = _public_id()
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # ASSET or PURPOSE
     purpose_key: Mapped[str | None] = mapped_column(String(64))
@@ -95,7 +110,7 @@ class Consent(Base):
     """The current state of one person's consent for one purpose."""
 
     __tablename__ = "consents"
-    __table_args__ = (UniqueConstraint("person_id", "purpose_key"),)
+    __table_args__ = (UniqueConstraint("person_id", "purpose_key"), _NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     purpose_key: Mapped[str] = mapped_column(String(64), index=True)

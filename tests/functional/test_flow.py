@@ -8,7 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from leadcapture.delivery import links as message_links
-from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, Submission, Suppression
+from leadcapture.models import (
+    Consent,
+    LeadRequest,
+    LedgerEvent,
+    Message,
+    Person,
+    Submission,
+    Suppression,
+    new_public_id,
+)
 from tests.support.app import BASE_URL, form_token, links, path_of, submit, text_part
 from tests.support.settings import reconfigure
 
@@ -362,15 +371,16 @@ def test_a_form_sent_faster_than_a_person_can_fill_it_is_ignored(client, worker,
 
 def test_every_link_a_message_can_carry_reaches_the_page_that_reads_it(app, services):
     # Given a link of each kind, built the way every message builds them
-    request, submission = LeadRequest(id=1), Submission(id=2)
+    request, submission = LeadRequest(public_id=new_public_id()), Submission(public_id=new_public_id())
+    person = Person(public_id=new_public_id())
     built = {
         message_links.confirm_request(services, request): "links.confirm",
         message_links.confirm_submission(services, submission): "links.confirm",
         message_links.download(services, request): "links.download",
         message_links.not_me(services, submission): "links.unsubscribe",
-        message_links.unsubscribe(services, 3, "newsletter"): "links.unsubscribe",
-        message_links.unsubscribe(services, 3, None): "links.unsubscribe",
-        message_links.preferences(services, 3): "preferences.preferences",
+        message_links.unsubscribe(services, person, "newsletter"): "links.unsubscribe",
+        message_links.unsubscribe(services, person, None): "links.unsubscribe",
+        message_links.preferences(services, person): "preferences.preferences",
     }
     # When the app routes each one
     routes = app.url_map.bind("lc.test")

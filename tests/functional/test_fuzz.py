@@ -133,7 +133,8 @@ def people(client, worker):
 @given(
     prefix=st.sampled_from(sorted(KINDS)),
     body=payload | st.builds(dict, r=st.integers(-2, 12)) | st.builds(dict, s=st.integers(-2, 5)) |
-    st.builds(dict, p=st.integers(-2, 5), k=st.sampled_from([None, "newsletter", "call", "", "nope"])),
+    st.builds(dict, p=st.integers(-2, 5), k=st.sampled_from([None, "newsletter", "call", "", "nope"])) |
+    st.builds(dict, s=st.from_regex(r"[A-Za-z0-9_-]{20,24}", fullmatch=True)),
     method=st.sampled_from(["GET", "HEAD", "POST"]),
     form=st.dictionaries(field_name, value, max_size=3),
 )  # fmt: skip

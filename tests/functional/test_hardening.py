@@ -162,7 +162,9 @@ def test_token_signatures_are_compared_in_constant_time(services, monkeypatch):
 def test_a_validly_signed_token_with_an_odd_payload_is_a_friendly_404(client, services):
     from leadcapture.consent.tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE
 
-    odd = [{"r": "1"}, {"s": [1]}, {"p": True}, {"r": 2**70}, {}, {"p": 1, "k": 5}, {"s": None}, {"r": -1}]
+    public_id = "kV3xQ9b_Tn2mWc8-LpYr0A"
+    odd = [{"r": "1"}, {"s": [1]}, {"p": True}, {"r": "A" * 70}, {}, {"p": public_id, "k": 5}, {"s": None}]
+    odd += [{"r": public_id[:-1] + "%"}, {"p": public_id[:-1]}]
     for prefix, kind in (("c", CONFIRM), ("u", UNSUBSCRIBE), ("p", PREFERENCES), ("d", DOWNLOAD)):
         for payload in odd:
             response = client.get(f"/{prefix}/{services.tokens.make(kind, payload)}")

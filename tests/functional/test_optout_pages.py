@@ -29,7 +29,7 @@ def text(response) -> str:
 
 def test_the_one_click_page_names_the_controller_and_the_purpose(client, worker, mailbox, services):
     confirmed_person(client, worker, mailbox)
-    url = message_links.unsubscribe(services, person(services).id, "newsletter")
+    url = message_links.unsubscribe(services, person(services), "newsletter")
     page = " ".join(text(client.get(path_of(url))).split())
     assert "Met deze knop stop je deze toestemming: Stuur mij de maandelijkse nieuwsbrief met salestips." in page
     assert f"Wie wij zijn: {CONTROLLER}" in page
@@ -37,14 +37,14 @@ def test_the_one_click_page_names_the_controller_and_the_purpose(client, worker,
 
 def test_the_withdraw_everything_page_says_so_and_names_the_controller(client, worker, mailbox, services):
     confirmed_person(client, worker, mailbox)
-    page = " ".join(text(client.get(path_of(message_links.unsubscribe(services, person(services).id, None)))).split())
+    page = " ".join(text(client.get(path_of(message_links.unsubscribe(services, person(services), None)))).split())
     assert "Met deze knop trek je elke toestemming in die je ons gaf." in page
     assert f"Wie wij zijn: {CONTROLLER}" in page
 
 
 def test_the_done_page_links_the_preference_centre_it_mentions(client, worker, mailbox, services):
     confirmed_person(client, worker, mailbox)
-    url = message_links.unsubscribe(services, person(services).id, "newsletter")
+    url = message_links.unsubscribe(services, person(services), "newsletter")
     done = client.post(path_of(url), data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200  # RFC 8058: no redirect
     page = done.get_data(as_text=True)
@@ -67,5 +67,5 @@ def test_the_not_me_page_names_what_was_asked_and_by_whom(client, services):
 
 def test_a_whitepaper_only_person_still_learns_who_the_opt_out_is_from(client, worker, mailbox, services):
     confirmed_person(client, worker, mailbox, purposes=())
-    page = " ".join(text(client.get(path_of(message_links.unsubscribe(services, person(services).id, None)))).split())
+    page = " ".join(text(client.get(path_of(message_links.unsubscribe(services, person(services), None)))).split())
     assert f"Wie wij zijn: {CONTROLLER}" in page

@@ -1,18 +1,24 @@
-"""What the public pages share: the visitor's trace, this page's URL, a link's token, the outbox relay."""
+"""What the public pages share: the visitor's trace, this page's URL, a link's token and the rows
+it names, the outbox relay."""
 
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from flask import request
+from sqlalchemy import select
 
 from leadcapture.consent import outbox
 from leadcapture.consent.people import Visitor
-from leadcapture.consent.tokens import LinkPayload, TokenExpired, TokenInvalid
-from leadcapture.web.context import get_services
+from leadcapture.consent.tokens import LinkPayload, TokenExpired, TokenInvalid, TokenRetired
+from leadcapture.models import LeadRequest, Person, Submission
+from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import InvalidLink
 
 log = logging.getLogger(__name__)
+
+Named = TypeVar("Named", Person, Submission, LeadRequest)
 
 
 def this_url() -> str:
@@ -30,13 +36,23 @@ def visitor(page_url: str | None = None) -> Visitor:
 
 
 def load_token(kind: str, token: str) -> LinkPayload:
-    """The typed payload of a link's token; InvalidLink (410 when expired, else 404) when it cannot be used."""
+    """The typed payload of a link's token; InvalidLink when it cannot be used (410 expired or retired, else 404)."""
     try:
         return get_services().tokens.read(kind, token)
     except TokenExpired as exc:
         raise InvalidLink("token_expired_title", "token_expired_body", 410) from exc
+    except TokenRetired as exc:
+        raise InvalidLink("link_gone_title", "token_retired_body", 410) from exc
     except TokenInvalid as exc:
         raise InvalidLink() from exc
+
+
+def by_public_id(model: type[Named], public_id: str) -> Named:
+    """The row of model a link names by its public id; InvalidLink ("no longer works") once it is gone."""
+    row = get_session().scalar(select(model).where(model.public_id == public_id))
+    if row is None:  # erased, purged, or never ours
+        raise InvalidLink("link_gone_title", "link_gone_body")
+    return row
 
 
 def relay_outbox() -> None:

@@ -25,28 +25,23 @@ from leadcapture.consent.tokens import (
 )
 from leadcapture.delivery import links
 from leadcapture.delivery.links import PREFIXES
-from leadcapture.i18n import DEFAULT_LANGUAGE, translate
+from leadcapture.i18n import translate
 from leadcapture.models import ASSET, CONFIRMED, Asset, Consent, LeadRequest, Person, Submission
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import InvalidLink
-from leadcapture.web.public.common import load_token, relay_outbox, visitor
+from leadcapture.web.public.common import by_public_id, load_token, relay_outbox, visitor
 
 bp = Blueprint("links", __name__)
 
 
 def _requests_for(payload: ConfirmRequest | ConfirmSubmission) -> tuple[Submission, list[LeadRequest]]:
     """The submission and the requests a confirm link names; InvalidLink once they are gone."""
-    session = get_session()
     if isinstance(payload, ConfirmSubmission):
-        submission = session.get(Submission, payload.submission_id)
-        requests = list(submission.requests) if submission else []
-    else:
-        request_row = session.get(LeadRequest, payload.request_id)
-        submission, requests = (request_row.submission, [request_row]) if request_row else (None, [])
-    if submission is None:
-        raise InvalidLink("token_invalid_title", "dropped")
-    return submission, requests
+        submission = by_public_id(Submission, payload.submission_public_id)
+        return submission, list(submission.requests)
+    request_row = by_public_id(LeadRequest, payload.request_public_id)
+    return request_row.submission, [request_row]
 
 
 def _describe(submission: Submission, requests: list[LeadRequest]) -> list[dict[str, Any]]:
@@ -87,7 +82,7 @@ def confirm(token: str):
         outcome=outcome,
         items=_describe(submission, requests),
         download_url=download_url,
-        preferences_url=links.preferences(services, submission.person_id),
+        preferences_url=links.preferences(services, submission.person),
     )
 
 
@@ -96,8 +91,8 @@ def download(token: str):
     """Serve the whitepaper for a confirmed asset request (a signed, expiring link)."""
     payload = load_token(DOWNLOAD, token)
     session = get_session()
-    req = session.get(LeadRequest, payload.request_id)
-    if req is None or req.kind != ASSET or req.state != CONFIRMED:
+    req = by_public_id(LeadRequest, payload.request_public_id)
+    if req.kind != ASSET or req.state != CONFIRMED:
         raise InvalidLink()
     definition = req.submission.form_version.definition
     asset = session.get(Asset, definition["asset_sha256"])
@@ -126,38 +121,32 @@ def unsubscribe(token: str):
 def _not_me(payload: NotMe, token: str):
     """'This wasn't me': the POST drops the submission someone made with this address."""
     session = get_session()
-    submission = session.get(Submission, payload.submission_id)
-    person = submission.person if submission else None
-    g.language = person.language if person else DEFAULT_LANGUAGE
+    submission = by_public_id(Submission, payload.submission_public_id)
+    g.language = submission.person.language
     if request.method != "POST":  # GET and HEAD only ever show a page
-        definition = submission.form_version.definition if submission else {}
+        definition = submission.form_version.definition
         return render_template(
             "unsubscribe.html",
             not_me=True,
-            title=definition.get("title"),
-            controller=definition.get("controller"),
+            title=definition["title"],
+            controller=definition["controller"],
             token=token,
         )
-    if submission is not None and person is not None:
-        services = get_services()
-        consent.not_me(session, services.vault, services.settings, submission, visitor=visitor())
-        session.commit()
+    services = get_services()
+    consent.not_me(session, services.vault, services.settings, submission, visitor=visitor())
+    session.commit()
     return render_template("message.html", title=translate("unsubscribed_title"), body=translate("not_me_done"))
 
 
 def _withdraw(payload: Withdraw, token: str):
     """The POST withdraws the link's purpose (every purpose if it names none)."""
     session = get_session()
-    person = session.get(Person, payload.person_id)
-    g.language = person.language if person else DEFAULT_LANGUAGE
+    person = by_public_id(Person, payload.person_public_id)
+    g.language = person.language
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
         label, controller = _withdrawal_notice(session, person, key)
         return render_template("unsubscribe.html", not_me=False, label=label, controller=controller, token=token)
-    if person is None:  # nothing left to withdraw: the answer is the same
-        return render_template(
-            "message.html", title=translate("unsubscribed_title"), body=translate("unsubscribed_body")
-        )
     services = get_services()
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     keys = [key] if key else None
@@ -168,25 +157,22 @@ def _withdraw(payload: Withdraw, token: str):
         title=translate("unsubscribed_title"),
         body=translate("unsubscribed_body"),
         more=translate("unsubscribed_more"),
-        link_url=links.preferences(services, person.id),
+        link_url=links.preferences(services, person),
         link_text=translate("preferences_link"),
     )
 
 
-def _withdrawal_notice(session: Session, person: Person | None, key: str | None) -> tuple[str | None, str | None]:
+def _withdrawal_notice(session: Session, person: Person, key: str | None) -> tuple[str | None, str | None]:
     """What a withdrawal link stops (the label the person agreed to; None: everything) and from whom (the controllers).
 
     The key itself stands in for a label nothing is left to name; None for controllers nothing names.
     """
-    if person is None:
-        return key, None
     query = select(Consent).where(Consent.person_id == person.id)
     rows = session.scalars(query.where(Consent.purpose_key == key) if key else query).all()
     versions = [row.form_version for row in rows]
     if not versions:  # only a whitepaper asked for: the forms they used name the controller
-        versions = [
-            s.form_version for s in session.scalars(select(Submission).where(Submission.person_id == person.id))
-        ]
+        submissions = session.scalars(select(Submission).where(Submission.person_id == person.id))
+        versions = [submission.form_version for submission in submissions]
     controllers = list(dict.fromkeys(version.definition["controller"] for version in versions))
     purpose = rows[0].form_version.purpose(key) if key and rows else None
     label = purpose["label"] if purpose else key

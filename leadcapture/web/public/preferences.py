@@ -24,8 +24,8 @@ from leadcapture.i18n import translate
 from leadcapture.models import CONFIRMED, EXPIRED, WITHDRAWN, Consent, Person, utcnow
 from leadcapture.privacy import rights
 from leadcapture.web.context import get_services, get_session
-from leadcapture.web.errors import InvalidLink, page
-from leadcapture.web.public.common import load_token, visitor
+from leadcapture.web.errors import page
+from leadcapture.web.public.common import by_public_id, load_token, visitor
 
 bp = Blueprint("preferences", __name__)
 
@@ -36,9 +36,7 @@ class PreferencesForm(FlaskForm):
 
 def _person(token: str) -> Person:
     """The person the link names, in their language; InvalidLink once they are gone."""
-    person = get_session().get(Person, load_token(PREFERENCES, token).person_id)
-    if person is None:  # erased, or its unconfirmed request was purged
-        raise InvalidLink("not_found_title", "preferences_gone")
+    person = by_public_id(Person, load_token(PREFERENCES, token).person_public_id)
     g.language = person.language
     return person
 

@@ -20,6 +20,7 @@ ARGS = {
     "purpose": "newsletter",
     "channel": "email",
     "fmt": "json",
+    "campaign_id": 1,
 }
 
 
@@ -240,7 +241,7 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 FORBIDDEN = {
     "marketer": {"people", "erase", "register", "users", "audit", "tokens"},
-    "privacy": {"forms", "funnel", "contacts", "users", "audit", "tokens"},
+    "privacy": {"forms", "funnel", "contacts", "leads", "campaigns", "users", "audit", "tokens"},
     "admin": set(),
 }
 

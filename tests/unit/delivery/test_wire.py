@@ -15,7 +15,7 @@ from leadcapture.delivery import content
 from leadcapture.delivery.renderer import ContentRenderer
 from leadcapture.delivery.templates import Rendered, compose
 from leadcapture.delivery.wire import OutgoingMessage, header_line, mail_address
-from leadcapture.models import ContentItem, ContentTranslation, Person
+from leadcapture.models import ContentItem, ContentTranslation, Person, new_public_id
 
 
 def build(subject="Onderwerp", text="tekst\n", html="<p>html</p>\n", **kw):
@@ -94,7 +94,9 @@ def campaign_message(services, to="lees@example.com", subject="Één tip voor de
         body_text=content.to_text(MARKDOWN),
     )
     item = ContentItem(purpose_key="newsletter", translations=[translation])
-    person = Person(id=person_id, language="nl", email_enc=services.vault.encrypt(to), email_index="-")
+    person = Person(
+        id=person_id, public_id=new_public_id(), language="nl", email_enc=services.vault.encrypt(to), email_index="-"
+    )
     renderer = ContentRenderer(services, item, "newsletter")
     renderer.load_versions(None, {None})
     return renderer.message(person, None)

@@ -37,7 +37,9 @@ def test_a_not_me_click_between_enqueue_and_send_is_honoured(client, worker, mai
     with worker.paused():
         submit(client, "victim@example.com", ["newsletter"])
         submission_id = only_submission(services)  # the job is queued, not yet sent
-        url = services.url("/u/" + services.tokens.make(UNSUBSCRIBE, {"s": submission_id}))
+        with services.db.session() as session:
+            public_id = session.get(Submission, submission_id).public_id
+        url = services.url("/u/" + services.tokens.make(UNSUBSCRIBE, {"s": public_id}))
         client.post(path_of(url), data={"List-Unsubscribe": "One-Click"})
     worker.drain()
     assert mailbox.messages() == []
