@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +25,12 @@ class Database:
         self.url = url
         self.engine: Engine = create_engine(url, **engine_options)
         if self.engine.dialect.name == "sqlite":
+            writer = _SqliteWriter()
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            event.listen(self.engine, "begin", writer.begin)
+            event.listen(self.engine, "commit", writer.end)
+            event.listen(self.engine, "rollback", writer.end)
+            event.listen(self.engine, "checkin", writer.checkin)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -49,6 +54,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN: two writers never both read, then deadlock on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _SqliteWriter:
+    """SQLite has one writer at a time: the threads of this process take turns on a lock.
+
+    Every transaction takes SQLite's write lock at BEGIN (two writers never both read, then
+    deadlock on upgrade). A thread waiting for it inside SQLite polls with sleeps of up to 100 ms;
+    waiting on this lock instead, the next thread starts the moment the last one ends. Other
+    processes (a CLI command next to `serve`) still wait inside SQLite.
+    """
+
+    WAIT = 30.0  # as long as SQLite's own busy timeout; after that SQLite decides
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def begin(self, conn: Any) -> None:
+        held = self.lock.acquire(timeout=self.WAIT)
+        conn.info["sqlite_writer"] = held
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(conn)
+            raise
+
+    def end(self, conn: Any) -> None:
+        if conn.info.pop("sqlite_writer", False):
+            self.lock.release()
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        # a connection given back without its transaction ended (never expected) frees the lock too
+        if record.info.pop("sqlite_writer", False):
+            self.lock.release()

@@ -1,4 +1,4 @@
-"""Periodic jobs: retention purge, consent expiry, re-permission mail, outbox clean-up.
+"""Periodic jobs: retention purge, consent expiry, re-permission mail, webhook retries, outbox clean-up.
 
 They run in exactly one place at a time: whoever holds the `scheduler` lease (a row in the
 `locks` table, taken with one conditional UPDATE, which works the same on SQLite and
@@ -23,9 +23,10 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from leadcapture.backoffice import funnel
-from leadcapture.consent import lifecycle, outbox
+from leadcapture.consent import ledger, lifecycle, outbox
 from leadcapture.db import Database
 from leadcapture.delivery import campaign_admin
+from leadcapture.integrations import webhooks
 from leadcapture.models import Lock, utcnow
 from leadcapture.privacy import retention
 from leadcapture.privacy.keyrotation import check_index_key
@@ -34,6 +35,7 @@ from leadcapture.services import Services
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
+SEALER = "ledger-sealer"
 
 
 def holder_id() -> str:
@@ -78,6 +80,8 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["expired"] = lifecycle.expire_lapsed(session, services.vault, now)
     with services.db.session() as session:
         report["repermission_queued"] = lifecycle.schedule_repermissions(session, now)
+    with services.db.session() as session:
+        report["webhooks_retried"] = webhooks.retry_due(session, now)
     with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
     with services.db.session() as session:
@@ -127,6 +131,44 @@ def loop(
             release(services.db, LEASE, holder)
         except Exception:  # noqa: BLE001
             log.warning("could not release the scheduler lease; it expires by itself")
+
+
+def seal_once(services: Services, holder: str, now: datetime) -> int | None:
+    """Chain every committed ledger event if this process holds the sealer lease; None when another does."""
+    ttl = timedelta(seconds=max(10 * services.settings.ledger_seal_interval, 30))
+    if not acquire(services.db, SEALER, holder, ttl, now):
+        return None
+    keyring = ledger.Keyring(services.settings.ledger_keys)
+    total = 0
+    while True:
+        with services.db.session() as session:
+            sealed = ledger.seal(session, keyring)
+        total += sealed
+        if sealed < ledger.SEAL_BATCH:
+            return total
+
+
+def start_sealer(services: Services, stop: threading.Event, clock: Callable[[], datetime] = utcnow) -> threading.Thread:
+    """Seal the ledger every LEDGER_SEAL_INTERVAL seconds in a daemon thread (where the sealer lease is)."""
+
+    def run() -> None:
+        holder = holder_id()
+        interval = services.settings.ledger_seal_interval
+        try:
+            while not stop.wait(interval):
+                try:
+                    seal_once(services, holder, clock())
+                except Exception:  # noqa: BLE001  (the database may come back; try again next time)
+                    log.exception("ledger sealing failed; retrying in %ss", interval)
+        finally:
+            try:
+                release(services.db, SEALER, holder)
+            except Exception:  # noqa: BLE001
+                log.warning("could not release the ledger sealer lease; it expires by itself")
+
+    thread = threading.Thread(target=run, name="ledger-sealer", daemon=True)
+    thread.start()
+    return thread
 
 
 def start_thread(services: Services, stop: threading.Event, relay: bool = False) -> threading.Thread:

@@ -3,7 +3,9 @@
 A job that raises (SMTP 4xx, connection errors, the database away) is retried with exponential
 backoff under the LEADCAPTURE_MAIL_RETRY_* policy (workers.middleware.bind); a permanent SMTP
 refusal is recorded on the message row and does not raise, so it is never retried. Campaign
-jobs have their own queue, so a million-recipient send never delays a confirmation.
+jobs have their own queue, so a million-recipient send never delays a confirmation; webhook jobs
+too, so a slow receiver never does. A failed webhook post does not raise: the delivery row holds
+its own backoff (integrations.webhooks), and the scheduler queues it again when it is due.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import dramatiq
 
 from leadcapture.consent import jobs
 from leadcapture.delivery import asset, campaigns, confirmation, repermission, welcome
+from leadcapture.integrations import webhooks
 from workers.middleware import current_services, run
 
-MAIL, CAMPAIGNS = "mail", "campaigns"
+MAIL, CAMPAIGNS, WEBHOOKS = "mail", "campaigns", "webhooks"
 
 
 @dramatiq.actor(actor_name=jobs.SEND_CONFIRMATION, queue_name=MAIL)
@@ -51,3 +54,22 @@ def campaign_fanout(campaign_id: int, requeue: bool = False) -> None:
 def campaign_send(campaign_id: int, first_person_id: int, last_person_id: int) -> None:
     """Send one page of a campaign, re-checking each person's consent just before sending."""
     run(campaigns.send_page, campaign_id, first_person_id, last_person_id)
+
+
+@dramatiq.actor(actor_name=jobs.WEBHOOK_EVENT, queue_name=WEBHOOKS)
+def webhook_event(
+    event_id: str,
+    event_type: str,
+    person_public_id: str | None,
+    purpose_key: str | None,
+    reason: str | None,
+    occurred_at: str,
+) -> None:
+    """Write an event's delivery to each webhook endpoint that wants it, and queue them."""
+    webhooks.fan_out(current_services(), event_id, event_type, person_public_id, purpose_key, reason, occurred_at)
+
+
+@dramatiq.actor(actor_name=jobs.DELIVER_WEBHOOK, queue_name=WEBHOOKS)
+def deliver_webhook(delivery_id: int) -> None:
+    """Post one signed event to its endpoint; a failure is logged and retried later with backoff."""
+    webhooks.deliver(current_services(), delivery_id)

@@ -19,11 +19,11 @@ from leadcapture.models import ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 
 # What each role may do. "admin" may do everything, including users and the audit log.
 PERMISSIONS: dict[str, set[str]] = {
-    "marketer": {"forms", "funnel", "contacts", "leads", "campaigns"},
+    "marketer": {"forms", "funnel", "contacts", "leads", "campaigns", "import"},
     "privacy": {"people", "erase", "register"},
     "admin": {
-        *("forms", "funnel", "contacts", "leads", "campaigns"),
-        *("people", "erase", "register", "users", "audit", "tokens"),
+        *("forms", "funnel", "contacts", "leads", "campaigns", "import"),
+        *("people", "erase", "register", "users", "audit", "tokens", "webhooks"),
     },
 }
 MIN_PASSWORD_LENGTH = 12

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 import dramatiq
 
-from leadcapture.cli import campaigns, db, forms, ledger, privacy, run, users
+from leadcapture.cli import campaigns, db, forms, ledger, privacy, run, users, webhooks
 from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
 from workers import relay
@@ -53,5 +53,6 @@ for _command in (
     privacy.scheduler_cmd,
     users.users,
     campaigns.campaigns,
+    webhooks.webhooks_cmd,
 ):
     main.add_command(_command)

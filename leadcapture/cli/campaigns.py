@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from leadcapture.cli.context import JobSystem, Runtime
+from leadcapture.cli.context import JobSystem, Runtime, relay_if_broker
 from leadcapture.consent import outbox
 from leadcapture.delivery import campaigns as campaigns_mod
 from leadcapture.delivery import content
@@ -154,7 +154,7 @@ def send(runtime: Runtime, campaign_id: int, wait: bool) -> None:
     if wait and _progress(services, campaign_id).status != DONE:
         _watch(services, runtime.jobs, campaign_id)
     else:
-        _relay_if_broker(services)
+        relay_if_broker(services)
 
 
 @campaigns.command("pause")
@@ -176,10 +176,4 @@ def resume(runtime: Runtime, campaign_id: int, wait: bool) -> None:
     if wait:
         _watch(services, runtime.jobs, campaign_id)
     else:
-        _relay_if_broker(services)
-
-
-def _relay_if_broker(services: Services) -> None:
-    """With a broker, publish the jobs now; embedded, `leadcapture serve` relays and sends them."""
-    if services.settings.broker_url:
-        outbox.relay_now(services)
+        relay_if_broker(services)

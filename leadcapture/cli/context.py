@@ -11,6 +11,7 @@ import click
 from flask import Flask
 
 from leadcapture import create_app
+from leadcapture.consent import outbox
 from leadcapture.services import Services
 from leadcapture.settings import ConfigError
 
@@ -61,6 +62,12 @@ class Runtime:
             self._app = _one_line_errors(create_app)
             self._services = self._app.extensions["leadcapture"]
         return self._app
+
+
+def relay_if_broker(services: Services) -> None:
+    """With a broker, publish the jobs just committed now; embedded, `leadcapture serve` relays and runs them."""
+    if services.settings.broker_url:
+        outbox.relay_now(services)
 
 
 def _one_line_errors(build: Callable[[], T]) -> T:

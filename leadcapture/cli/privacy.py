@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import signal
 import sys
 import threading
@@ -13,8 +14,11 @@ from sqlalchemy.orm import Session
 
 from leadcapture import scheduler
 from leadcapture.cli.context import Runtime
+from leadcapture.consent import outbox
 from leadcapture.consent.people import find_person
 from leadcapture.crypto import normalise_email
+from leadcapture.integrations import imports
+from leadcapture.integrations.csvrows import FileError
 from leadcapture.models import Person, Suppression, utcnow
 from leadcapture.privacy import records
 from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key, pending, rotate
@@ -27,7 +31,7 @@ from leadcapture.services import Services
 
 @click.group()
 def people() -> None:
-    """Data-subject rights: access, erasure, suppression."""
+    """Data-subject rights: access, erasure, suppression; import of contacts consented elsewhere."""
 
 
 def _find(session: Session, services: Services, email: str) -> Person:
@@ -95,6 +99,49 @@ def people_unsuppress(runtime: Runtime, email: str) -> None:
         reason = row.reason
         session.delete(row)
     click.echo(f"suppression of {email} lifted (was: {reason}); a new form submission now gets a confirmation")
+
+
+@people.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Report what each row would do; change nothing.")
+@click.pass_obj
+def people_import(runtime: Runtime, file, dry_run: bool) -> None:
+    """Import contacts consented elsewhere from a CSV FILE, with their provenance (see README).
+
+    Exit status: 0 every row was read, 1 some rows were invalid (the others were imported),
+    2 the file could not be read (nothing imported).
+    """
+    services = runtime.services
+    name = os.path.basename(file.name)
+    provenance = imports.Provenance(file=name, actor="command line")
+
+    def run(on_result, progress=None):
+        return imports.import_csv(
+            services.db, services.vault, file, provenance, dry_run=dry_run, on_result=on_result, progress=progress
+        )
+
+    try:
+        if dry_run:  # every row, as it would go
+            counts = run(lambda result: click.echo(str(result)))
+        else:  # a progress bar over the file's bytes; only the rows not imported are listed
+            size = os.fstat(file.fileno()).st_size if file.seekable() else 0
+            with click.progressbar(length=max(size, 1), label=f"importing {name}", file=sys.stderr) as bar:
+                counts = run(_unless_imported, bar.update)
+    except FileError as exc:
+        click.echo(f"{name}: {exc}; nothing imported", err=True)
+        sys.exit(2)
+    click.echo(("dry run, nothing changed: " if dry_run else "done: ") + imports.summary(counts))
+    if not dry_run and counts[imports.UNVERIFIED_ROW]:
+        click.echo(f"{counts[imports.UNVERIFIED_ROW]} re-permission email(s) queued for the unverified rows")
+        if services.settings.broker_url:
+            outbox.relay_now(services)
+    if counts[imports.INVALID] and not dry_run:
+        sys.exit(1)
+
+
+def _unless_imported(result: imports.Result) -> None:
+    if result.outcome not in (imports.CREATED, imports.UNVERIFIED_ROW):
+        click.echo(str(result))
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -202,11 +249,13 @@ def scheduler_cmd(runtime: Runtime, once: bool) -> None:
         click.echo(
             f"purged {purged['requests']} unconfirmed request(s), {purged['submissions']} submission(s), "
             f"{purged['people']} person(s); expired {report['expired']} consent(s); "
-            f"queued {report['repermission_queued']} re-permission email(s)"
+            f"queued {report['repermission_queued']} re-permission email(s), "
+            f"{report['webhooks_retried']} webhook retry(ies)"
         )
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"scheduler running every {services.settings.scheduler_interval}s; Ctrl-C to stop")
+    scheduler.start_sealer(services, stop)
     scheduler.loop(services, stop, relay=relay, first_delay=0.1)

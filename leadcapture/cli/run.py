@@ -19,7 +19,7 @@ from leadcapture.delivery.transports import MailError
 from leadcapture.migrations import upgrade
 from leadcapture.models import AdminUser, Form
 from leadcapture.privacy.keyrotation import IndexKeyMismatch, check_index_key
-from leadcapture.scheduler import start_thread
+from leadcapture.scheduler import start_sealer, start_thread
 from leadcapture.services import Services
 from leadcapture.settings import SERVED_URL_FILE, Settings
 
@@ -41,6 +41,7 @@ def _start_scheduler(services: Services, stop: threading.Event) -> threading.Thr
             check_index_key(session, services.vault)
     except IndexKeyMismatch as exc:
         raise click.ClickException(str(exc)) from exc
+    start_sealer(services, stop)
     return start_thread(services, stop, relay=True)
 
 
@@ -143,6 +144,7 @@ def worker(runtime: Runtime, processes: int | None, threads: int | None) -> None
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     w = runtime.jobs.start_worker(services)
     runtime.jobs.start_relay(services, stop)
+    start_sealer(services, stop)  # the ledger sealer runs in whichever process holds its lease
     click.echo(f"worker {os.getpid()} running ({threads} threads); SIGTERM or Ctrl-C to stop")
     stop.wait()
     w.stop()  # finishes the jobs in hand, hands back the prefetched ones

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -263,9 +264,39 @@ def to_toml(version: FormVersion) -> str:
     return tomli_w.dumps(definition)
 
 
+# Versions are immutable, so a process keeps the ones it has read, keyed by id and content hash
+# (an id alone could name another version in another database, as in the tests' fresh ones).
+_LIVE = select(FormVersion.id, FormVersion.content_hash).join(Form, Form.current_version_id == FormVersion.id)
+_CACHE_SIZE = 256
+_versions: dict[tuple[int, str], FormVersion] = {}
+_versions_lock = threading.Lock()
+
+
 def current_version(session: Session, slug: str) -> FormVersion | None:
-    """The live version of a form that is not archived."""
-    form = session.scalar(select(Form).where(Form.slug == slug, Form.archived_at.is_(None)))
-    if form is None or form.current_version_id is None:
+    """The live version of a form that is not archived: one small query, the version itself from this process's cache.
+
+    The version returned is detached from the session and shared by every thread: read it, never change it.
+    """
+    live = session.execute(_LIVE.where(Form.slug == slug, Form.archived_at.is_(None))).first()
+    if live is None:
         return None
-    return session.get(FormVersion, form.current_version_id)
+    key = (live.id, live.content_hash)
+    version = _versions.get(key)
+    if version is None:
+        row = session.get(FormVersion, live.id)
+        if row is None:  # deleted since the query above
+            return None
+        version = FormVersion(
+            id=row.id,
+            form_id=row.form_id,
+            number=row.number,
+            content_hash=row.content_hash,
+            definition_json=row.definition_json,
+            created_at=row.created_at,
+        )
+        version.definition  # noqa: B018  (parsed once, before other threads share it)
+        with _versions_lock:
+            if len(_versions) >= _CACHE_SIZE:
+                _versions.clear()
+            _versions[key] = version
+    return version

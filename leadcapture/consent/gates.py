@@ -13,11 +13,23 @@ from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent.people import is_suppressed
-from leadcapture.models import ASSET, CONFIRMED, PENDING, Consent, LeadRequest, Person, Submission, Suppression
+from leadcapture.models import (
+    ASSET,
+    CONFIRMED,
+    PENDING,
+    UNVERIFIED,
+    Consent,
+    LeadRequest,
+    Person,
+    Submission,
+    Suppression,
+)
 
 
 def contactable(purpose_key: Any = None, channel: Any = None) -> ColumnElement[bool]:
     """SQL over Consent (joined to its Person): consent confirmed now and the address not suppressed.
+
+    Only `confirmed` counts: an `unverified` (imported) consent reaches nobody until the person confirms it.
 
     purpose_key and channel narrow it (values or bind parameters); None means any.
     """
@@ -38,6 +50,13 @@ def may_contact(session: Session, person: Person | None, purpose_key: str, chann
         .limit(1)
     )
     return found is not None
+
+
+def may_send_repermission(session: Session, consent: Consent | None) -> bool:
+    """Send-time gate for a re-permission email: a current or unverified consent, the address not suppressed."""
+    return (
+        consent is not None and consent.state in (CONFIRMED, UNVERIFIED) and not is_suppressed(session, consent.person)
+    )
 
 
 def may_send_confirmation(session: Session, submission: Submission | None) -> bool:

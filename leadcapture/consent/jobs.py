@@ -12,5 +12,18 @@ SEND_REPERMISSION = "send_repermission"  # (repermission_id)
 SEND_WELCOME = "send_welcome"  # (person_id, purpose_key)
 CAMPAIGN_FANOUT = "campaign_fanout"  # (campaign_id, requeue)
 CAMPAIGN_SEND = "campaign_send"  # (campaign_id, first_person_id, last_person_id)
+WEBHOOK_EVENT = "webhook_event"  # (event_id, event_type, person_public_id, purpose_key, reason, occurred_at)
+DELIVER_WEBHOOK = "deliver_webhook"  # (delivery_id)
 
-NAMES = frozenset({SEND_CONFIRMATION, DELIVER_ASSET, SEND_REPERMISSION, SEND_WELCOME, CAMPAIGN_FANOUT, CAMPAIGN_SEND})
+NAMES = frozenset(
+    {
+        SEND_CONFIRMATION,
+        DELIVER_ASSET,
+        SEND_REPERMISSION,
+        SEND_WELCOME,
+        CAMPAIGN_FANOUT,
+        CAMPAIGN_SEND,
+        WEBHOOK_EVENT,
+        DELIVER_WEBHOOK,
+    }
+)

@@ -4,6 +4,9 @@ Activity that keeps a consent alive: its confirmation, a renewal, and any POST i
 preference centre. GETs never count (mail scanners follow links; showing a page changes
 nothing). A consent lapses `retention_months` (of the purpose in the version the person
 agreed to) after its last activity; a re-permission email goes out one month before.
+
+An unverified consent (imported without enough proof, never confirmed) lives one month: its
+re-permission email goes out at once, and without the person's confirmation it lapses.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from leadcapture.consent import jobs, ledger, outbox
 from leadcapture.consent.people import Visitor, is_suppressed, trace
 from leadcapture.consent.transitions import purpose_notice, set_confirmed
 from leadcapture.crypto import Vault
-from leadcapture.models import CONFIRMED, EXPIRED, Consent, Form, FormVersion, Person, Repermission
+from leadcapture.models import CONFIRMED, EXPIRED, UNVERIFIED, Consent, Form, FormVersion, Person, Repermission
 from leadcapture.settings import Settings
 
 DEFAULT_RETENTION_MONTHS = 24
 REPERMISSION_MONTHS_BEFORE = 1
+UNVERIFIED_MONTHS = 1
 
 
 def add_months(when: datetime, months: int) -> datetime:
@@ -40,9 +44,14 @@ def retention_months(consent: Consent) -> int:
     return int(purpose.get("retention_months") or DEFAULT_RETENTION_MONTHS)
 
 
+def lifetime_months(consent: Consent) -> int:
+    """Months without activity before a consent lapses; a never-confirmed (unverified) import gets one."""
+    return UNVERIFIED_MONTHS if consent.confirmed_at is None else retention_months(consent)
+
+
 def lapses_at(consent: Consent) -> datetime:
-    """When a confirmed consent lapses without further activity."""
-    return add_months(consent.last_activity_at, retention_months(consent))
+    """When a confirmed or unverified consent lapses without further activity."""
+    return add_months(consent.last_activity_at, lifetime_months(consent))
 
 
 def cycle_of(consent: Consent) -> str:
@@ -61,12 +70,13 @@ def record_activity(session: Session, person: Person, now: datetime) -> int:
 
 
 def expire_lapsed(session: Session, vault: Vault, now: datetime) -> int:
-    """Move confirmed consents past their retention to `expired`, with a ledger event each."""
+    """Move confirmed and unverified consents past their lifetime to `expired`, with a ledger event each."""
     count = 0
-    for consent in _confirmed(session, before=now):
+    for consent in _current(session, before=now):
         due = lapses_at(consent)
         if due > now:
             continue
+        reason = "unconfirmed_import" if consent.state == UNVERIFIED else "inactivity"
         consent.state = EXPIRED
         ledger.append(
             session,
@@ -76,8 +86,8 @@ def expire_lapsed(session: Session, vault: Vault, now: datetime) -> int:
             person_id=consent.person_id,
             purpose_key=consent.purpose_key,
             payload={
-                "reason": "inactivity",
-                "retention_months": retention_months(consent),
+                "reason": reason,
+                "retention_months": lifetime_months(consent),
                 "last_activity": consent.last_activity_at.isoformat(),
                 "lapsed_at": due.isoformat(),
             },
@@ -91,29 +101,40 @@ def expire_lapsed(session: Session, vault: Vault, now: datetime) -> int:
 def schedule_repermissions(session: Session, now: datetime) -> int:
     """Queue one re-permission email per consent entering its last month; return how many."""
     count = 0
-    for consent in _confirmed(session, before=add_months(now, REPERMISSION_MONTHS_BEFORE)):
+    for consent in _current(session, before=add_months(now, REPERMISSION_MONTHS_BEFORE)):
         due = lapses_at(consent)
         if not (now < due <= add_months(now, REPERMISSION_MONTHS_BEFORE)):
             continue
         if is_suppressed(session, consent.person):
             continue
-        try:
-            with session.begin_nested():
-                row = Repermission(consent_id=consent.id, cycle=cycle_of(consent), lapses_at=due, created_at=now)
-                session.add(row)
-                session.flush()
-        except IntegrityError:  # already queued in this cycle (another run, another machine)
-            continue
-        outbox.enqueue(session, jobs.SEND_REPERMISSION, row.id)
-        count += 1
+        count += queue_repermission(session, consent, now)
     return count
 
 
-def _confirmed(session: Session, *, before: datetime) -> list[Consent]:
-    """Confirmed consents whose last activity is old enough that they may be due (coarse filter)."""
-    # Retention is at least one month, so anything active within the last month is not due.
+def queue_repermission(session: Session, consent: Consent, now: datetime) -> bool:
+    """Queue the consent's re-permission email of its current cycle; False if it was queued already."""
+    try:
+        with session.begin_nested():
+            row = Repermission(
+                consent_id=consent.id, cycle=cycle_of(consent), lapses_at=lapses_at(consent), created_at=now
+            )
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # already queued in this cycle (another run, another machine)
+        return False
+    outbox.enqueue(session, jobs.SEND_REPERMISSION, row.id)
+    return True
+
+
+def _current(session: Session, *, before: datetime) -> list[Consent]:
+    """Confirmed and unverified consents whose last activity is old enough that they may be due (coarse filter)."""
+    # Every lifetime is at least one month, so anything active within the last month is not due.
     horizon = add_months(before, -1)
-    stmt = select(Consent).where(Consent.state == CONFIRMED, Consent.last_activity_at <= horizon).order_by(Consent.id)
+    stmt = (
+        select(Consent)
+        .where(Consent.state.in_((CONFIRMED, UNVERIFIED)), Consent.last_activity_at <= horizon)
+        .order_by(Consent.id)
+    )
     return list(session.scalars(stmt))
 
 
@@ -137,14 +158,14 @@ def renew(
 ) -> str:
     """Re-confirm a purpose from the preference centre with the live wording; return the event.
 
-    An active consent is `renewed`. A lapsed one is a fresh consent: a `requested` event with the
-    wording shown on the page, then `confirmed`, both with method preference_centre.
+    An active consent is `renewed`. A lapsed or unverified one is a fresh consent: a `requested`
+    event with the wording shown on the page, then `confirmed`, both with method preference_centre.
     """
     shown = {**trace(visitor, settings), **purpose_notice(version, consent.purpose_key)}
     common = {"method": "preference_centre", "person_id": consent.person_id, "purpose_key": consent.purpose_key}
     if consent.state == CONFIRMED:
         event = "renewed"
-    elif consent.state == EXPIRED:
+    elif consent.state in (EXPIRED, UNVERIFIED):
         event = "confirmed"
         ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
     else:

@@ -4,6 +4,12 @@ A relay publishes unpublished rows to the broker. If the broker is down the rows
 periodic relay (in every worker process, and in the embedded server) retries. A row that can
 never be published (an unknown job name, arguments that are not a JSON list) is marked failed
 and passed over, so it cannot hold back the jobs behind it.
+
+A session set up with `publish_on_commit` (a web request's) needs no relay: the jobs it enqueues
+are written already marked published and are published right after its commit, so a request
+is one transaction. If the broker refuses them they are marked unpublished again for the
+periodic relay; if the process dies between the commit and the publish, the periodic relay
+publishes them once OUTBOX_REDELIVER_AFTER has passed (late, never lost).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs
@@ -43,7 +49,62 @@ def enqueue(session: Session, job: str, *args: Any) -> OutboxJob:
         raise ValueError(f"unknown job {job!r}: job names are declared in leadcapture.consent.jobs")
     row = OutboxJob(actor=job, args_json=json.dumps(list(args)))
     session.add(row)
+    if _PUBLISHER in session.info:
+        session.info.setdefault(_ENQUEUED, []).append(row)
     return row
+
+
+_PUBLISHER, _ENQUEUED, _COMMITTED = "outbox.publisher", "outbox.enqueued", "outbox.committed"
+
+
+def publish_on_commit(session: Session, services: Relaying) -> None:
+    """Publish the jobs this session enqueues right after each of its commits, without a relay transaction."""
+    if services.publish is not None:
+        session.info[_PUBLISHER] = services
+
+
+@event.listens_for(Session, "before_commit")
+def _mark_published(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: its rows are committed with the transaction
+        return
+    rows = [row for row in session.info.pop(_ENQUEUED, []) if row in session]  # rolled back ones are gone
+    if rows:
+        now = utcnow()
+        for row in rows:
+            row.published_at = now  # written by the commit's flush, with the row itself
+        session.info[_COMMITTED] = rows
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    rows = session.info.pop(_COMMITTED, None)
+    if rows:
+        _publish_now(session.info[_PUBLISHER], rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_uncommitted(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_COMMITTED, None)
+
+
+def _publish_now(services: Relaying, rows: list[OutboxJob]) -> None:
+    """Publish committed rows; those the broker did not take go back to the periodic relay."""
+    publish = services.publish
+    assert publish is not None
+    for index, row in enumerate(rows):
+        try:
+            publish(row.actor, _arguments(row), row.id)
+        except Exception:  # noqa: BLE001  (the broker is down: the periodic relay publishes them later)
+            waiting = [r.id for r in rows[index:]]
+            log.warning("outbox: broker unavailable after commit; %d job(s) wait for the relay", len(waiting))
+            try:
+                with services.db.engine.begin() as conn:
+                    conn.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting)).values(published_at=None))
+            except Exception:  # noqa: BLE001  (the database is away too: republished after OUTBOX_REDELIVER_AFTER)
+                log.warning("outbox: could not mark %d job(s) unpublished", len(waiting), exc_info=True)
+            return
 
 
 def relay(

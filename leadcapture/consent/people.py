@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import events
 from leadcapture.crypto import Vault, normalise_email
 from leadcapture.models import Person, Submission, SubmissionTerm, Suppression
 from leadcapture.settings import Settings
@@ -79,6 +80,33 @@ def mailbox_index(vault: Vault, address: str) -> str:
 def is_suppressed(session: Session, person: Person) -> bool:
     """Whether the person's address is on the suppression list."""
     return session.get(Suppression, person.email_index) is not None
+
+
+# Why an address gets no mail: erased (R6.2), "this wasn't me" (lifted when the person confirms
+# a request themselves), a hard bounce or too many soft ones, a complaint ("this is spam").
+SUPPRESSION_REASONS = ("erased", "not_me", "bounced", "complaint")
+
+
+def suppress(session: Session, email_index: str, reason: str) -> bool:
+    """The one way an address goes on the suppression list; True if it was not on it before.
+
+    An address already suppressed keeps its reason (and date), except that an erasure replaces
+    any other reason: erased is the one reason no confirmation lifts. A new suppression is a
+    `suppression.added` event for the webhook endpoints that want it.
+    """
+    if reason not in SUPPRESSION_REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    row = session.get(Suppression, email_index)
+    if row is None:
+        session.add(Suppression(email_index=email_index, reason=reason))
+        session.flush()
+        if events.listening(session):
+            public_id = session.scalar(select(Person.public_id).where(Person.email_index == email_index))
+            events.emit(session, events.SUPPRESSION_ADDED, person_public_id=public_id, reason=reason)
+        return True
+    if reason == "erased":
+        row.reason = reason
+    return False
 
 
 def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, ledger, outbox, tally
@@ -19,6 +19,7 @@ from leadcapture.consent.people import (
     is_suppressed,
     mailbox_index,
     minimise_ip,
+    suppress,
     trace,
 )
 from leadcapture.crypto import Vault
@@ -65,6 +66,8 @@ def submit(
     definition = version.definition
     person = get_or_create_person(session, vault, email, definition["language"])
     now = utcnow()
+    # Decided before the INSERT, so the submission row is written once, with its answer.
+    sends = not is_suppressed(session, person) and _claim_confirmation_slot(session, vault, settings, email)
     submission = Submission(
         person_id=person.id,
         form_version_id=version.id,
@@ -74,6 +77,7 @@ def submit(
         user_agent_enc=vault.encrypt(visitor.user_agent),
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
         created_at=now,
+        sends_confirmation=sends,
     )
     index_details(vault, submission, fields)
     submission.requests.append(LeadRequest(kind=ASSET))
@@ -95,8 +99,7 @@ def submit(
                 payload=_notice(version, request, submission, visitor, settings),
                 occurred_at=now,
             )
-    if not is_suppressed(session, person) and _claim_confirmation_slot(session, vault, settings, email):
-        submission.sends_confirmation = True
+    if sends:
         outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission.id)
     return submission
 
@@ -208,34 +211,29 @@ def not_me(session: Session, vault: Vault, settings: Settings, submission: Submi
             purpose_key=key,
             payload={**trace(visitor, settings), "reason": "not_me", "submission_id": submission.id},
         )
-    if not is_suppressed(session, person):
-        session.add(Suppression(email_index=person.email_index, reason="not_me"))
+    suppress(session, person.email_index, "not_me")
     session.flush()
 
 
 def _claim_confirmation_slot(session: Session, vault: Vault, settings: Settings, email: str) -> bool:
     """Atomically take the mailbox's confirmation slot; False within the window.
 
-    Every spelling of one inbox (`+tag`, case) shares the slot. An existing window is taken by one
-    conditional UPDATE; a mailbox seen for the first time by an INSERT that only one submission wins.
+    Every spelling of one inbox (`+tag`, case) shares the slot. One upsert takes it: it inserts
+    the mailbox seen for the first time, or moves a window that has passed; a mailbox inside its
+    window (or one a concurrent submission just took) writes nothing.
     """
-    index = mailbox_index(vault, email)
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.confirmation_window)
-    taken = session.execute(
-        update(MailboxWindow)
-        .where(MailboxWindow.mailbox_index == index, MailboxWindow.last_confirmation_at < cutoff)
-        .values(last_confirmation_at=now)
-        .execution_options(synchronize_session=False)
+    upsert = _UPSERTS[session.get_bind().dialect.name](MailboxWindow)
+    stmt = upsert.values(mailbox_index=mailbox_index(vault, email), last_confirmation_at=now).on_conflict_do_update(
+        index_elements=[MailboxWindow.mailbox_index],
+        set_={"last_confirmation_at": now},
+        where=MailboxWindow.last_confirmation_at < cutoff,
     )
-    if taken.rowcount == 1:
-        return True
-    try:
-        with session.begin_nested():
-            session.execute(insert(MailboxWindow).values(mailbox_index=index, last_confirmation_at=now))
-    except IntegrityError:  # the mailbox is inside its window, or a concurrent submission just took it
-        return False
-    return True
+    return session.execute(stmt.returning(MailboxWindow.mailbox_index)).first() is not None
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def set_confirmed(consent: Consent, version: FormVersion, now: datetime) -> None:

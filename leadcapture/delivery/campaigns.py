@@ -43,7 +43,7 @@ from leadcapture.services import Services
 
 KIND = "campaign"
 PAGE = 500  # recipients per page of the fan-out, and per send job
-PAUSE_CHECK_EVERY = 50  # messages between two looks at the campaign's status
+PAUSE_CHECK_EVERY = 50  # messages between two looks at the campaign's status (a multiple of Batch.CHUNK)
 
 log = logging.getLogger(__name__)
 
@@ -250,20 +250,30 @@ def send_page(
     outcome: dict[str, list[int]] = {SENT: [], SKIPPED: [], FAILED: []}
     batch = Batch(services, KIND, key, attempt)
     try:
-        with services.db.engine.connect() as conn:  # one connection for the page, a transaction per message
-            for number, (recipient_id, person_id, person, version_id) in enumerate(rows):
-                if number and number % PAUSE_CHECK_EVERY == 0 and _status(services, campaign_id) != SENDING_CAMPAIGN:
+        with services.db.engine.connect() as conn:  # one connection for the page, a transaction per chunk
+            for start_at in range(0, len(rows), Batch.CHUNK):
+                if (
+                    start_at % PAUSE_CHECK_EVERY == 0
+                    and start_at
+                    and _status(services, campaign_id) != SENDING_CAMPAIGN
+                ):
                     break
-                if person is not None:
-                    throttle.acquire()
-                status = batch.deliver(
+                chunk = rows[start_at : start_at + Batch.CHUNK]
+                statuses = batch.deliver(  # yields each status as it is known
                     conn,
-                    f"{KIND}:{campaign_id}:{person_id}",
-                    person,
-                    lambda person=person, version_id=version_id: renderer.message(person, version_id),
+                    [
+                        (
+                            f"{KIND}:{campaign_id}:{person_id}",
+                            person,
+                            lambda person=person, version_id=version_id: renderer.message(person, version_id),
+                        )
+                        for _recipient_id, person_id, person, version_id in chunk
+                    ],
+                    throttle.acquire,
                 )
-                if status in outcome:  # busy: another job has it and will record it
-                    outcome[status].append(recipient_id)
+                for (recipient_id, *_), status in zip(chunk, statuses, strict=True):
+                    if status in outcome:  # busy: another job has it and will record it
+                        outcome[status].append(recipient_id)
     finally:
         _record(services, campaign_id, outcome, batch)
     batch.check_busy()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from leadcapture.consent import gates
 from leadcapture.delivery import links
@@ -13,13 +13,15 @@ from leadcapture.models import PENDING, PURPOSE, Submission
 from leadcapture.services import Services
 
 KIND = "confirmation"
+# What the gate and the message read, in one round trip (the requests in a second) instead of four.
+_WITH_ALL = (joinedload(Submission.person), joinedload(Submission.form_version), selectinload(Submission.requests))
 
 
 def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -> str:
     """Send a submission's confirmation email once, if it still asks for something."""
 
     def prepare(session: Session) -> Outgoing | None:
-        submission = session.get(Submission, submission_id)
+        submission = session.get(Submission, submission_id, options=_WITH_ALL)
         if not gates.may_send_confirmation(session, submission):
             return None
         version = submission.form_version

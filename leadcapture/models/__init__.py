@@ -11,6 +11,7 @@ from leadcapture.models.base import (
     EXPIRED,
     PENDING,
     PURPOSE,
+    UNVERIFIED,
     WITHDRAWN,
     Base,
     UTCDateTime,
@@ -47,6 +48,13 @@ from leadcapture.models.people import (
     SubmissionTerm,
     Suppression,
 )
+from leadcapture.models.webhooks import (
+    WEBHOOK_DELIVERED,
+    WEBHOOK_PENDING,
+    WEBHOOK_RETRYING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "PENDING",
@@ -54,6 +62,7 @@ __all__ = [
     "DROPPED",
     "WITHDRAWN",
     "EXPIRED",
+    "UNVERIFIED",
     "ASSET",
     "PURPOSE",
     "utcnow",
@@ -98,4 +107,9 @@ __all__ = [
     "ApiToken",
     "API_SCOPES",
     "UsedFormToken",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WEBHOOK_PENDING",
+    "WEBHOOK_RETRYING",
+    "WEBHOOK_DELIVERED",
 ]

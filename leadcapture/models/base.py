@@ -21,6 +21,8 @@ PENDING, CONFIRMED, DROPPED, WITHDRAWN, EXPIRED = (
     "withdrawn",
     "expired",
 )
+# An imported consent without enough proof: it gets only a re-permission mail until the person confirms.
+UNVERIFIED = "unverified"
 
 
 ASSET, PURPOSE = "asset", "purpose"

@@ -65,7 +65,11 @@ class FormVersion(Base):
 
     @property
     def definition(self) -> dict[str, Any]:
-        return json.loads(self.definition_json)
+        """The definition, parsed once per instance (a version never changes; treat it as read-only)."""
+        parsed = self.__dict__.get("_parsed")
+        if parsed is None or parsed[0] is not self.definition_json:
+            parsed = self.__dict__["_parsed"] = (self.definition_json, json.loads(self.definition_json))
+        return parsed[1]
 
     def purpose(self, key: str) -> dict[str, Any] | None:
         """The purpose with this key in this version, if any."""

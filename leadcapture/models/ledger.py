@@ -1,4 +1,4 @@
-"""The consent ledger: append-only, hash-chained events and the head of the chain."""
+"""The consent ledger: append-only events, chained in order by the sealer, and the head of the chain."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Integer,
+    SmallInteger,
     String,
     Text,
 )
@@ -16,7 +17,7 @@ from leadcapture.models.base import Base
 
 
 class LedgerHead(Base):
-    """The single row holding the chain's tip; updating it serialises appends."""
+    """The chain's tip: the last sealed event's seq and hash (made by the migration, written only by the sealer)."""
 
     __tablename__ = "ledger_head"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,10 +26,16 @@ class LedgerHead(Base):
 
 
 class LedgerEvent(Base):
-    """An append-only, hash-chained consent event. The payload may be erased; its digest stays."""
+    """An append-only consent event. The payload may be erased; its digest stays.
+
+    `id` orders events at insert; the sealer then gives each its place in the chain (`seq`, 1, 2, ...),
+    `prev_hash`, `hash` and the id of the key that chained it. Until then those are NULL.
+    """
 
     __tablename__ = "ledger_events"
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
+    recorded_at: Mapped[datetime]
     occurred_at: Mapped[datetime]
     event: Mapped[str] = mapped_column(String(16))
     method: Mapped[str] = mapped_column(String(32))
@@ -36,5 +43,7 @@ class LedgerEvent(Base):
     purpose_key: Mapped[str | None] = mapped_column(String(64))
     payload_enc: Mapped[str | None] = mapped_column(Text)
     payload_digest: Mapped[str] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    hash_version: Mapped[int | None] = mapped_column(SmallInteger)  # 1: SHA-256 (before the key), 2: HMAC-SHA256
+    key_id: Mapped[str | None] = mapped_column(String(16))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent.formdefs import asked_fields
-from leadcapture.models import Form, utcnow
+from leadcapture.models import Form, WebhookEndpoint, utcnow
 from leadcapture.settings import Settings
 
 SCHEMA = "leadcapture.art30-register/1"
@@ -87,7 +87,7 @@ def build(session: Session, settings: Settings) -> dict[str, Any]:
         "generated_at": utcnow().isoformat(timespec="seconds"),
         "controllers": controllers,
         "activities": activities,
-        "recipients": _recipients(settings),
+        "recipients": _recipients(session, settings),
         "transfers": (
             "None by the application. Check where the processors listed under recipients store data; "
             "any transfer outside the EEA needs an adequacy decision or SCCs (Art. 44-46)."
@@ -127,7 +127,7 @@ def _host(url: str) -> str:
     return parts.hostname or url
 
 
-def _recipients(settings: Settings) -> list[dict[str, str]]:
+def _recipients(session: Session, settings: Settings) -> list[dict[str, str]]:
     found = []
     if settings.mail_url:
         found.append({"name": f"mail relay {_host(settings.mail_url)}", "role": "processor: delivers our emails"})
@@ -137,6 +137,16 @@ def _recipients(settings: Settings) -> list[dict[str, str]]:
         found.append(
             {"name": f"job broker {_host(settings.broker_url)}", "role": "carries job ids only, no personal data"}
         )
+    for endpoint in session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)):
+        data = "ids, purposes and email addresses" if endpoint.personal_data else "ids and purposes, no addresses"
+        state = "" if endpoint.enabled else " (disabled)"
+        found.append(
+            {
+                "name": f"webhook endpoint {_host(endpoint.url)}{state}",
+                "role": f"receives {', '.join(endpoint.event_types)}: {data}",
+            }
+        )
+    # Receivers declared in the setting (before endpoints were managed in the admin) stay listed.
     for url in settings.crm_webhook_urls.split(","):
         if url.strip():
             found.append({"name": f"CRM webhook {_host(url.strip())}", "role": "receives consent changes"})
@@ -148,7 +158,8 @@ def _security(settings: Settings) -> list[str]:
         "email, name, company, phone, IP, user agent, submitted fields and ledger payloads are encrypted at "
         "rest with AES-256-GCM (keys from LEADCAPTURE_DATA_KEY, rotated with `leadcapture keys rotate`)",
         "addresses are looked up by a keyed HMAC-SHA256 blind index, never by plaintext",
-        "the consent ledger is append-only and SHA-256 hash-chained (`leadcapture ledger verify`)",
+        "the consent ledger is append-only and chained with HMAC-SHA256 under a key kept outside the database; "
+        "its signed head is anchored outside the system (`leadcapture ledger verify --anchor`)",
         f"IP addresses are minimised ({settings.ip_minimisation}) before storing",
         "links in emails are signed tokens; links never act on GET; forms carry CSRF tokens",
         "HTTPS with HSTS is enforced (production)"

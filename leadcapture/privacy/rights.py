@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger
 from leadcapture.consent.lifecycle import lapses_at
-from leadcapture.consent.people import mailbox_index
+from leadcapture.consent.people import mailbox_index, suppress
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     CONFIRMED,
     EXPIRED,
+    UNVERIFIED,
     Consent,
     LedgerEvent,
     MailboxWindow,
@@ -41,7 +42,7 @@ def _iso(value) -> str | None:
 def export_person(session: Session, vault: Vault, person: Person) -> dict[str, Any]:
     """Everything we hold about a person, decrypted, with every ledger event (Art. 15, 20; R4.3)."""
     events = session.scalars(
-        select(LedgerEvent).where(LedgerEvent.person_id == person.id).order_by(LedgerEvent.seq)
+        select(LedgerEvent).where(LedgerEvent.person_id == person.id).order_by(LedgerEvent.id)
     ).all()
     ledger_rows = [
         {
@@ -51,8 +52,10 @@ def export_person(session: Session, vault: Vault, person: Person) -> dict[str, A
             "collection_method": ev.method,
             "purpose": ev.purpose_key,
             "details": ledger.payload_of(vault, ev),
+            # seq, hash and prev_hash are None for the seconds until the sealer chains the event.
             "hash": ev.hash,
             "prev_hash": ev.prev_hash,
+            "key_id": ev.key_id,
         }
         for ev in events
     ]
@@ -100,9 +103,19 @@ def _consent_record(consent: Consent, events: list[LedgerEvent], vault: Vault) -
     definition = version.definition
     purpose = version.purpose(consent.purpose_key) or {}
     own = [ev for ev in events if ev.purpose_key == consent.purpose_key]
-    requested = next((ev for ev in reversed(own) if ev.event == "requested"), None)
+    # An import records where the person was asked elsewhere: it stands for the request.
+    requested = next((ev for ev in reversed(own) if ev.event == "requested" or ev.method == "import"), None)
     confirmed = next((ev for ev in reversed(own) if ev.event in ("confirmed", "renewed")), None)
     requested_payload = ledger.payload_of(vault, requested) if requested else None
+    imported = next((ev for ev in reversed(own) if ev.method == "import"), None)
+    shown = requested_payload or {}
+    if requested is not None and requested.method == "import":  # only the wording the source recorded
+        text, description = shown.get("label"), None
+    else:
+        text, description = (
+            shown.get("label") or purpose.get("label"),
+            shown.get("description") or purpose.get("description"),
+        )
     return {
         "purpose": consent.purpose_key,
         "channel": consent.channel,
@@ -111,8 +124,8 @@ def _consent_record(consent: Consent, events: list[LedgerEvent], vault: Vault) -
         "controller": definition["controller"],
         "notice": {
             # The wording as recorded in the ledger when they asked; the version's text otherwise.
-            "text": (requested_payload or {}).get("label") or purpose.get("label"),
-            "description": (requested_payload or {}).get("description") or purpose.get("description"),
+            "text": text,
+            "description": description,
             "form": definition["slug"],
             "version": version.number,
             "version_hash": version.content_hash,
@@ -122,10 +135,11 @@ def _consent_record(consent: Consent, events: list[LedgerEvent], vault: Vault) -
         "retention_months": purpose.get("retention_months"),
         "requested": _event_summary(requested, requested_payload),
         "confirmed": _event_summary(confirmed, ledger.payload_of(vault, confirmed) if confirmed else None),
+        "imported": _import_summary(imported, ledger.payload_of(vault, imported) if imported else None),
         "withdrawn_at": _iso(consent.withdrawn_at),
         "last_activity": _iso(consent.last_activity_at),
-        # When it lapses without activity (confirmed), or lapsed (expired); see lifecycle.py.
-        "lapses_at": _iso(lapses_at(consent)) if consent.state in (CONFIRMED, EXPIRED) else None,
+        # When it lapses without activity (confirmed, unverified), or lapsed (expired); see lifecycle.py.
+        "lapses_at": _iso(lapses_at(consent)) if consent.state in (CONFIRMED, EXPIRED, UNVERIFIED) else None,
     }
 
 
@@ -141,6 +155,24 @@ def _event_summary(ev: LedgerEvent | None, payload: dict[str, Any] | None) -> di
         "user_agent": payload.get("user_agent"),
         "ledger_seq": ev.seq,
     }
+
+
+def _import_summary(ev: LedgerEvent | None, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An imported consent's provenance: when it was imported, and when, where and how it was given."""
+    if ev is None:
+        return None
+    keep = (
+        "consented_at",
+        "source",
+        "lawful_basis",
+        "evidence",
+        "verified",
+        "form_version",
+        "file",
+        "line",
+        "imported_by",
+    )
+    return {"imported_at": _iso(ev.occurred_at), "ledger_seq": ev.seq, **{k: (payload or {}).get(k) for k in keep}}
 
 
 def _submission_record(submission: Submission, vault: Vault) -> dict[str, Any]:
@@ -190,7 +222,7 @@ def erase_person(
         purpose_key=None,
         payload={"erased_payloads": erased_payloads},
     )
-    session.merge(Suppression(email_index=index, reason="erased"))
+    suppress(session, index, "erased")
     session.execute(update(Message).where(Message.person_id == person_id).values(person_id=None))
     session.execute(delete(MailboxWindow).where(MailboxWindow.mailbox_index == mailbox_index(vault, address)))
     consents = session.execute(delete(Consent).where(Consent.person_id == person_id)).rowcount

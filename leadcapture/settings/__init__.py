@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key
-from leadcapture.settings.parse import ConfigError, as_bool, as_float, as_int
+from leadcapture.settings.keys import check_dkim, check_secrets, data_keys, index_key, ledger_keys
+from leadcapture.settings.parse import ConfigError, IPNetwork, as_bool, as_float, as_int, parse_networks
 
 __all__ = ["DEFAULTS", "ConfigError", "Settings", "flask_config", "is_redis_url", "load_settings"]
 
@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY_FALLBACKS": [],
     "DATA_KEY": "",
     "INDEX_KEY": "",  # empty: the blind-index key is derived from the oldest DATA_KEY
+    "LEDGER_KEY": "",  # HMAC key of the consent ledger's chain; generated under VAR_DIR in development
+    "LEDGER_KEY_FALLBACKS": [],  # retired ledger keys: they verify old events, never chain new ones
+    "LEDGER_SEAL_INTERVAL": 1.0,  # seconds between runs of the ledger sealer
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "leadcapture <noreply@localhost>",
     "LIST_UNSUBSCRIBE_MAILTO": "",  # optional address for RFC 2369 mailto unsubscribe
@@ -40,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FIELD_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "MIN_FILL_SECONDS": None,  # time trap; None: 2 in production, 0 in development (scriptable)
-    "WORKER_THREADS": 2,
+    "WORKER_THREADS": 8,  # SMTP round trips wait on the network: one connection per thread
     "OUTBOX_RELAY_INTERVAL": 2.0,
     # Abuse resistance: Flask-Limiter limits, "N per minute" strings joined by ";".
     "RATELIMIT_ENABLED": True,
@@ -67,7 +70,11 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY": "",  # PEM; or a path in DKIM_PRIVATE_KEY_FILE
     "DKIM_PRIVATE_KEY_FILE": "",
-    "CRM_WEBHOOK_URLS": "",  # comma-separated; listed as recipients in the records of processing
+    "CRM_WEBHOOK_URLS": "",  # deprecated: receivers declared here are listed in the records of processing
+    # webhooks (endpoints are managed in the admin and with `leadcapture webhooks`)
+    "WEBHOOK_ALLOW_NETWORKS": "",  # comma-separated CIDRs that endpoints may resolve to despite being private
+    "WEBHOOK_TIMEOUT": 10.0,  # s; connect and read, per attempt
+    "WEBHOOK_DISABLE_AFTER": 86_400,  # s; an endpoint failing this long is disabled
     "ADMIN_2FA": "optional",  # "required": admin accounts must sign in with an authenticator app
 }
 
@@ -90,6 +97,9 @@ class Settings:
     secret_key_fallbacks: tuple[str, ...]
     data_key: str
     index_key_text: str
+    ledger_key: str
+    ledger_key_fallbacks: tuple[str, ...]
+    ledger_seal_interval: float
     base_url: str
     base_url_configured: bool  # False: BASE_URL is the default, and the dev server may point it at itself
     mail_from: str
@@ -127,6 +137,9 @@ class Settings:
     dkim_private_key: str
     dkim_private_key_file: str
     crm_webhook_urls: str
+    webhook_allow_networks: str
+    webhook_timeout: float
+    webhook_disable_after: int
     admin_2fa: str
 
     @classmethod
@@ -153,6 +166,16 @@ class Settings:
     def index_key(self) -> bytes | None:
         """The blind-index key, or None to derive it from the oldest data key."""
         return index_key(self.index_key_text)
+
+    @property
+    def webhook_allowed_networks(self) -> list[IPNetwork]:
+        """The private networks webhook endpoints may resolve to (load_settings checked them)."""
+        return parse_networks(self.webhook_allow_networks)
+
+    @property
+    def ledger_keys(self) -> list[bytes]:
+        """The decoded ledger keys: the current one first, then the fallbacks."""
+        return ledger_keys(self.ledger_key, self.ledger_key_fallbacks)
 
     @property
     def redis_url(self) -> str:
@@ -213,9 +236,15 @@ def _values(config: dict[str, Any]) -> None:
     for key in _AT_LEAST_ONE:
         if config[key] < 1:
             raise ConfigError(f"LEADCAPTURE_{key} must be at least 1, got {config[key]}.")
-    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER"):
+    for key in ("OUTBOX_RELAY_INTERVAL", "OUTBOX_REDELIVER_AFTER", "WEBHOOK_TIMEOUT", "LEDGER_SEAL_INTERVAL"):
         if config[key] == 0:
             raise ConfigError(f"LEADCAPTURE_{key} must be a number of seconds above 0, got {config[key]}.")
+    try:
+        parse_networks(config["WEBHOOK_ALLOW_NETWORKS"])
+    except ValueError as exc:
+        raise ConfigError(
+            f"LEADCAPTURE_WEBHOOK_ALLOW_NETWORKS must be comma-separated networks like 10.0.0.0/8 ({exc})."
+        ) from exc
     if config["POW_DIFFICULTY"] > 24:
         raise ConfigError("LEADCAPTURE_POW_DIFFICULTY must be 0 (off) to 24 bits; 16 costs a browser under a second.")
     config["SEND_BURST"] = config["SEND_BURST"] or max(1, int(config["SEND_RATE"]))

@@ -19,7 +19,7 @@ _NEW = "create one with `python -c 'import secrets; print(secrets.token_urlsafe(
 def check_secrets(config: dict[str, Any]) -> None:
     """Production needs every secret given; development keeps generated ones under VAR_DIR."""
     if config["ENV"] == "production":
-        for key in ("SECRET_KEY", "DATA_KEY", "BASE_URL", "DATABASE_URL"):
+        for key in ("SECRET_KEY", "DATA_KEY", "LEDGER_KEY", "BASE_URL", "DATABASE_URL"):
             if not config.get(key):
                 raise ConfigError(
                     f"LEADCAPTURE_{key} must be set when LEADCAPTURE_ENV=production. "
@@ -36,9 +36,13 @@ def check_secrets(config: dict[str, Any]) -> None:
             config["SECRET_KEY"] = _persistent_secret(var_dir / "secret_key", 32)
         if not config["DATA_KEY"]:
             config["DATA_KEY"] = _persistent_secret(var_dir / "data_key", 32)
+        if not config["LEDGER_KEY"]:
+            config["LEDGER_KEY"] = _persistent_secret(var_dir / "ledger_key", 32)
     data_keys(config["DATA_KEY"])  # malformed keys are reported now, not at the first encryption
     index_key(config["INDEX_KEY"])
     config["SECRET_KEY_FALLBACKS"] = tuple(split(config["SECRET_KEY_FALLBACKS"]))
+    config["LEDGER_KEY_FALLBACKS"] = tuple(split(config["LEDGER_KEY_FALLBACKS"]))
+    ledger_keys(config["LEDGER_KEY"], config["LEDGER_KEY_FALLBACKS"])
 
 
 def check_dkim(config: dict[str, Any]) -> None:
@@ -80,6 +84,16 @@ def data_keys(text: str) -> list[bytes]:
     if not keys:
         raise ConfigError("LEADCAPTURE_DATA_KEY is empty.")
     return keys
+
+
+def ledger_keys(current: str, fallbacks: tuple[str, ...]) -> list[bytes]:
+    """Decode LEDGER_KEY and LEDGER_KEY_FALLBACKS (base64 32-byte keys): the current key first."""
+    wrong_size = (
+        "Each LEADCAPTURE_LEDGER_KEY (and _FALLBACKS) key must decode to 32 bytes; create one with "
+        "`python -c 'import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
+    )
+    texts = [str(current).strip(), *fallbacks]
+    return [_decode_key(text, "LEADCAPTURE_LEDGER_KEY must be base64 keys.", wrong_size) for text in texts]
 
 
 def index_key(text: str) -> bytes | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 
@@ -38,3 +39,11 @@ def as_bool(key: str, value: Any) -> bool:
     if text in {"0", "false", "no", "off", ""}:
         return False
     raise ConfigError(f"LEADCAPTURE_{key} must be true or false, got {value!r}.")
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> list[IPNetwork]:
+    """Comma-separated networks (`10.0.0.0/8, 127.0.0.1`); ValueError names a bad one."""
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]

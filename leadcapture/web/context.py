@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import outbox
 from leadcapture.services import Services
 
 
@@ -14,9 +15,11 @@ def get_services() -> Services:
 
 
 def get_session() -> Session:
-    """The session of the current request, created on first use."""
+    """The session of the current request, created on first use; jobs it enqueues are published at its commit."""
     if "db_session" not in g:
-        g.db_session = get_services().db.sessionmaker()
+        services = get_services()
+        g.db_session = services.db.sessionmaker()
+        outbox.publish_on_commit(g.db_session, services)
     return g.db_session
 
 

@@ -164,9 +164,11 @@ def test_sign_in_build_embed_submit_and_find_the_proof(page, live_server, admin_
         "/admin/forms/import",
         "/admin/contacts/",
         "/admin/people/",
+        "/admin/people/import",
         "/admin/users",
         "/admin/audit",
         "/admin/tokens",
+        "/admin/webhooks",
         "/admin/account",
         "/admin/account/2fa",
         "/admin/register",
@@ -239,3 +241,29 @@ def test_a_marketer_finds_a_lead_by_company_and_reads_the_funnel_for_a_range(pag
     expect(page.locator(".uplot").first).to_be_visible()  # the charts drew
     expect(page.get_by_text("asked for the whitepaper")).to_be_visible()
     assert_accessible(page, "funnel with a range")
+
+
+def test_import_contacts_dry_run_then_import_and_find_the_provenance(page, live_server, admin_password, tmp_path):
+    csv_file = tmp_path / "fair.csv"
+    csv_file.write_text(
+        "email;purpose;consented_at;source;lawful_basis;form_version;evidence\n"
+        "fair.visitor@example.com;newsletter;2026-06-01T10:00:00Z;Trade fair Utrecht;consent;1;badge scan 17\n"
+        "=cmd@example.com;newsletter;2026-06-01;Trade fair Utrecht;consent;;\n"
+    )
+    sign_in(page, live_server, admin_password)
+    page.get_by_role("link", name="Import contacts").click()
+    page.get_by_label("CSV file (UTF-8, up to 2 MB)").set_input_files(str(csv_file))
+    expect(page.get_by_role("checkbox", name="Dry run")).to_be_checked()
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_have_text("Nothing was changed. 2 row(s): 1 created, 1 invalid.")
+    assert_accessible(page, "import dry run report")
+    page.get_by_label("CSV file (UTF-8, up to 2 MB)").set_input_files(str(csv_file))
+    page.get_by_role("checkbox", name="Dry run").uncheck()
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("heading", name="Imported fair.csv")).to_be_visible()
+    expect(page.get_by_role("cell", name="email starts with '=': formula-like cells are refused")).to_be_visible()
+    assert_accessible(page, "import report")
+    page.get_by_role("link", name="People").click()
+    page.get_by_label("Email address").fill("fair.visitor@example.com")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_text("source Trade fair Utrecht")).to_be_visible()

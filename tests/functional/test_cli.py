@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ from tests.support.mail import free_port
 
 
 def submissions_in_var(tmp_path, count: int) -> sqlite3.Connection:
-    """A database under var/ with `count` submissions of two purposes each (two ledger events each)."""
+    """A database under var/ with `count` submissions of two purposes each (two ledger events each), sealed."""
     assert leadcapture(tmp_path, "db", "upgrade").returncode == 0
     assert leadcapture(tmp_path, "forms", "import", str(DEMO_FORM)).returncode == 0
     app = create_app({"VAR_DIR": str(tmp_path / "var"), "MIN_FILL_SECONDS": 0, "TESTING": True})
@@ -26,6 +27,8 @@ def submissions_in_var(tmp_path, count: int) -> sqlite3.Connection:
     for n in range(count):
         assert submit(client, f"p{n}@example.com", ["newsletter", "call"]).status_code == 200
     app.extensions["leadcapture"].db.dispose()
+    sealed = leadcapture(tmp_path, "ledger", "seal")
+    assert sealed.returncode == 0 and f"sealed {2 * count} event(s)" in sealed.stdout, sealed.stderr
     return sqlite3.connect(tmp_path / "var" / "leadcapture.db")
 
 
@@ -37,7 +40,10 @@ def test_ledger_verify_passes_then_fails_after_an_edit(tmp_path):
         conn.execute("UPDATE ledger_events SET purpose_key='newsletter' WHERE seq=4")
     broken = leadcapture(tmp_path, "ledger", "verify")
     assert broken.returncode == 1
-    assert "BROKEN at event 4" in broken.stderr
+    assert broken.stderr.splitlines() == [
+        "event 4: contents were changed (HMAC mismatch)",
+        "ledger BROKEN: 1 problem(s) in 6 sealed events",
+    ]
 
 
 def test_ledger_verify_names_the_event_whose_payload_has_one_flipped_bit(tmp_path):
@@ -53,8 +59,7 @@ def test_ledger_verify_names_the_event_whose_payload_has_one_flipped_bit(tmp_pat
     result = leadcapture(tmp_path, "ledger", "verify")
     # Then verify names it in one line and exits 1, without a traceback
     assert result.returncode == 1
-    assert "ledger BROKEN at event 3: payload unreadable" in result.stderr
-    assert "2 events before it are intact" in result.stderr
+    assert result.stderr.startswith("event 3: payload unreadable (ciphertext fails authentication")
     assert "Traceback" not in result.stderr
 
 
@@ -63,8 +68,53 @@ def test_ledger_verify_names_the_event_whose_time_no_longer_parses(tmp_path):
         conn.execute("UPDATE ledger_events SET occurred_at='yesterday' WHERE seq=2")
     result = leadcapture(tmp_path, "ledger", "verify")
     assert result.returncode == 1
-    assert "ledger BROKEN at event 2: " in result.stderr
+    assert result.stderr.startswith("event 2: row unreadable")
     assert "Traceback" not in result.stderr
+
+
+def test_ledger_verify_reports_the_unsealed_tail(tmp_path):
+    submissions_in_var(tmp_path, 1).close()
+    app = create_app({"VAR_DIR": str(tmp_path / "var"), "MIN_FILL_SECONDS": 0, "TESTING": True})
+    assert submit(app.test_client(), "late@example.com", ["newsletter"]).status_code == 200
+    app.extensions["leadcapture"].db.dispose()
+    result = leadcapture(tmp_path, "ledger", "verify")
+    assert result.returncode == 0
+    assert "not sealed yet: 1 event(s), the oldest" in result.stdout
+    assert "ledger OK: 2 events, chain intact" in result.stdout
+
+
+def test_an_anchor_kept_outside_proves_a_truncation(tmp_path):
+    # Given an anchor taken of 4 sealed events and kept outside the system
+    conn = submissions_in_var(tmp_path, 2)
+    anchored = leadcapture(tmp_path, "ledger", "anchor")
+    assert anchored.returncode == 0
+    kept = tmp_path / "anchor-1.json"
+    kept.write_text(anchored.stdout)
+    assert json.loads(anchored.stdout)["seq"] == 4
+    assert leadcapture(tmp_path, "ledger", "verify", "--anchor", str(kept)).returncode == 0
+    # When someone with database access deletes the last two events and moves the head back
+    with contextlib.closing(conn), conn:
+        (prev,) = conn.execute("SELECT hash FROM ledger_events WHERE seq=2").fetchone()
+        conn.execute("DELETE FROM ledger_events WHERE seq > 2")
+        conn.execute("UPDATE ledger_head SET seq=2, hash=?", (prev,))
+    # Then the chain alone looks whole, but the anchor proves the cut
+    assert leadcapture(tmp_path, "ledger", "verify").returncode == 0
+    result = leadcapture(tmp_path, "ledger", "verify", "--anchor", str(kept))
+    assert result.returncode == 1
+    assert result.stderr.startswith("event 4: anchored on ")
+    assert "no longer in the chain (truncated)" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["not json", '{"seq": 1}', ""])
+def test_a_broken_anchor_file_is_one_clear_line(tmp_path, content):
+    assert leadcapture(tmp_path, "db", "upgrade").returncode == 0
+    path = tmp_path / "anchor.json"
+    path.write_text(content)
+    result = leadcapture(tmp_path, "ledger", "verify", "--anchor", str(path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"anchor {path}: ") and len(result.stderr.splitlines()) == 1
+    missing = leadcapture(tmp_path, "ledger", "verify", "--anchor", str(tmp_path / "nope.json"))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path):

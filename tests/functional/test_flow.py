@@ -118,7 +118,7 @@ def test_confirm_page_shows_a_button_and_the_post_confirms(client, worker, mailb
     with services.db.session() as session:
         consent = session.scalar(select(Consent))
         assert (consent.purpose_key, consent.state) == ("newsletter", "confirmed")
-        events = session.scalars(select(LedgerEvent.event).order_by(LedgerEvent.seq)).all()
+        events = session.scalars(select(LedgerEvent.event).order_by(LedgerEvent.id)).all()
     assert events == ["requested", "confirmed"]
     whitepaper = mailbox.to("jan@example.com")[-1]
     assert "whitepaper" in str(whitepaper["Subject"]).lower()
@@ -259,7 +259,7 @@ def test_one_click_withdraws_the_purpose_and_sending_stops(client, worker, mailb
     with services.db.session() as session:
         assert session.scalar(select(Consent.state)) == "withdrawn"
         assert not may_send_purpose(session, session.scalar(select(Person)), "newsletter")
-        events = session.execute(select(LedgerEvent.event, LedgerEvent.method).order_by(LedgerEvent.seq)).all()
+        events = session.execute(select(LedgerEvent.event, LedgerEvent.method).order_by(LedgerEvent.id)).all()
     assert events[-1] == ("withdrawn", "one_click")
     assert [e for e, _ in events].count("withdrawn") == 1
 

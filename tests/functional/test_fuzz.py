@@ -16,9 +16,9 @@ from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import encode_multipart
 
-from leadcapture.consent import ledger
 from leadcapture.consent.tokens import CONFIRM, DOWNLOAD, PREFERENCES, UNSUBSCRIBE
 from tests.support.app import form_token, submit
+from tests.support.ledger import seal_and_verify
 
 pytestmark = pytest.mark.usefixtures("demo_form")
 
@@ -58,9 +58,9 @@ def assert_a_page(response, method: str) -> None:
 
 
 def assert_consistent(services) -> None:
+    chain = seal_and_verify(services)
+    assert chain.ok, chain.problems
     with services.db.session() as session:
-        checked, problem = ledger.verify(session, services.vault)
-        assert problem is None, str(problem)
         orphans = {
             "requests": "SELECT count(*) FROM requests r LEFT JOIN submissions s ON s.id = r.submission_id "
             "WHERE s.id IS NULL",

@@ -14,6 +14,7 @@ from leadcapture.consent.gates import may_contact as may_send_purpose
 from leadcapture.i18n import format_date
 from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, Person, Repermission, Submission
 from tests.support.app import html_part, links, path_of, submit, text_part
+from tests.support.ledger import seal_and_verify
 from tests.support.people import confirmed_person
 from tests.support.settings import reconfigure
 
@@ -48,10 +49,10 @@ def test_a_consent_lapses_after_its_retention_without_activity(client, worker, m
         person = session.scalar(select(Person))
         assert not may_send_purpose(session, person, "call")
         assert may_send_purpose(session, person, "newsletter")
-        last = session.scalar(select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(1))
+        last = session.scalar(select(LedgerEvent).order_by(LedgerEvent.id.desc()).limit(1))
         assert (last.event, last.method, last.purpose_key) == ("expired", "system", "call")
         assert ledger.payload_of(services.vault, last)["retention_months"] == 6
-        assert ledger.verify(session, services.vault)[1] is None
+    assert seal_and_verify(services).ok
     # Running again changes nothing: the job is idempotent.
     assert run(services, lifecycle.add_months(confirmed_at, 7))["expired"] == 0
 
@@ -120,13 +121,14 @@ def test_unconfirmed_requests_are_purged_after_the_retention(client, worker, mai
         assert session.scalar(select(func.count()).select_from(Person)) == 1
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
         assert session.scalar(select(func.count()).select_from(LeadRequest)) == 2
-        events = session.scalars(select(LedgerEvent).order_by(LedgerEvent.seq)).all()
+        events = session.scalars(select(LedgerEvent).order_by(LedgerEvent.id)).all()
         # The confirmed person's proof stays whole; the purged requests keep only their hashes.
         kept = {ev.person_id: [] for ev in events}
         for ev in events:
             kept[ev.person_id].append(ev.payload_enc is not None)
         assert kept[1] == [True, True] and kept[2] == [False, False]
-        assert ledger.verify(session, services.vault) == (4, None)
+    chain = seal_and_verify(services)
+    assert (chain.sealed, chain.problems) == (4, [])
     assert run(services, now + timedelta(days=32))["purged"]["requests"] == 0
 
 

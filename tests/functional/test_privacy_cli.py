@@ -25,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("demo_form")
 
 def test_people_export_prints_json_with_the_proof(client, worker, mailbox, runner):
     confirmed_person(client, worker, mailbox)
+    assert runner.invoke(["ledger", "seal"]).stdout == "sealed 4 event(s)\n"
     result = runner.invoke(["people", "export", "Jan@Example.com"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -32,7 +33,16 @@ def test_people_export_prints_json_with_the_proof(client, worker, mailbox, runne
     assert {c["purpose"] for c in data["consents"]} == {"newsletter", "call"}
     call = next(c for c in data["consents"] if c["purpose"] == "call")
     assert call["lapses_at"][:10] == lifecycle.add_months(datetime.now(UTC), 6).date().isoformat()
-    assert all(e["hash"] for e in data["ledger"])
+    assert all(e["hash"] and e["key_id"] for e in data["ledger"])
+    assert [e["seq"] for e in data["ledger"]] == [1, 2, 3, 4]
+
+
+def test_people_export_shows_events_not_sealed_yet_as_such(client, worker, mailbox, runner):
+    confirmed_person(client, worker, mailbox)
+    data = json.loads(runner.invoke(["people", "export", "jan@example.com"]).stdout)
+    assert {(e["seq"], e["hash"]) for e in data["ledger"]} == {(None, None)}
+    page = runner.invoke(["people", "export", "jan@example.com", "--format", "html"]).stdout
+    assert "ledger event not sealed yet" in page and "None" not in page
 
 
 def test_people_export_html_is_a_printable_proof_page(client, worker, mailbox, runner):
@@ -62,6 +72,7 @@ def test_people_erase_asks_then_erases_and_reports(client, worker, mailbox, runn
         assert session.scalar(select(Suppression.reason)) == "erased"
     again = runner.invoke(["people", "export", "jan@example.com"])
     assert again.exit_code == 1 and "on the suppression list (reason: erased" in again.stderr
+    assert runner.invoke(["ledger", "seal"]).exit_code == 0
     assert runner.invoke(["ledger", "verify"]).exit_code == 0
     assert runner.invoke(["people", "erase", "jan@example.com", "--yes"]).exit_code == 1
 
@@ -170,10 +181,12 @@ def test_the_commands_work_in_a_real_shell(tmp_path):
     new = base64.urlsafe_b64encode(b"r" * 32).decode()
     rotated = leadcapture(tmp_path, "keys", "rotate", env={"LEADCAPTURE_DATA_KEY": f"{new},{old}"})
     assert rotated.returncode == 0, rotated.stderr
-    assert "done: 5 value(s) re-encrypted; ledger_events 1; people 1; submissions 3" in rotated.stdout
+    assert "done: 5 value(s) re-encrypted;" in rotated.stdout
+    assert all(f"; {table}" in rotated.stdout for table in ("ledger_events 1", "people 1", "submissions 3"))
     assert "keep it in LEADCAPTURE_DATA_KEY, or pin" in rotated.stdout
     pin = leadcapture(tmp_path, "keys", "index-key").stdout.strip()
     env = {"LEADCAPTURE_DATA_KEY": new, "LEADCAPTURE_INDEX_KEY": pin.split("=", 1)[1]}
     erased = leadcapture(tmp_path, "people", "erase", "jan@example.com", "--yes", env=env)
     assert erased.returncode == 0 and "the address is suppressed" in erased.stdout
+    assert leadcapture(tmp_path, "ledger", "seal", env=env).returncode == 0
     assert leadcapture(tmp_path, "ledger", "verify", env=env).stdout.startswith("ledger OK: 2 events")

@@ -28,6 +28,7 @@ def make_config(tmp_path: Path, **overrides) -> dict:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
         "SECRET_KEY": "test-secret-key",
         "DATA_KEY": base64.urlsafe_b64encode(b"k" * 32).decode(),
+        "LEDGER_KEY": base64.urlsafe_b64encode(b"l" * 32).decode(),
         "BASE_URL": BASE_URL,
         "MAIL_FROM": "Voorbeeld B.V. <hallo@voorbeeld.nl>",
         "MIN_FILL_SECONDS": 0,

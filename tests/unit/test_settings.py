@@ -115,6 +115,37 @@ def test_production_needs_every_secret(tmp_path):
         load_settings(production(tmp_path, SECRET_KEY=""))
 
 
+def test_production_needs_a_ledger_key(tmp_path):
+    with pytest.raises(ConfigError, match="LEADCAPTURE_LEDGER_KEY must be set when LEADCAPTURE_ENV=production"):
+        load_settings(production(tmp_path, LEDGER_KEY=""))
+
+
+def test_development_generates_a_ledger_key_under_var_and_keeps_it(tmp_path):
+    first = load_settings(make_config(tmp_path, LEDGER_KEY=""))
+    again = load_settings(make_config(tmp_path, LEDGER_KEY=""))
+    assert first.ledger_keys == again.ledger_keys and len(first.ledger_keys[0]) == 32
+    assert (tmp_path / "var" / "ledger_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "given, problem",
+    [
+        ({"LEDGER_KEY": "c2hvcnQ"}, "must decode to 32 bytes"),
+        ({"LEDGER_KEY_FALLBACKS": "c2hvcnQ"}, "must decode to 32 bytes"),
+        ({"LEDGER_KEY": "not base64!"}, "LEADCAPTURE_LEDGER_KEY must be base64"),
+    ],
+)
+def test_a_ledger_key_that_is_not_32_bytes_is_refused(tmp_path, given, problem):
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(make_config(tmp_path, **given))
+
+
+def test_ledger_key_fallbacks_follow_the_current_key(tmp_path):
+    old = base64.urlsafe_b64encode(b"o" * 32).decode()
+    settings = load_settings(make_config(tmp_path, LEDGER_KEY_FALLBACKS=old))
+    assert settings.ledger_keys[1:] == [b"o" * 32]
+
+
 # --- DKIM -------------------------------------------------------------------------------------
 
 
@@ -194,3 +225,9 @@ def test_commands_link_to_the_url_the_dev_server_recorded_unless_base_url_is_giv
     assert load_settings({**without_base_url, "BASE_URL": "http://forms.test"}).base_url == "http://forms.test"
     (var / "serve_url").write_text("javascript:alert(1)\n")  # anything but an http(s) URL is ignored
     assert load_settings(without_base_url).base_url == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_the_ledger_seal_interval_must_be_some_seconds(tmp_path, value):
+    with pytest.raises(ConfigError, match="LEADCAPTURE_LEDGER_SEAL_INTERVAL"):
+        load_settings(make_config(tmp_path, LEDGER_SEAL_INTERVAL=value))

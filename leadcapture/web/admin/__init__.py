@@ -5,7 +5,18 @@ the rules every view follows are in auth; each section's views are a module of t
 imported here so their routes register.
 """
 
-from leadcapture.web.admin import account, campaigns, forms, funnel, leads, people, records, staff  # noqa: F401  (their routes register on bp)
+from leadcapture.web.admin import (  # noqa: F401  (their routes register on bp)
+    account,
+    campaigns,
+    forms,
+    funnel,
+    imports,
+    leads,
+    people,
+    records,
+    staff,
+    webhooks,
+)
 from leadcapture.web.admin.auth import bp
 
 __all__ = ["bp"]

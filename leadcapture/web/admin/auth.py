@@ -154,11 +154,16 @@ def admin_error(exc: HTTPException):
     return render_template("admin/error.html", status=exc.code, message=message), exc.code
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local admin paths: never redirect to another site after login."""
+def _local(target: str | None) -> str | None:
+    """`target` if it is a local admin path, else None: never send anyone to another site."""
     if target and target.startswith("/admin/") and not urlsplit(target).netloc and "\\" not in target:
         return target
-    return url_for("admin.index")
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after signing in: a local admin path, or the start page."""
+    return _local(target) or url_for("admin.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -185,7 +190,7 @@ def login():
             session["pending_uid"], session["pending_epoch"] = user.id, user.session_epoch
             session["pending_since"] = utcnow().timestamp()
             db.commit()
-            return redirect(url_for("admin.login_code", next=request.args.get("next")))
+            return redirect(url_for("admin.login_code", next=_local(request.args.get("next"))))
         else:
             return _sign_in(user, ip)
     status = 401 if error else 200
@@ -221,7 +226,7 @@ def login_code():
     if user is None:
         session.clear()
         flash("Sign in with your email and password first.", "error")
-        return redirect(url_for("admin.login", next=request.args.get("next")))
+        return redirect(url_for("admin.login", next=_local(request.args.get("next"))))
     error = None
     if request.method == "POST":
         db, client = get_session(), client_key()

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from leadcapture.consent import outbox
 from leadcapture.delivery import campaign_admin, content
 from leadcapture.delivery import campaigns as campaigns_mod
 from leadcapture.delivery.renderer import ContentRenderer
@@ -157,8 +156,7 @@ def campaign_action(campaign_id: int):
         flash(str(exc), "error")
         return redirect(url_for("admin.campaign", campaign_id=campaign_id))
     audit(f"campaign.{action}", f"campaign {campaign_id}")
-    session.commit()
-    outbox.relay_now(get_services())  # the fan-out job goes to the workers now
+    session.commit()  # the fan-out job goes to the workers at this commit
     flash(message)
     return redirect(url_for("admin.campaign", campaign_id=campaign_id))
 

@@ -1,5 +1,4 @@
-"""What the public pages share: the visitor's trace, this page's URL, a link's token and the rows
-it names, the outbox relay."""
+"""What the public pages share: the visitor's trace, this page's URL, a link's token and the rows it names."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from typing import TypeVar
 from flask import request
 from sqlalchemy import select
 
-from leadcapture.consent import outbox
 from leadcapture.consent.people import Visitor
 from leadcapture.consent.tokens import LinkPayload, TokenExpired, TokenInvalid, TokenRetired
 from leadcapture.models import LeadRequest, Person, Submission
@@ -53,8 +51,3 @@ def by_public_id(model: type[Named], public_id: str) -> Named:
     if row is None:  # erased, purged, or never ours
         raise InvalidLink("link_gone_title", "link_gone_body")
     return row
-
-
-def relay_outbox() -> None:
-    """Publish the jobs just committed; if the broker is down they wait for the periodic relay."""
-    outbox.relay_now(get_services())

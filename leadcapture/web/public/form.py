@@ -21,7 +21,7 @@ from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import page
-from leadcapture.web.public.common import relay_outbox, this_url, visitor
+from leadcapture.web.public.common import this_url, visitor
 
 bp = Blueprint("form", __name__)
 
@@ -104,7 +104,6 @@ def form(slug: str):
         )
         session.commit()
         ratelimit.mark_stored()
-        relay_outbox()
     # Bots get the same answer as people; so does every address, whatever its state.
     return render_template("check_mail.html", definition=definition, embedded=embedded)
 

@@ -30,7 +30,7 @@ from leadcapture.models import ASSET, CONFIRMED, Asset, Consent, LeadRequest, Pe
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import InvalidLink
-from leadcapture.web.public.common import by_public_id, load_token, relay_outbox, visitor
+from leadcapture.web.public.common import by_public_id, load_token, visitor
 
 bp = Blueprint("links", __name__)
 
@@ -73,7 +73,6 @@ def confirm(token: str):
         session, services.vault, services.settings, requests, method="confirm_page", visitor=visitor()
     )
     session.commit()
-    relay_outbox()
     asset_request = next((r for r in requests if r.kind == ASSET and r.state == CONFIRMED), None)
     download_url = links.download(services, asset_request) if asset_request else None
     return render_template(

@@ -2,6 +2,7 @@
 
 Each purpose with its state and since when; withdraw one or all; re-confirm a lapsed one with
 the wording of the form's live version (shown before the button); renew one about to lapse;
+confirm an unverified import (the re-permission email sends people here);
 "forget me" behind a confirmation page. GET only shows pages; every POST carries Flask-WTF's
 session CSRF token and counts as activity for the consents the person keeps.
 """
@@ -21,7 +22,7 @@ from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import PREFERENCES
 from leadcapture.delivery.links import PREFIXES
 from leadcapture.i18n import translate
-from leadcapture.models import CONFIRMED, EXPIRED, WITHDRAWN, Consent, Person, utcnow
+from leadcapture.models import CONFIRMED, EXPIRED, UNVERIFIED, WITHDRAWN, Consent, Person, utcnow
 from leadcapture.privacy import rights
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import page
@@ -77,7 +78,7 @@ def _act(session: Session, person: Person) -> str | None:
             select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == request.form["renew"])
         )
         version = lifecycle.live_version(session, row) if row is not None else None
-        if row is None or version is None or row.state not in (CONFIRMED, EXPIRED):
+        if row is None or version is None or row.state not in (CONFIRMED, EXPIRED, UNVERIFIED):
             return None
         event = lifecycle.renew(session, services.vault, services.settings, row, version, visitor=visitor(), now=now)
         done = "reconfirmed" if event == "confirmed" else "renewed"
@@ -98,7 +99,7 @@ def _row(session: Session, c: Consent, now: datetime) -> dict[str, Any]:
         "lapses": None,
         "offer": None,
     }
-    if c.state == CONFIRMED:
+    if c.state in (CONFIRMED, UNVERIFIED):
         row["lapses"] = lifecycle.lapses_at(c)
         # Offer "keep it" in the last month, where the re-permission email sends people.
         renewable = row["lapses"] <= lifecycle.add_months(now, lifecycle.REPERMISSION_MONTHS_BEFORE)

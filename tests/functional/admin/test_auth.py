@@ -19,6 +19,8 @@ ARGS = {
     "person_id": 1,
     "purpose": "newsletter",
     "channel": "email",
+    "endpoint_id": 1,
+    "delivery_id": 1,
     "fmt": "json",
     "campaign_id": 1,
 }
@@ -240,8 +242,8 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 
 FORBIDDEN = {
-    "marketer": {"people", "erase", "register", "users", "audit", "tokens"},
-    "privacy": {"forms", "funnel", "contacts", "leads", "campaigns", "users", "audit", "tokens"},
+    "marketer": {"people", "erase", "register", "users", "audit", "tokens", "webhooks"},
+    "privacy": {"forms", "funnel", "contacts", "leads", "campaigns", "import", "users", "audit", "tokens", "webhooks"},
     "admin": set(),
 }
 

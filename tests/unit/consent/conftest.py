@@ -133,12 +133,12 @@ class Consents:
     def events(self) -> list[tuple[str, str, str | None]]:
         """The ledger in order: (event, method, purpose key)."""
         with self.services.db.session() as session:
-            rows = session.scalars(select(LedgerEvent).order_by(LedgerEvent.seq))
+            rows = session.scalars(select(LedgerEvent).order_by(LedgerEvent.id))
             return [(row.event, row.method, row.purpose_key) for row in rows]
 
     def payloads(self, event: str) -> list[dict]:
         with self.services.db.session() as session:
-            rows = session.scalars(select(LedgerEvent).where(LedgerEvent.event == event).order_by(LedgerEvent.seq))
+            rows = session.scalars(select(LedgerEvent).where(LedgerEvent.event == event).order_by(LedgerEvent.id))
             return [json.loads(self.services.vault.decrypt(row.payload_enc)) for row in rows]
 
     def jobs(self) -> list[tuple[str, list]]:

@@ -209,3 +209,12 @@ def test_a_version_stored_before_the_rule_still_shows_the_phone_field():
     stored = {"fields": ["name"], "purposes": [{"key": "call", "label": "Bel mij", "channel": "phone"}]}
     assert asked_fields(stored) == ["name", "phone"]
     assert phone_purpose_keys(stored) == {"call"}
+
+
+def test_the_form_page_shows_a_newly_imported_version_at_once(runner, client, tmp_path):
+    # Given a form whose live version this process has read (and keeps)
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path))])
+    assert "met salestips." in client.get("/f/sales-machine").get_data(as_text=True)
+    # When a new wording is imported, the next request shows it
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path, {"met salestips.": "met de beste salestips."}))])
+    assert "met de beste salestips." in client.get("/f/sales-machine").get_data(as_text=True)

@@ -87,3 +87,27 @@ def test_only_declared_job_names_can_be_enqueued(services):
         outbox.enqueue(session, "send_confirmaton", 1)
     with services.db.session() as session:
         assert session.scalars(select(OutboxJob)).all() == []
+
+
+def test_a_submission_publishes_its_job_at_commit_without_a_relay(services, client, monkeypatch):
+    published = []
+    monkeypatch.setattr(services, "publish", lambda job, args, outbox_id: published.append((job, outbox_id)))
+    monkeypatch.setattr(outbox, "relay", None)  # no relay run may be needed
+    assert submit(client, "jan@example.com").status_code == 200
+    with services.db.session() as session:
+        job = session.scalars(select(OutboxJob)).one()
+    assert published == [(jobs.SEND_CONFIRMATION, job.id)] and job.published_at is not None
+
+
+def test_a_submission_while_the_broker_is_down_is_kept_and_its_job_waits_for_the_relay(services, client, monkeypatch):
+    def broker_down(job, args, outbox_id):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(services, "publish", broker_down)
+    assert submit(client, "jan@example.com").status_code == 200
+    with services.db.session() as session:
+        job = session.scalars(select(OutboxJob)).one()
+    assert job.published_at is None  # the periodic relay publishes it
+    published = []
+    outbox.relay(services.db.sessionmaker, lambda job, args, outbox_id: published.append(outbox_id))
+    assert published == [job.id]

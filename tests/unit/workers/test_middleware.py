@@ -40,7 +40,7 @@ def test_every_queue_retries_under_the_settings_policy(app):
     assert (retries.max_retries, retries.min_backoff, retries.max_backoff) == (3, 100, 2000)
     broker = dramatiq.get_broker()
     actors = [broker.get_actor(name) for name in broker.get_declared_actors()]
-    assert {actor.queue_name for actor in actors} == {"mail", "campaigns"}
+    assert {actor.queue_name for actor in actors} == {"mail", "campaigns", "webhooks"}
     for actor in actors:
         assert not {"max_retries", "min_backoff", "max_backoff"} & set(actor.options), actor.actor_name
 
