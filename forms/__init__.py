@@ -9,6 +9,7 @@ import time
 import unicodedata
 from typing import Any
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -17,10 +18,14 @@ from wtforms.csrf.core import CSRF
 from wtforms.validators import Optional
 
 from forms import pow as proof_of_work
+from leadcapture.consent.formdefs import asked_fields, phone_purpose_keys
 from leadcapture.consent.tokens import FORM, TokenError
 from leadcapture.i18n import translate
 
 HONEYPOT = "website"
+PHONE_CHARACTERS = frozenset("0123456789+ -()./")
+# Where a number without a country code is taken to be; an English form asks for the code.
+PHONE_REGIONS = {"nl": "NL"}
 
 
 def _services():
@@ -75,6 +80,26 @@ def valid_email(_form: Any, field: Any) -> None:
     field.data = info.normalized
 
 
+def valid_phone(region: str | None):
+    """Digits with +, spaces and the usual separators, a real number (phonenumbers); stored in international format."""
+
+    def check(_form: Any, field: Any) -> None:
+        value = (field.data or "").strip()
+        if not value:
+            return
+        if not set(value) <= PHONE_CHARACTERS:
+            raise ValidationError(translate("invalid_phone"))
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException as exc:
+            raise ValidationError(translate("invalid_phone")) from exc
+        if not phonenumbers.is_valid_number(number):
+            raise ValidationError(translate("invalid_phone"))
+        field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    return check
+
+
 class LeadForm(FlaskForm):
     """The fields every form has; build_form_class adds the configured ones."""
 
@@ -86,6 +111,16 @@ class LeadForm(FlaskForm):
     website = StringField()  # honeypot: hidden from people, filled by bots
     pow = HiddenField()  # the proof-of-work nonce, when the deployment asks for one
     shown_at: int = 0
+    phone_purposes: frozenset[str] = frozenset()  # ticking one of these needs a phone number
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The fields' own checks, and a phone number whenever a purpose by phone is ticked."""
+        valid = super().validate(extra_validators)
+        if "phone" in self and not self.phone.errors and not (self.phone.data or "").strip():
+            if self.phone_purposes & set(self.purpose_keys()):
+                self.phone.errors = [translate("phone_needed")]
+                return False
+        return valid
 
     def purpose_keys(self) -> list[str]:
         """The keys of the purposes the visitor ticked."""
@@ -117,9 +152,12 @@ class LeadForm(FlaskForm):
 
 def build_form_class(definition: dict[str, Any], limit: int) -> type[LeadForm]:
     """A LeadForm subclass with the definition's optional fields and one box per purpose."""
-    attrs: dict[str, Any] = {}
-    for name in definition["fields"]:
-        attrs[name] = StringField(validators=[Optional(), max_length(limit), no_control_characters])
+    attrs: dict[str, Any] = {"phone_purposes": phone_purpose_keys(definition)}
+    for name in asked_fields(definition):
+        checks = [Optional(), max_length(limit), no_control_characters]
+        if name == "phone":
+            checks.append(valid_phone(PHONE_REGIONS.get(definition["language"])))
+        attrs[name] = StringField(validators=checks)
     for purpose in definition["purposes"]:
         # default=False and the template never writes `checked`: boxes are always unticked.
         attrs[f"purpose_{purpose['key']}"] = BooleanField(default=False)

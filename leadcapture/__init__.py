@@ -15,7 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     the CLI do) never loads the web layer.
     """
     from leadcapture.backoffice.funnel import ViewCounter
-    from leadcapture.i18n import translate
+    from leadcapture.i18n import format_date, translate
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
     from leadcapture.web.context import close_session
@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadcapture.views"] = ViewCounter(services.db)
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
+    app.jinja_env.filters["local_date"] = format_date
 
     for blueprint in public.BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+from babel.dates import format_date as babel_format_date
 from flask import g
 
 DEFAULT_LANGUAGE = "nl"
+# The locale of each language's dates: British English writes the day first, as the EU reader does.
+DATE_LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
@@ -33,6 +38,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "errors_title": "Please check the form",
         "form_already_sent": "This form was already sent from this page. Check your details and send it again.",
         "invalid_email": "Enter a valid email address, like name@example.com.",
+        "phone_for_calls": "required if we may call you",
+        "phone_needed": "Enter your phone number: you ticked that we may call you.",
+        "invalid_phone": "Enter a valid phone number with its country code, like +31 20 123 4567.",
         "too_long": "This is too long (at most {max} characters).",
         "invalid_chars": "This field contains characters that are not allowed.",
         "invalid_purpose": "An option was chosen that this form does not offer.",
@@ -51,12 +59,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "request_again": "Request again",
         "unsubscribe_title": "Unsubscribe",
         "unsubscribe_from": "Stop receiving: {label}",
+        "unsubscribe_what": "With this button you stop this permission:",
+        "unsubscribe_everything": "With this button you withdraw every permission you gave us.",
+        "unsubscribed_more": "Want to change your other choices?",
         "unsubscribe_button": "Unsubscribe",
         "not_me_title": "Not requested by you?",
-        "not_me_body": "If you did not ask for this, press the button. We cancel the request and will not email this address again.",
+        "not_me_from": "Someone asked for “{title}” with this email address.",
+        "not_me_body": "If you did not ask for this, click the button. We cancel the request and will not email this address again.",
         "not_me_button": "This wasn't me: cancel and block",
         "unsubscribed_title": "You are unsubscribed",
-        "unsubscribed_body": "Done. You will no longer receive this. You can change all your choices in the preference centre.",
+        "unsubscribed_body": "Done. You will no longer receive this.",
         "not_me_done": "Done. The request is cancelled and we will not email this address again.",
         "preferences_title": "Your preferences",
         "preferences_intro": "What you gave us permission for, and what else the forms you used offer. Changes take effect at once.",
@@ -83,6 +95,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "server_error_body": "We could not process this right now. Nothing was lost; please try again in a moment.",
         "preferences_link": "Manage your preferences",
         # issue 7: embedding and abuse resistance
+        "embed_not_allowed": "This form cannot be shown on {origin}: add the site to the form's allowed_origins (form {slug}).",
         "pow_failed": "Your browser could not complete the anti-spam check. Please try again (JavaScript must be on).",
         "pow_working": "One moment, we are checking your browser…",
         "pow_needs_js": "This form needs JavaScript for its anti-spam check.",
@@ -90,7 +103,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- issue 5: preference centre, forget me ---
         "link_gone_body": "We hold no data for this link any more: it was erased or expired.",
         "since": "since {date}",
-        "lapses_on": "ends on {date} unless you use it",
+        "lapses_on": "ends on {date} unless you renew it",
         "current_wording": "Current wording:",
         "renew_button": "Keep this",
         "reconfirm_button": "Yes, again",
@@ -150,6 +163,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "errors_title": "Controleer het formulier",
         "form_already_sent": "Dit formulier is vanaf deze pagina al verstuurd. Controleer je gegevens en verstuur het opnieuw.",
         "invalid_email": "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.",
+        "phone_for_calls": "verplicht als we je mogen bellen",
+        "phone_needed": "Vul je telefoonnummer in: je hebt aangevinkt dat we je mogen bellen.",
+        "invalid_phone": "Vul een geldig telefoonnummer in, zoals 030 123 4567 of +31 30 123 4567.",
         "too_long": "Dit is te lang (hooguit {max} tekens).",
         "invalid_chars": "Dit veld bevat tekens die niet zijn toegestaan.",
         "invalid_purpose": "Er is een keuze gemaakt die dit formulier niet aanbiedt.",
@@ -168,12 +184,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "request_again": "Opnieuw aanvragen",
         "unsubscribe_title": "Afmelden",
         "unsubscribe_from": "Niet meer ontvangen: {label}",
+        "unsubscribe_what": "Met deze knop stop je deze toestemming:",
+        "unsubscribe_everything": "Met deze knop trek je elke toestemming in die je ons gaf.",
+        "unsubscribed_more": "Wil je je andere keuzes aanpassen?",
         "unsubscribe_button": "Afmelden",
         "not_me_title": "Niet door jou aangevraagd?",
-        "not_me_body": "Heb je dit niet aangevraagd? Druk op de knop. We annuleren de aanvraag en mailen dit adres niet meer.",
+        "not_me_from": "Met dit e-mailadres is “{title}” aangevraagd.",
+        "not_me_body": "Heb je dit niet aangevraagd? Klik op de knop. We annuleren de aanvraag en mailen dit adres niet meer.",
         "not_me_button": "Dit was ik niet: annuleren en blokkeren",
         "unsubscribed_title": "Je bent afgemeld",
-        "unsubscribed_body": "Klaar. Je ontvangt dit niet meer. In het voorkeurencentrum kun je al je keuzes aanpassen.",
+        "unsubscribed_body": "Klaar. Je ontvangt dit niet meer.",
         "not_me_done": "Klaar. De aanvraag is geannuleerd en we mailen dit adres niet meer.",
         "preferences_title": "Je voorkeuren",
         "preferences_intro": "Waarvoor je ons toestemming gaf, en wat de formulieren die je gebruikte nog meer aanbieden. Wijzigingen werken meteen.",
@@ -200,6 +220,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "server_error_body": "We konden dit nu niet verwerken. Er is niets verloren gegaan; probeer het zo nog eens.",
         "preferences_link": "Beheer je voorkeuren",
         # issue 7: embedding and abuse resistance
+        "embed_not_allowed": "Dit formulier kan niet op {origin} worden getoond: voeg de site toe aan allowed_origins van het formulier ({slug}).",
         "pow_failed": "Je browser kon de anti-spamcontrole niet afronden. Probeer het opnieuw (JavaScript moet aan staan).",
         "pow_working": "Een moment, we controleren je browser…",
         "pow_needs_js": "Dit formulier heeft JavaScript nodig voor de anti-spamcontrole.",
@@ -207,7 +228,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- issue 5: preference centre, forget me ---
         "link_gone_body": "Bij deze link bewaren we geen gegevens meer: ze zijn verwijderd of verlopen.",
         "since": "sinds {date}",
-        "lapses_on": "vervalt op {date} als je het niet gebruikt",
+        "lapses_on": "vervalt op {date}, tenzij je die verlengt",
         "current_wording": "Huidige tekst:",
         "renew_button": "Houden",
         "reconfirm_button": "Ja, opnieuw",
@@ -249,3 +270,13 @@ def translate(key: str, language: str | None = None, **values: object) -> str:
     lang = language or g.get("language") or DEFAULT_LANGUAGE
     text = MESSAGES.get(lang, MESSAGES[DEFAULT_LANGUAGE]).get(key) or MESSAGES["en"][key]
     return text.format(**values) if values else text
+
+
+def format_date(value: date | datetime, language: str | None = None) -> str:
+    """A date as the reader writes it: "27 november 2026" in Dutch, "27 November 2026" in English.
+
+    In pages and mails use the Jinja filter `local_date` (`{{ when|local_date }}`, or
+    `{{ when|local_date(language) }}` in an email template), which calls this.
+    """
+    lang = language or g.get("language") or DEFAULT_LANGUAGE
+    return babel_format_date(value, format="long", locale=DATE_LOCALES.get(lang, DATE_LOCALES[DEFAULT_LANGUAGE]))

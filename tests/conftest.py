@@ -120,10 +120,12 @@ def worker(app, dramatiq_worker) -> Drainer:
 
 @pytest.fixture
 def smtp_server():
-    def start(replies=None):
+    """start(replies, **options): a real SMTP server (aiosmtpd; options such as enable_SMTPUTF8=True)."""
+
+    def start(replies=None, **options):
         handler = Recorder(replies)
         port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
         controller.start()
         servers.append(controller)
         return handler, f"smtp://127.0.0.1:{port}"

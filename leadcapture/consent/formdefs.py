@@ -148,9 +148,25 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         "fields": [f for f in OPTIONAL_FIELDS if f in fields],
         "purposes": purposes,
     }
+    definition["fields"] = asked_fields(definition)
     if problems:
         raise FormDefinitionError(problems)
     return definition
+
+
+def phone_purpose_keys(definition: dict[str, Any]) -> frozenset[str]:
+    """The keys of the purposes sales acts on by phone (channel = "phone"): ticking one needs a number."""
+    return frozenset(p["key"] for p in definition["purposes"] if p.get("channel") == "phone")
+
+
+def asked_fields(definition: dict[str, Any]) -> list[str]:
+    """The optional fields a form shows: those listed, and the phone field whenever a purpose is by phone.
+
+    validate() writes the phone field into a new definition (so export shows it); versions stored
+    before that rule get it here too.
+    """
+    wanted = set(definition["fields"]) | ({"phone"} if phone_purpose_keys(definition) else set())
+    return [f for f in OPTIONAL_FIELDS if f in wanted]
 
 
 def content_hash(definition: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
         context = {
             "form": consent.form_version.definition,
             "label": purpose.get("label", consent.purpose_key),
-            "lapses_on": lapses_at(consent).date().isoformat(),
+            "lapses_on": lapses_at(consent),
             "unverified": consent.state == UNVERIFIED,  # imported without proof: ask, do not remind
             "imported": _provenance(services, session, consent),
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",

@@ -12,7 +12,8 @@ from typing import Any
 import jinja2
 
 import emails
-from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.delivery.wire import OutgoingMessage, mail_address
+from leadcapture.i18n import format_date
 from leadcapture.models import Person, utcnow
 from leadcapture.services import Services
 
@@ -34,6 +35,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
 )
+_env.filters["local_date"] = format_date  # {{ when|local_date(language) }}
 
 
 def render(name: str, language: str, context: dict[str, Any]) -> Rendered:
@@ -67,7 +69,7 @@ def compose(
         targets += f", <mailto:{unsubscribe_mailto}?subject=unsubscribe>"
     headers = [
         ("From", sender_header),
-        ("To", to),
+        ("To", mail_address(to)),
         ("Subject", rendered.subject),
         ("Date", format_datetime(utcnow())),
         ("Message-ID", make_msgid(domain=domain)),
@@ -101,5 +103,6 @@ def compose_for(
 @lru_cache(maxsize=64)
 def _sender(sender: str) -> tuple[str, str]:
     name, address = parseaddr(sender)
+    address = mail_address(address)
     domain = address.rpartition("@")[2] or "localhost"
     return (str(Address(display_name=name, addr_spec=address)) if name else address), domain

@@ -1,7 +1,9 @@
 """The transports that hand finished messages to a mail system, and how their failures are told apart.
 
 Transient failures (a 4xx reply, a timeout, a dropped connection) are worth retrying; permanent
-ones (a 5xx reply for the recipient) are not. The delivery engine records either on the message.
+ones (a 5xx reply for the recipient, an address the relay cannot take) are not. The delivery
+engine records either on the message. Whatever fails, the SMTP connection is left clean for the
+next message: the relay reset (smtplib does that after a refusal) or the connection dropped.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from leadcapture.delivery.dkim import signer_from_settings
-from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.delivery.wire import OutgoingMessage, mail_address
 from leadcapture.settings import Settings
 
 
@@ -90,7 +92,7 @@ class MaildirTransport:
 
     def forget(self, address: str) -> int:
         """Delete every stored message to this address (erasure reaches the outbox too); return how many."""
-        wanted = address.strip().lower()
+        wanted = mail_address(address.strip()).lower()  # as compose wrote it in the To header
         box, parser, removed = self._box(), BytesHeaderParser(policy=policy.default), 0
         for key in box.keys():
             try:
@@ -167,15 +169,22 @@ class SMTPTransport:
             self._close(conn)
 
     def send(self, msg: EmailMessage | OutgoingMessage) -> None:
-        """Hand msg to the relay, reconnecting once if the kept connection went stale."""
-        sender = envelope_sender(msg)
-        recipients = [parseaddr(str(msg["To"]))[1]]
+        """Hand msg to the relay, reconnecting once if the kept connection went stale.
+
+        A message that is not all ASCII (an address with a non-ASCII local part) goes with SMTPUTF8
+        when the relay offers it, and fails permanently, before any command, when it does not.
+        """
+        sender = mail_address(envelope_sender(msg))
+        recipients = [mail_address(parseaddr(str(msg["To"]))[1])]
         data = msg.as_bytes(policy=policy.SMTP)  # CRLF line endings on the wire (RFC 5321)
         if self.finalise is not None:  # DKIM-sign the exact bytes that go on the wire
             data = self.finalise(data)
+        international = not (data.isascii() and sender.isascii() and all(r.isascii() for r in recipients))
         for attempt in (1, 2):
             try:
-                refused = self._connection().sendmail(sender, recipients, data)
+                conn = self._connection()
+                options = _mail_options(conn, international)
+                refused = conn.sendmail(sender, recipients, data, mail_options=options)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
                 if attempt == 2:
@@ -190,6 +199,11 @@ class SMTPTransport:
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
                 raise TransientMailError(f"SMTP connection failed: {exc}") from exc
+            except MailError:
+                raise  # refused before any command: the connection is as clean as it was
+            except Exception:
+                self._drop()  # anything else may leave a transaction open: the next message gets a new connection
+                raise
             if refused:
                 code, reply = next(iter(refused.values()))
                 raise _classify(code, reply)
@@ -208,6 +222,19 @@ class SMTPTransport:
 def envelope_sender(msg: EmailMessage | OutgoingMessage) -> str:
     """The SMTP MAIL FROM of a message: its VERP return path, else its From address."""
     return getattr(msg, "envelope_sender", None) or parseaddr(str(msg["From"]))[1]
+
+
+def _mail_options(conn: smtplib.SMTP, international: bool) -> list[str]:
+    """The MAIL FROM parameters a message needs; PermanentMailError if the relay cannot take it."""
+    if not international:
+        return []
+    conn.ehlo_or_helo_if_needed()
+    if not conn.has_extn("smtputf8"):
+        raise PermanentMailError(
+            "the recipient's address has non-ASCII characters before the @ and the relay does not offer "
+            "SMTPUTF8 (RFC 6531): this relay cannot deliver to it"
+        )
+    return ["SMTPUTF8", "BODY=8BITMIME"] if conn.has_extn("8bitmime") else ["SMTPUTF8"]
 
 
 def _classify(code: int, reply: bytes | str) -> MailError:

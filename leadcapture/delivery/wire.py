@@ -8,6 +8,10 @@ goes through the standard library's RFC 2047 folding. The result parses back to 
 message (tests/unit/delivery/test_wire.py); reading it as an EmailMessage parses it on first use.
 Every message we send is built here: templated mail through templates.compose, campaign content
 through the content renderer, which calls compose with its pre-rendered parts.
+
+Internationalised addresses: a domain goes on the wire in A-labels (`mail_address`), so only an
+address with a non-ASCII local part needs SMTPUTF8 (RFC 6531); its header is then written as
+UTF-8 (RFC 6532, email.policy.SMTPUTF8), never as RFC 2047 words, which an address may not hold.
 """
 
 from __future__ import annotations
@@ -17,8 +21,30 @@ import secrets
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
+
+import idna
+
+_UTF8 = policy.default.clone(utf8=True)  # RFC 6532 header text, LF line ends like the rest of the build
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+
+
+@lru_cache(maxsize=1024)
+def mail_address(address: str) -> str:
+    """The address as it goes into the envelope and the To header: its domain in A-labels (IDNA 2008).
+
+    jan@bücher.example becomes jan@xn--bcher-kva.example, plain ASCII that every relay takes; a
+    non-ASCII local part stays as it is and needs SMTPUTF8. A domain IDNA refuses is left as typed.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return address
 
 
 def header_line(name: str, value: str) -> str:
@@ -46,7 +72,10 @@ def _fold_ascii(name: str, value: str) -> str:
 
 @lru_cache(maxsize=1024)
 def _folded(name: str, value: str) -> str:
-    return policy.default.header_factory(name, value).fold(policy=policy.default)
+    # An address with a non-ASCII local part has no RFC 2047 form: it is written as UTF-8.
+    international = name.lower() in _ADDRESS_HEADERS and not parseaddr(value)[1].isascii()
+    chosen = _UTF8 if international else policy.default
+    return chosen.header_factory(name, value).fold(policy=chosen)
 
 
 def qp(text: str) -> bytes:
@@ -113,7 +142,7 @@ class OutgoingMessage:
 
     def as_string(self, unixfrom: bool = False, policy: Any = None) -> str:
         """The message as text."""
-        return self.as_bytes(policy=policy).decode("ascii")
+        return self.as_bytes(policy=policy).decode("utf-8")
 
     def __bytes__(self) -> bytes:
         return self.as_bytes()
@@ -137,7 +166,7 @@ class OutgoingMessage:
         marker = f"--{boundary}\n".encode()
         return b"".join(
             [
-                head.encode("ascii"),
+                head.encode("utf-8"),  # ASCII unless an address needs SMTPUTF8
                 marker,
                 part.format("plain").encode(),
                 qp(self._text),

@@ -15,6 +15,7 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadcapture.consent.formdefs import asked_fields
 from leadcapture.models import Form, WebhookEndpoint, utcnow
 from leadcapture.settings import Settings
 
@@ -40,7 +41,7 @@ def build(session: Session, settings: Settings) -> dict[str, Any]:
         d = version.definition
         if d["controller"] not in controllers:
             controllers.append(d["controller"])
-        data = ["email address", *(FIELD_CATEGORIES.get(f, f) for f in d.get("fields", []))]
+        data = ["email address", *(FIELD_CATEGORIES.get(f, f) for f in asked_fields(d))]
         technical = _technical_data(settings)
         activities.append(
             {

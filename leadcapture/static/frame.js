@@ -7,8 +7,14 @@
   function post(message) {
     if (parentOrigin && window.parent !== window) window.parent.postMessage(message, parentOrigin);
   }
+  /* The content's own height. Not documentElement.scrollHeight: it never falls below the frame's
+     height, so a frame sized by it could only grow (a tall form left a tall blank after submit). */
+  function contentHeight() {
+    var body = document.body, style = window.getComputedStyle(body);
+    return Math.ceil(body.getBoundingClientRect().height + parseFloat(style.marginTop) + parseFloat(style.marginBottom));
+  }
   function report() {
-    post({ type: "leadcapture:height", height: document.documentElement.scrollHeight });
+    post({ type: "leadcapture:height", height: contentHeight() });
   }
   window.addEventListener("load", report);
   if (window.ResizeObserver) new ResizeObserver(report).observe(document.body);

@@ -8,8 +8,24 @@
   var ALLOWED = {{ allowed|tojson }};
   var script = document.currentScript;
   var here = window.location.origin;
+  function place(element) {
+    if (script && script.parentNode) {
+      script.parentNode.insertBefore(element, script.nextSibling);
+    } else {
+      document.body.appendChild(element);
+    }
+  }
   if (ALLOWED.indexOf(here) === -1) {
+    /* Tell the site owner who is testing the embed, on the page itself and in the console. */
     if (window.console) console.warn("leadcapture: " + here + " may not embed form {{ slug }}; add it to allowed_origins");
+    var notice = document.createElement("p");
+    notice.className = "leadcapture-notice";
+    notice.setAttribute("data-leadcapture-notice", {{ slug|tojson }});
+    notice.setAttribute("role", "note");
+    notice.textContent = {{ not_allowed|tojson }}.replace("{origin}", here);
+    notice.style.cssText = "max-width:640px;box-sizing:border-box;margin:0;padding:12px 16px;border:2px dashed #b42318;" +
+      "border-radius:6px;background:#fff;color:#b42318;font:14px/1.5 system-ui,-apple-system,sans-serif;";
+    place(notice);
     return;
   }
   var frame = document.createElement("iframe");
@@ -32,9 +48,5 @@
       if (frame.scrollIntoView) frame.scrollIntoView({ block: "nearest" });
     }
   });
-  if (script && script.parentNode) {
-    script.parentNode.insertBefore(frame, script.nextSibling);
-  } else {
-    document.body.appendChild(frame);
-  }
+  place(frame);
 })();

@@ -151,6 +151,12 @@ def test_a_site_that_is_not_allowed_does_not_get_the_form(context, server, sites
     page.wait_for_load_state("networkidle")
     expect(page.locator("iframe[data-leadcapture]")).to_have_count(0)  # embed.js declined
     assert any("may not embed form sales-machine" in m for m in messages), messages
+    # The site owner testing the embed sees why, in the embed's place, in the form's language.
+    notice = page.locator("[data-leadcapture-notice]")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(f"Dit formulier kan niet op {sites['foreign']} worden getoond")
+    expect(notice).to_contain_text("allowed_origins")
+    assert notice.evaluate("el => el.previousElementSibling.src").endswith("/embed.js")  # where the snippet is
 
     # A hand-made iframe is refused by the browser itself (CSP frame-ancestors).
     for frame in page.frames[1:]:
@@ -170,3 +176,27 @@ def test_the_browser_proof_of_work_hashes_exactly_like_the_server(context, serve
     script = """samples => samples.map(s => window.leadcapturePow.sha256(new TextEncoder().encode(s))
         .map(w => (w >>> 0).toString(16).padStart(8, '0')).join(''))"""
     assert page.evaluate(script, samples) == [hashlib.sha256(s.encode()).hexdigest() for s in samples]
+
+
+def test_the_embed_follows_its_content_down_after_submit(context, server, sites):
+    # Given the form embedded on a customer's page, grown to the form's height
+    page = context.new_page()
+    page.goto(sites["allowed"])
+    iframe = page.locator("iframe[data-leadcapture]")
+    frame_loc = page.frame_locator("iframe[data-leadcapture]")
+    expect(frame_loc.get_by_label("E-mailadres")).to_be_visible()
+    page.wait_for_function("() => document.querySelector('iframe[data-leadcapture]').style.height !== '640px'")
+    form_height = iframe.bounding_box()["height"]
+    assert form_height > 900
+    # When the visitor submits
+    frame_loc.get_by_label("E-mailadres").fill("shrink@example.com")
+    page.wait_for_timeout(1100)  # the minimum fill time
+    frame_loc.get_by_role("button", name="Stuur mij de whitepaper").click()
+    expect(frame_loc.get_by_role("heading", name="Kijk in je mailbox")).to_be_visible()
+    # Then the frame shrinks to the thank-you: no blank block is left on the customer's page
+    shrunk = "h => document.querySelector('iframe[data-leadcapture]').getBoundingClientRect().height < h / 2"
+    page.wait_for_function(shrunk, arg=form_height)
+    frame = form_frame(page, server)
+    content = frame.evaluate("() => document.body.getBoundingClientRect().height")
+    assert abs(iframe.bounding_box()["height"] - content) <= 2
+    assert content < 400

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from leadcapture import scheduler
 from leadcapture.consent import ledger, lifecycle
 from leadcapture.consent.gates import may_contact as may_send_purpose
+from leadcapture.i18n import format_date
 from leadcapture.models import Consent, LeadRequest, LedgerEvent, Message, Person, Repermission, Submission
 from tests.support.app import html_part, links, path_of, submit, text_part
 from tests.support.ledger import seal_and_verify
@@ -78,7 +79,8 @@ def test_the_repermission_email_goes_once_a_month_before(client, worker, mailbox
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["Auto-Submitted"] == "auto-generated" and msg["Message-ID"] and msg["Date"]
     body = text_part(msg)
-    assert "Voorbeeld B.V." in body and lifecycle.add_months(start, 6).date().isoformat() in body
+    assert "Voorbeeld B.V." in body and format_date(lifecycle.add_months(start, 6), "nl") in body
+    assert "klik op de knop" in body
     assert "Ik wil het houden" in html_part(msg)
     renew = next(u for u in links(msg) if "/p/" in u and "#purpose-call" in u)
     unsubscribe = re.search(r"<(\S+)>", msg["List-Unsubscribe"]).group(1)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from leadcapture import scheduler
 from leadcapture.consent import ledger, lifecycle
 from leadcapture.consent.formdefs import load_toml, save
+from leadcapture.i18n import format_date
 from leadcapture.models import Consent, LedgerEvent, Person, Suppression
 from tests.support.app import DEMO_FORM, links, path_of, submit
 from tests.support.ledger import seal_and_verify
@@ -43,8 +44,10 @@ def test_the_page_lists_each_purpose_with_its_state_and_dates(client, worker, ma
     confirmed_person(client, worker, mailbox, purposes=("newsletter", "call"))
     page = client.get(preferences_path(mailbox)).get_data(as_text=True)
     today = datetime.now(UTC).date()
-    assert page.count("actief") == 2 and f"sinds {today.isoformat()}" in page
-    assert f"vervalt op {lifecycle.add_months(datetime.now(UTC), 6).date().isoformat()}" in page
+    # Dates as a Dutch reader writes them ("27 november 2026"), never ISO.
+    assert page.count("actief") == 2 and f"sinds {format_date(today, 'nl')}" in page
+    assert f"vervalt op {format_date(lifecycle.add_months(datetime.now(UTC), 6), 'nl')}, tenzij je die verlengt" in page
+    assert today.isoformat() not in page
     assert "Verwijder al mijn gegevens" in page and '<html lang="nl">' in page
 
 

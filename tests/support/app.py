@@ -123,7 +123,13 @@ def form_token(client, slug: str = "sales-machine") -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
+DEMO_PHONE = "+31 30 123 4567"
+
+
 def submit(client, email: str, purposes=(), slug: str = "sales-machine", **fields):
+    """Post the form as a visitor; one who ticks the demo's "call" purpose types a phone number, unless told."""
+    if "call" in purposes:
+        fields.setdefault("phone", DEMO_PHONE)
     data = {"csrf_token": form_token(client, slug), "email": email, **fields}
     data.update({f"purpose_{key}": "y" for key in purposes})
     return client.post(f"/f/{slug}", data=data)

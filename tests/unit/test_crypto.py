@@ -102,7 +102,7 @@ def test_rotation_re_encrypts_everything_and_is_resumable(client, worker, mailbo
         assert before["people"] == 2 and before["submissions"] == 2 and before["ledger_events"] == 5
         progress: list[int] = []
         rewritten = keys.rotate(core2.db, core2.vault, batch=2, progress=progress.append)
-        assert rewritten["people"] == 4  # email, name, company of Jan; email of the pending one
+        assert rewritten["people"] == 5  # email, name, company, phone of Jan; email of the pending one
         assert sum(progress) == sum(before.values()) and max(progress) <= 2
         with core2.db.session() as session:
             assert sum(keys.pending(session, core2.vault).values()) == 0

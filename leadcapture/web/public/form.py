@@ -150,6 +150,7 @@ def embed_js(slug: str):
         allowed=[own, *definition["allowed_origins"]],
         slug=slug,
         title=definition["title"],
+        not_allowed=translate("embed_not_allowed", origin="{origin}", slug=slug),  # embed.js fills in the origin
     )
     response = make_response(body)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"

@@ -189,7 +189,14 @@ def _not_me(payload: NotMe, token: str):
     submission = by_public_id(Submission, payload.submission_public_id)
     g.language = submission.person.language
     if request.method != "POST":  # GET and HEAD only ever show a page
-        return render_template("unsubscribe.html", not_me=True, label=None, token=token)
+        definition = submission.form_version.definition
+        return render_template(
+            "unsubscribe.html",
+            not_me=True,
+            title=definition["title"],
+            controller=definition["controller"],
+            token=token,
+        )
     services = get_services()
     consent.not_me(session, services.vault, services.settings, submission, visitor=visitor())
     session.commit()
@@ -203,18 +210,35 @@ def _withdraw(payload: Withdraw, token: str):
     g.language = person.language
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
-        label = _purpose_label(session, person, key) if key else None
-        return render_template("unsubscribe.html", not_me=False, label=label, token=token)
+        label, controller = _withdrawal_notice(session, person, key)
+        return render_template("unsubscribe.html", not_me=False, label=label, controller=controller, token=token)
     services = get_services()
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     keys = [key] if key else None
     consent.withdraw(session, services.vault, services.settings, person, keys, method=method, visitor=visitor())
     session.commit()
-    return render_template("message.html", title=translate("unsubscribed_title"), body=translate("unsubscribed_body"))
+    return render_template(
+        "message.html",
+        title=translate("unsubscribed_title"),
+        body=translate("unsubscribed_body"),
+        more=translate("unsubscribed_more"),
+        link_url=links.preferences(services, person),
+        link_text=translate("preferences_link"),
+    )
 
 
-def _purpose_label(session: Session, person: Person, key: str) -> str:
-    """The label the person agreed to for key (the key itself if nothing is left to name it)."""
-    row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
-    purpose = row.form_version.purpose(key) if row else None
-    return purpose["label"] if purpose else key
+def _withdrawal_notice(session: Session, person: Person, key: str | None) -> tuple[str | None, str | None]:
+    """What a withdrawal link stops (the label the person agreed to; None: everything) and from whom (the controllers).
+
+    The key itself stands in for a label nothing is left to name; None for controllers nothing names.
+    """
+    query = select(Consent).where(Consent.person_id == person.id)
+    rows = session.scalars(query.where(Consent.purpose_key == key) if key else query).all()
+    versions = [row.form_version for row in rows]
+    if not versions:  # only a whitepaper asked for: the forms they used name the controller
+        submissions = session.scalars(select(Submission).where(Submission.person_id == person.id))
+        versions = [submission.form_version for submission in submissions]
+    controllers = list(dict.fromkeys(version.definition["controller"] for version in versions))
+    purpose = rows[0].form_version.purpose(key) if key and rows else None
+    label = purpose["label"] if purpose else key
+    return label, "; ".join(controllers) or None

@@ -235,6 +235,16 @@ def test_a_chosen_pdf_survives_row_buttons_and_validation_errors(marketer, clien
     assert marketer.get("/admin/forms/webinar/asset").data == PDF
 
 
+def test_the_editor_adds_the_phone_field_to_a_form_with_a_phone_purpose(marketer, client):
+    # Given a form saved with a purpose by phone and only the name field ticked
+    assert marketer.post("/admin/forms/new", editor_data()).status_code == 302
+    # Then the hosted form asks the phone number, and the editor shows the field ticked
+    hosted = client.get("/f/webinar").get_data(as_text=True)
+    assert 'id="phone" name="phone"' in hosted and "(required if we may call you)" in hosted
+    editor = marketer.get("/admin/forms/webinar/edit").get_data(as_text=True)
+    assert re.search(r'id="field_phone" name="field_phone" value="y" checked', editor)
+
+
 def test_the_start_page_shows_the_last_weeks_per_form(app, marketer, client, services, demo_form):
     client.get("/f/sales-machine")
     app.extensions["leadcapture.views"].flush()

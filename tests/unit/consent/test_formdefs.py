@@ -9,7 +9,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.consent.formdefs import content_hash, validate
+from leadcapture.consent.formdefs import asked_fields, content_hash, phone_purpose_keys, validate
 from leadcapture.models import FormVersion
 from tests.support.app import DEMO_FORM
 from tests.support.pdf import a_pdf
@@ -72,7 +72,7 @@ def test_a_changed_asset_makes_a_new_version(runner, services, tmp_path):
         ({"retention_months = 6": "retention_months = 0"}, "retention_months"),
         ({'asset = "sales-machine.pdf"': 'asset = "missing.pdf"'}, "cannot be read"),
         ({'slug = "sales-machine"': 'slug = "Sales Machine!"'}, "slug must be"),
-        ({'fields = ["name", "company"]': 'fields = ["age"]'}, "fields may only list"),
+        ({'fields = ["name", "company", "phone"]': 'fields = ["age"]'}, "fields may only list"),
         ({'privacy_url = "https://www.example.com/privacy"': 'privacy_url = "javascript:alert(1)"'}, "privacy_url"),
     ],
 )
@@ -188,6 +188,27 @@ def test_an_english_form_speaks_english(runner, client, tmp_path):
     page = client.get("/f/sales-en").get_data(as_text=True)
     assert '<html lang="en">' in page and "Email address" in page and "Privacy notice" in page
     assert "Legal basis: your consent" in page
+
+
+def test_a_form_with_a_phone_purpose_asks_the_phone_number_even_when_fields_leave_it_out(runner, tmp_path):
+    # Given a definition in the SPEC's format: a purpose by phone, fields without "phone"
+    path = demo_copy(tmp_path, {'fields = ["name", "company", "phone"]': 'fields = ["name"]'})
+    # When it is imported, the phone field is added (and the export says so)
+    assert runner.invoke(args=["forms", "import", str(path)]).exit_code == 0
+    exported = runner.invoke(args=["forms", "export", "sales-machine"]).output
+    assert 'fields = [\n    "name",\n    "phone",\n]' in exported or 'fields = ["name", "phone"]' in exported
+
+
+def test_a_form_without_phone_purposes_does_not_get_a_phone_field():
+    raw = {"slug": "x", "language": "en", "title": "T", "asset": "a.pdf", "privacy_url": "https://p",
+           "controller": "C", "fields": ["company"], "purposes": [{"key": "news", "label": "News"}]}  # fmt: skip
+    assert validate(raw)["fields"] == ["company"]
+
+
+def test_a_version_stored_before_the_rule_still_shows_the_phone_field():
+    stored = {"fields": ["name"], "purposes": [{"key": "call", "label": "Bel mij", "channel": "phone"}]}
+    assert asked_fields(stored) == ["name", "phone"]
+    assert phone_purpose_keys(stored) == {"call"}
 
 
 def test_the_form_page_shows_a_newly_imported_version_at_once(runner, client, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from leadcapture.delivery import content
 from leadcapture.delivery.renderer import ContentRenderer
 from leadcapture.delivery.templates import Rendered, compose
-from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.delivery.wire import OutgoingMessage, header_line, mail_address
 from leadcapture.models import ContentItem, ContentTranslation, Person, new_public_id
 
 
@@ -137,12 +137,30 @@ def test_each_person_gets_their_own_links_message_id_and_boundary(services):
     assert parse(first.as_bytes()).get_boundary() != parse(second.as_bytes()).get_boundary()
 
 
-def test_an_internationalised_address_is_encoded_and_reads_back(services):
+def test_an_internationalised_address_is_written_for_smtputf8_and_reads_back(services):
+    # An address may not hold RFC 2047 words: a non-ASCII local part is UTF-8 (RFC 6532), the domain A-labels.
     data = campaign_message(services, to="jürgen@bücher.example").as_bytes(policy=policy.SMTP)
-    assert data.isascii()
-    assert "jürgen@bücher.example" in str(parse(data)["To"])
+    assert "\r\nTo: jürgen@xn--bcher-kva.example\r\n".encode() in data
+    assert BytesParser(policy=policy.SMTPUTF8).parsebytes(data)["To"] == "jürgen@xn--bcher-kva.example"
+    assert campaign_message(services, to="jan@bücher.example").as_bytes(policy=policy.SMTP).isascii()
 
 
 def test_a_campaign_address_with_a_line_break_is_refused(services):
     with pytest.raises(ValueError):
         campaign_message(services, to="lees@example.com\r\nBcc: victim@example.com")
+
+
+def test_an_idn_domain_is_written_in_a_labels():
+    assert mail_address("jan@bücher.example") == "jan@xn--bcher-kva.example"
+    assert mail_address("jöran@bücher.example") == "jöran@xn--bcher-kva.example"
+    assert mail_address("jan@example.com") == "jan@example.com"
+    assert mail_address("jan@-bad-.ëxample") == "jan@-bad-.ëxample"  # IDNA refuses it: left as typed
+
+
+def test_a_non_ascii_address_header_is_utf8_and_parses_back():
+    assert header_line("To", "jöran@xn--bcher-kva.example") == "To: jöran@xn--bcher-kva.example\n"
+    msg = OutgoingMessage([("To", "jöran@xn--bcher-kva.example"), ("Subject", "Één")], "tekst", "<p>html</p>")
+    back = BytesParser(policy=policy.SMTPUTF8).parsebytes(msg.as_bytes(policy=policy.SMTP))
+    assert back["To"] == "jöran@xn--bcher-kva.example"
+    assert back["Subject"] == "Één"
+    assert "=?utf-8?" in msg.as_string().split("Subject: ")[1].splitlines()[0]  # other headers stay RFC 2047
