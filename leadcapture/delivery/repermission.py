@@ -57,7 +57,7 @@ def _provenance(services: Services, session: Session, consent: Consent) -> dict[
             LedgerEvent.purpose_key == consent.purpose_key,
             LedgerEvent.method == "import",
         )
-        .order_by(LedgerEvent.seq.desc())
+        .order_by(LedgerEvent.id.desc())  # insert order: the event may not be sealed yet
         .limit(1)
     )
     payload = ledger.payload_of(services.vault, event) if event is not None else None

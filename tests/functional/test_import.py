@@ -15,6 +15,7 @@ from leadcapture.consent.gates import contactable, may_contact
 from leadcapture.consent.people import find_person
 from leadcapture.models import EXPIRED, WITHDRAWN, Consent, LedgerEvent, Person, Repermission
 from tests.support.app import links, path_of, text_part
+from tests.support.ledger import seal_and_verify
 from tests.support.people import add_person, confirmed_person
 
 pytestmark = pytest.mark.usefixtures("demo_form")
@@ -77,7 +78,7 @@ def test_rows_with_proof_are_confirmed_as_of_when_they_were_given(runner, servic
         assert payload["source"] == "Partner webinar" and payload["label"] == "Yes, send me tips"
         assert payload["consented_at"] == "2026-02-01T00:00:00+00:00" and payload["verified"] is True
         assert payload["file"] == "contacts.csv" and payload["line"] == 3 and payload["evidence"] == "CRM record 4711"
-        assert ledger.verify(session, services.vault)[1] is None
+    assert seal_and_verify(services).ok
 
 
 def test_an_unverified_row_gets_only_a_repermission_mail_until_the_person_confirms(
@@ -122,7 +123,7 @@ def test_an_unverified_consent_nobody_confirms_lapses_after_a_month(runner, serv
     assert scheduler.run_jobs(services, lifecycle.add_months(imported, 1))["expired"] == 1
     assert consent_of(services, "kees@example.com").state == EXPIRED
     with services.db.session() as session:
-        last = session.scalar(select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(1))
+        last = session.scalar(select(LedgerEvent).order_by(LedgerEvent.id.desc()).limit(1))
         assert ledger.payload_of(services.vault, last)["reason"] == "unconfirmed_import"
 
 

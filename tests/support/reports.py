@@ -64,7 +64,7 @@ def events_of(services, address: str) -> list[tuple[str, str, str | None]]:
     """The person's ledger events: (event, method, purpose)."""
     with services.db.session() as session:
         person = find_person(session, services.vault, address)
-        rows = session.scalars(select(LedgerEvent).where(LedgerEvent.person_id == person.id).order_by(LedgerEvent.seq))
+        rows = session.scalars(select(LedgerEvent).where(LedgerEvent.person_id == person.id).order_by(LedgerEvent.id))
         return [(ev.event, ev.method, ev.purpose_key) for ev in rows]
 
 
