@@ -246,9 +246,10 @@ def test_a_marketer_finds_a_lead_by_company_and_reads_the_funnel_for_a_range(pag
 def test_import_contacts_dry_run_then_import_and_find_the_provenance(page, live_server, admin_password, tmp_path):
     csv_file = tmp_path / "fair.csv"
     csv_file.write_text(
-        "email;purpose;consented_at;source;lawful_basis;form_version;evidence\n"
-        "fair.visitor@example.com;newsletter;2026-06-01T10:00:00Z;Trade fair Utrecht;consent;1;badge scan 17\n"
-        "=cmd@example.com;newsletter;2026-06-01;Trade fair Utrecht;consent;;\n"
+        "email;purpose;consented_at;source;lawful_basis;form;form_version;evidence\n"
+        "fair.visitor@example.com;newsletter;2026-06-01T10:00:00Z;Trade fair Utrecht;consent;sales-machine;1;"
+        "badge scan 17\n"
+        "=cmd@example.com;newsletter;2026-06-01;Trade fair Utrecht;consent;;;\n"
     )
     sign_in(page, live_server, admin_password)
     page.get_by_role("link", name="Import contacts").click()
