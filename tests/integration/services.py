@@ -238,6 +238,8 @@ class Browser:
 
     def submit(self, email: str, token: str, slug: str = "sales-machine", purposes=()) -> tuple[int, str]:
         data = {"csrf_token": token, "email": email, **{f"purpose_{p}": "y" for p in purposes}}
+        if "call" in purposes:  # the demo's phone purpose asks the number
+            data["phone"] = "030 123 4567"
         return self.post(f"/f/{slug}", data)
 
 
