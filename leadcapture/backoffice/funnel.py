@@ -1,9 +1,9 @@
 """The funnel per form and purpose: viewed -> submitted -> confirmed -> downloaded, and withdrawn.
 
 Counted from `funnel_counts` (consent.tally), rows that hold no personal data: a figure never
-changes when a person is erased. Views are counted in memory and written every half minute by a
-thread of their own, so showing a form costs no database write; the other steps are counted in
-the transaction of the change itself.
+changes when a person is erased. Views are counted in memory and written at most every half
+minute, after a response, so showing a form costs no database write of its own; the other steps
+are counted in the transaction of the change itself.
 """
 
 from __future__ import annotations
@@ -164,10 +164,11 @@ def roll_up(session: Session, before: date) -> int:
 
 
 class ViewCounter:
-    """Form views counted in memory and written every `every` seconds by a thread of their own.
+    """Form views counted in memory and written at most every `every` seconds (and at exit).
 
-    The request that counts a view never writes: it is inside its own transaction, and a second
-    one on the same thread would wait for the first (SQLite has one writer).
+    The write happens after a response is closed (`flush_if_due`), when that request's own
+    transaction has ended: a second transaction on the same thread would wait for the first
+    (SQLite has one writer).
     """
 
     def __init__(self, db: Database, every: float = 30.0):
@@ -175,30 +176,24 @@ class ViewCounter:
         self.every = every
         self._counts: Counter[tuple[date, int]] = Counter()
         self._lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._written = time.monotonic()
         atexit.register(self.flush)
 
     def seen(self, form_id: int) -> None:
-        """One view of a form (written within `every` seconds)."""
+        """One view of a form."""
         with self._lock:
             self._counts[(utcnow().date(), form_id)] += 1
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_every, name="form-views", daemon=True)
-                self._writer.start()
 
-    def _write_every(self) -> None:
-        while True:
-            time.sleep(self.every)
-            with self._lock:
-                if not self._counts:  # no views lately: the next one starts a writer again
-                    self._writer = None
-                    return
+    def flush_if_due(self) -> None:
+        """Write the views counted so far if the last write is `every` seconds ago."""
+        if time.monotonic() - self._written >= self.every:
             self.flush()
 
     def flush(self) -> None:
         """Write the views counted so far (a failure is logged: views are a statistic, not a record)."""
         with self._lock:
             counts, self._counts = self._counts, Counter()
+            self._written = time.monotonic()
         if not counts:
             return
         try:

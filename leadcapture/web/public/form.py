@@ -70,10 +70,13 @@ def form(slug: str):
     g.parent_origin = _parent_origin(definition) if embedded else None
     lead_form = make_form(definition)
     if request.method != "POST":  # GET and HEAD only ever show a page
-        if request.method == "GET":
-            current_app.extensions["leadcapture.views"].seen(version.form_id)
         lead_form.page_url.data = request.args.get("page", "")[:2000] or this_url()
-        return render_form_page(definition, lead_form, embedded)
+        response = make_response(render_form_page(definition, lead_form, embedded))
+        if request.method == "GET":
+            views = current_app.extensions["leadcapture.views"]
+            views.seen(version.form_id)
+            response.call_on_close(views.flush_if_due)  # after this request's transaction ended
+        return response
     if not _origin_allowed(definition):
         return page(403)
     services = get_services()
