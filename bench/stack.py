@@ -202,8 +202,8 @@ def transport_throughput(sink: Sink, n: int = 2000) -> float:
 
     ctx = {
         "form": {"title": "Whitepaper", "controller": "Voorbeeld B.V.", "privacy_url": "https://x.test/p"},
-        "items": [{"label": "Nieuwsbrief", "confirm_url": "https://lc.test/c/1"}],
-        "confirm_all_url": "https://lc.test/c/a",
+        "items": ["Stuur mij de whitepaper", "Nieuwsbrief"],
+        "confirm_url": "https://lc.test/c/a",
         "not_me_url": "https://lc.test/u/x",
         "preferences_url": "https://lc.test/p/x",
         "max_age_days": 7,
@@ -270,6 +270,7 @@ def main() -> None:
                 "LEADCAPTURE_MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
                 "LEADCAPTURE_SECRET_KEY": secrets.token_urlsafe(32),
                 "LEADCAPTURE_DATA_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
+                "LEADCAPTURE_LEDGER_KEY": base64.urlsafe_b64encode(b"l" * 32).decode(),
                 "LEADCAPTURE_BASE_URL": "https://bench.test",
                 "LEADCAPTURE_MIN_FILL_SECONDS": "0",
                 "LEADCAPTURE_RATELIMIT_ENABLED": "false",  # measure the pipeline, not the limiter
