@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test test-postgres bench bench-campaign wrk lint browser redis dovecot clean
+.PHONY: run translations test test-postgres bench bench-campaign wrk lint browser redis dovecot clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,18 @@ run: $(BIN)/.installed
 	$(BIN)/leadcapture db upgrade
 	$(BIN)/leadcapture forms import demo/sales-machine.toml
 	$(BIN)/leadcapture serve --host $(HOST) --port $(PORT)
+
+# The gettext catalogs (docs/translating.md): extract every page and mail string into the template,
+# merge it into each language's catalog, fill English (the source language) with its own wording,
+# and compile the .mo files, which are committed so that a checkout or wheel runs without a build
+# step (tests/unit/test_translations.py fails when a .mo does not match its .po).
+CATALOGS := leadcapture/translations
+translations: $(BIN)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k gettext_in:2 -k _l --add-location=file --sort-by-file \
+	  --project=leadcapture --copyright-holder=leadcapture --width=100 -o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --width=100 --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/python -m leadcapture.i18n fill-source $(CATALOGS)/en/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile -d $(CATALOGS) --statistics
 
 # Headless Chromium for the browser tests: Debian's package (Playwright's own download
 # needs internet). Installed when missing and we may (root); otherwise those tests say why.

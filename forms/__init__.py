@@ -12,6 +12,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField, ValidationError
 from wtforms.csrf.core import CSRF
@@ -20,12 +21,11 @@ from wtforms.validators import Optional
 from forms import pow as proof_of_work
 from leadcapture.consent.formdefs import asked_fields, phone_purpose_keys
 from leadcapture.consent.tokens import FORM, TokenError
-from leadcapture.i18n import translate
 
 HONEYPOT = "website"
 PHONE_CHARACTERS = frozenset("0123456789+ -()./")
-# Where a number without a country code is taken to be; an English form asks for the code.
-PHONE_REGIONS = {"nl": "NL"}
+# Where a number without a country code is taken to be; an English form (any other) asks for the code.
+PHONE_REGIONS = {"nl": "NL", "de": "DE"}
 
 
 def _services():
@@ -48,9 +48,13 @@ class FormTokenCSRF(CSRF):
         try:
             payload = _services().tokens.load(FORM, field.data or "")
         except TokenError as exc:
-            raise ValidationError(translate("form_expired")) from exc
+            raise ValidationError(
+                gettext("This form was open for too long or was not sent from our page. Please submit it again.")
+            ) from exc
         if payload.get("f") != self.slug:
-            raise ValidationError(translate("form_expired"))
+            raise ValidationError(
+                gettext("This form was open for too long or was not sent from our page. Please submit it again.")
+            )
         form.shown_at = payload.get("t", 0)
 
 
@@ -58,7 +62,7 @@ def no_control_characters(_form: Any, field: Any) -> None:
     """Refuse CR, LF, other control characters and Unicode line/paragraph separators (header injection)."""
     if field.data and any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
                           for ch in field.data):  # fmt: skip
-        raise ValidationError(translate("invalid_chars"))
+        raise ValidationError(gettext("This field contains characters that are not allowed."))
 
 
 def max_length(limit: int):
@@ -66,7 +70,7 @@ def max_length(limit: int):
 
     def check(_form: Any, field: Any) -> None:
         if field.data and len(field.data) > limit:
-            raise ValidationError(translate("too_long", max=limit))
+            raise ValidationError(gettext("This is too long (at most %(max)s characters).", max=limit))
 
     return check
 
@@ -76,7 +80,7 @@ def valid_email(_form: Any, field: Any) -> None:
     try:
         info = validate_email(field.data or "", check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValidationError(translate("invalid_email")) from exc
+        raise ValidationError(gettext("Enter a valid email address, like name@example.com.")) from exc
     field.data = info.normalized
 
 
@@ -88,13 +92,15 @@ def valid_phone(region: str | None):
         if not value:
             return
         if not set(value) <= PHONE_CHARACTERS:
-            raise ValidationError(translate("invalid_phone"))
+            raise ValidationError(gettext("Enter a valid phone number with its country code, like +31 20 123 4567."))
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException as exc:
-            raise ValidationError(translate("invalid_phone")) from exc
+            raise ValidationError(
+                gettext("Enter a valid phone number with its country code, like +31 20 123 4567.")
+            ) from exc
         if not phonenumbers.is_valid_number(number):
-            raise ValidationError(translate("invalid_phone"))
+            raise ValidationError(gettext("Enter a valid phone number with its country code, like +31 20 123 4567."))
         field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
     return check
@@ -118,7 +124,7 @@ class LeadForm(FlaskForm):
         valid = super().validate(extra_validators)
         if "phone" in self and not self.phone.errors and not (self.phone.data or "").strip():
             if self.phone_purposes & set(self.purpose_keys()):
-                self.phone.errors = [translate("phone_needed")]
+                self.phone.errors = [gettext("Enter your phone number: you ticked that we may call you.")]
                 return False
         return valid
 
@@ -142,7 +148,9 @@ class LeadForm(FlaskForm):
         token = (self.csrf_token.raw_data or [""])[0] or ""
         if proof_of_work.verify(token, email, self.pow.data or "", bits):
             return True
-        self.pow.errors = [translate("pow_failed")]
+        self.pow.errors = [
+            gettext("Your browser could not complete the anti-spam check. Please try again (JavaScript must be on).")
+        ]
         return False
 
     def looks_automated(self, min_fill_seconds: int) -> bool:

@@ -14,11 +14,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     The imports are local so that importing the domain (`leadcapture.consent`, as workers and
     the CLI do) never loads the web layer.
     """
+    from flask_babel import Babel
+
     from leadcapture.backoffice.funnel import ViewCounter
-    from leadcapture.i18n import format_date, translate
+    from leadcapture.i18n import TRANSLATIONS_DIR, language_name
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
-    from leadcapture.web.context import close_session
+    from leadcapture.web.context import close_session, local_date, local_number, page_language
     from workers.boot import boot
 
     settings = load_settings(test_config)
@@ -31,8 +33,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadcapture"] = services = boot(settings)  # the broker runs the jobs with these services
     app.extensions["leadcapture.views"] = ViewCounter(services.db)
     app.teardown_appcontext(close_session)
-    app.jinja_env.globals["_"] = translate
-    app.jinja_env.filters["local_date"] = format_date
+    # Pages speak the language of their form or person (g.language), never the browser's.
+    Babel(app, locale_selector=page_language, default_translation_directories=str(TRANSLATIONS_DIR))
+    app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["local_number"] = local_number
+    app.jinja_env.filters["language_name"] = language_name  # the admin's language menus
 
     for blueprint in public.BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -1,282 +1,98 @@
-"""Page and email wording in Dutch and English; the form's language picks the catalogue."""
+"""Page and email wording from gettext catalogs; the form's language picks the catalog.
+
+The catalogs are `translations/<language>/LC_MESSAGES/messages.po` (with their compiled `.mo`,
+committed: `make translations` extracts, updates and compiles them). A language is offered as
+soon as its catalog exists: adding one needs no code. Pages translate through Flask-Babel, whose
+locale is the request's language (`web.context.use_language`); mails are rendered by workers
+without a Flask app and translate with `gettext_in`. This module imports no Flask: the domain core reads `LANGUAGES`.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
-from flask import g
+from babel.numbers import format_decimal
+from babel.support import Translations
 
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "nl"
-# The locale of each language's dates: British English writes the day first, as the EU reader does.
-DATE_LOCALES = {"nl": "nl_NL", "en": "en_GB"}
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "email": "Email address",
-        "name": "Name",
-        "company": "Company",
-        "phone": "Phone number",
-        "required": "required",
-        "optional": "optional",
-        "submit": "Send me the whitepaper",
-        "optional_purposes": "Optional: what else may we do? Tick only what you want.",
-        "purposes_free": "The whitepaper does not depend on these boxes; you get it either way.",
-        "controller": "Who we are",
-        "how_withdraw": "You can withdraw any consent at any time with one click in every email we send, or in your preference centre.",
-        "privacy_notice": "Privacy notice",
-        "legal_basis_consent": "Legal basis: your consent (GDPR Art. 6(1)(a)).",
-        "legal_basis_contract": "Legal basis: your request (GDPR Art. 6(1)(b)).",
-        "legal_basis_legitimate_interest": "Legal basis: legitimate interest (GDPR Art. 6(1)(f)).",
-        "channel_email": "by email",
-        "channel_phone": "by phone",
-        "asset_note": "We use your email address to send you this whitepaper (GDPR Art. 6(1)(b)). Unconfirmed requests are deleted after {days} days.",
-        "rights": "You have the right to access, correct and erase your data, to object, and to complain to the Autoriteit Persoonsgegevens.",
-        "check_mail_title": "Check your inbox",
-        "check_mail_body": "We have sent a confirmation email to the address you entered. Click the button in that email to get the whitepaper. Nothing is sent until you confirm.",
-        "check_mail_hint": "No email within a few minutes? Look in your spam folder. For your security we send at most one confirmation every 15 minutes: what you ask for within them comes together in one email when they have passed.",
-        "errors_title": "Please check the form",
-        "form_already_sent": "This form was already sent from this page. Check your details and send it again.",
-        "invalid_email": "Enter a valid email address, like name@example.com.",
-        "phone_for_calls": "required if we may call you",
-        "phone_needed": "Enter your phone number: you ticked that we may call you.",
-        "invalid_phone": "Enter a valid phone number with its country code, like +31 20 123 4567.",
-        "too_long": "This is too long (at most {max} characters).",
-        "invalid_chars": "This field contains characters that are not allowed.",
-        "invalid_purpose": "An option was chosen that this form does not offer.",
-        "form_expired": "This form was open for too long or was not sent from our page. Please submit it again.",
-        "confirm_title": "Confirm your request",
-        "the_whitepaper": "Send me the whitepaper: {title}",
-        "confirmed_title": "Thank you, confirmed",
-        "download_now": "Download the whitepaper now",
-        "dropped": "This request was cancelled and can no longer be confirmed.",
-        "token_invalid_title": "This link does not work",
-        "token_invalid_body": "The link is incomplete or was changed. Copy the whole link from the email, or request the whitepaper again.",
-        "token_expired_title": "This link has expired",
-        "token_expired_body": "For your security, links in our emails are valid for a limited time. Request the whitepaper again and you will get a new email.",
-        "link_gone_title": "This link no longer works",
-        "token_retired_body": "This link comes from an email we sent before our links changed. Use the link in a newer email from us, or request the whitepaper again.",
-        "request_again": "Request again",
-        "unsubscribe_title": "Unsubscribe",
-        "unsubscribe_from": "Stop receiving: {label}",
-        "unsubscribe_what": "With this button you stop this permission:",
-        "unsubscribe_everything": "With this button you withdraw every permission you gave us.",
-        "unsubscribed_more": "Want to change your other choices?",
-        "unsubscribe_button": "Unsubscribe",
-        "not_me_title": "Not requested by you?",
-        "not_me_from": "Someone asked for “{title}” with this email address.",
-        "not_me_body": "If you did not ask for this, click the button. We cancel the request and will not email this address again.",
-        "not_me_button": "This wasn't me: cancel and block",
-        "unsubscribed_title": "You are unsubscribed",
-        "unsubscribed_body": "Done. You will no longer receive this.",
-        "not_me_done": "Done. The request is cancelled and we will not email this address again.",
-        "preferences_title": "Your preferences",
-        "preferences_intro": "What you gave us permission for, and what else the forms you used offer. Changes take effect at once.",
-        "withdraw": "Withdraw",
-        "withdraw_all": "Withdraw everything",
-        "state_pending": "waiting for your confirmation",
-        "state_confirmed": "active",
-        "state_withdrawn": "withdrawn",
-        "state_expired": "expired",
-        "state_unverified": "not confirmed by you yet: we send nothing for it",
-        "state_dropped": "cancelled",
-        "no_purposes": "You have not given us permission for anything.",
-        "saved": "Saved. Your choices take effect at once.",
-        "not_found_title": "Page not found",
-        "not_found_body": "This page does not exist (any more).",
-        "bad_request_title": "Something is wrong with this request",
-        "bad_request_body": "The request could not be processed. Go back and try again.",
-        "too_large_title": "Too much data",
-        "too_large_body": "The request was larger than we accept.",
-        "too_many_title": "Too many requests",
-        "too_many_body": "Please wait a moment before trying again.",
-        "method_not_allowed_title": "Not possible",
-        "server_error_title": "Temporarily unavailable",
-        "server_error_body": "We could not process this right now. Nothing was lost; please try again in a moment.",
-        "preferences_link": "Manage your preferences",
-        # issue 7: embedding and abuse resistance
-        "embed_not_allowed": "This form cannot be shown on {origin}: add the site to the form's allowed_origins (form {slug}).",
-        "pow_failed": "Your browser could not complete the anti-spam check. Please try again (JavaScript must be on).",
-        "pow_working": "One moment, we are checking your browser…",
-        "pow_needs_js": "This form needs JavaScript for its anti-spam check.",
-        "too_many_form_body": "Too many forms were sent from your connection. Please wait a few minutes and try again.",
-        # --- issue 5: preference centre, forget me ---
-        "link_gone_body": "We hold no data for this link any more: it was erased or expired.",
-        "since": "since {date}",
-        "lapses_on": "ends on {date} unless you renew it",
-        "current_wording": "Current wording:",
-        "renew_button": "Keep this",
-        "reconfirm_button": "Yes, again",
-        "confirm_import_button": "Yes, I want this",
-        "renewed": "Thank you: we keep this permission.",
-        "reconfirmed": "Thank you: your permission is active again.",
-        "forget_link": "Erase all my data",
-        "forget_title": "Erase all your data?",
-        "forget_body": "We will delete your email address, name, company, phone and every request you made, and withdraw every permission. This cannot be undone.",
-        "forget_after": "We keep only a keyed hash of your address, so that we never email you again, and the proof that you once gave and withdrew permission, without your personal details. To hear from us again later, contact us from this address.",
-        "forget_button": "Erase my data",
-        "forget_cancel": "No, go back to my preferences",
-        "forgotten_title": "Your data is erased",
-        "forgotten_body": "Done. We have deleted your data and will not email this address again.",
-        # the confirm page and the preference centre's opt-in
-        "confirm_will": "With the button you confirm:",
-        "confirm_button_primary": "Confirm",
-        "confirm_leave_out": "Leave this out",
-        "confirm_put_back": "Add it back",
-        "confirm_left_out": "Left out (not confirmed):",
-        "confirm_details": "These details were typed with the request. We store them with your address when you confirm:",
-        "confirm_details_leave_out": "Don't store these details",
-        "confirm_details_left_out": "The details typed with the request will not be stored.",
-        "confirm_confirmed": "Confirmed:",
-        "confirm_already_title": "Already confirmed",
-        "confirm_done": "Thank you, this is confirmed.",
-        "confirm_asset_mailed": "We are also emailing you the whitepaper.",
-        "preferences_offers": "“Yes, I want this” gives your permission in the wording shown: we record that wording and the time. You can withdraw it at any time.",
-        "optin_button": "Yes, I want this",
-        "resubscribe_button": "Yes, again",
-        "state_not_given": "not given",
-        "opted_in": "Thank you: your permission is active.",
-    },
-    "nl": {
-        "email": "E-mailadres",
-        "name": "Naam",
-        "company": "Bedrijf",
-        "phone": "Telefoonnummer",
-        "required": "verplicht",
-        "optional": "optioneel",
-        "submit": "Stuur mij de whitepaper",
-        "optional_purposes": "Optioneel: wat mogen we nog meer? Vink alleen aan wat je wilt.",
-        "purposes_free": "De whitepaper hangt niet af van deze vakjes; je krijgt hem hoe dan ook.",
-        "controller": "Wie wij zijn",
-        "how_withdraw": "Je kunt elke toestemming altijd intrekken met één klik in elke e-mail die we sturen, of in je voorkeurencentrum.",
-        "privacy_notice": "Privacyverklaring",
-        "legal_basis_consent": "Grondslag: jouw toestemming (AVG art. 6 lid 1 sub a).",
-        "legal_basis_contract": "Grondslag: jouw verzoek (AVG art. 6 lid 1 sub b).",
-        "legal_basis_legitimate_interest": "Grondslag: gerechtvaardigd belang (AVG art. 6 lid 1 sub f).",
-        "channel_email": "per e-mail",
-        "channel_phone": "telefonisch",
-        "asset_note": "We gebruiken je e-mailadres om je deze whitepaper te sturen (AVG art. 6 lid 1 sub b). Niet-bevestigde aanvragen verwijderen we na {days} dagen.",
-        "rights": "Je hebt recht op inzage, correctie en verwijdering van je gegevens, op bezwaar, en op een klacht bij de Autoriteit Persoonsgegevens.",
-        "check_mail_title": "Kijk in je mailbox",
-        "check_mail_body": "We hebben een bevestigingsmail gestuurd naar het adres dat je invulde. Klik op de knop in die e-mail om de whitepaper te ontvangen. We sturen niets voordat je bevestigt.",
-        "check_mail_hint": "Binnen een paar minuten geen e-mail? Kijk in je spammap. Voor je veiligheid sturen we hooguit één bevestiging per 15 minuten: wat je binnen die tijd aanvraagt, krijg je daarna samen in één e-mail.",
-        "errors_title": "Controleer het formulier",
-        "form_already_sent": "Dit formulier is vanaf deze pagina al verstuurd. Controleer je gegevens en verstuur het opnieuw.",
-        "invalid_email": "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.",
-        "phone_for_calls": "verplicht als we je mogen bellen",
-        "phone_needed": "Vul je telefoonnummer in: je hebt aangevinkt dat we je mogen bellen.",
-        "invalid_phone": "Vul een geldig telefoonnummer in, zoals 030 123 4567 of +31 30 123 4567.",
-        "too_long": "Dit is te lang (hooguit {max} tekens).",
-        "invalid_chars": "Dit veld bevat tekens die niet zijn toegestaan.",
-        "invalid_purpose": "Er is een keuze gemaakt die dit formulier niet aanbiedt.",
-        "form_expired": "Dit formulier stond te lang open of kwam niet van onze pagina. Verstuur het nog een keer.",
-        "confirm_title": "Bevestig je aanvraag",
-        "the_whitepaper": "Stuur mij de whitepaper: {title}",
-        "confirmed_title": "Bedankt, bevestigd",
-        "download_now": "Download de whitepaper nu",
-        "dropped": "Deze aanvraag is geannuleerd en kan niet meer worden bevestigd.",
-        "token_invalid_title": "Deze link werkt niet",
-        "token_invalid_body": "De link is onvolledig of gewijzigd. Kopieer de hele link uit de e-mail, of vraag de whitepaper opnieuw aan.",
-        "token_expired_title": "Deze link is verlopen",
-        "token_expired_body": "Voor je veiligheid zijn links in onze e-mails beperkt geldig. Vraag de whitepaper opnieuw aan, dan krijg je een nieuwe e-mail.",
-        "link_gone_title": "Deze link werkt niet meer",
-        "token_retired_body": "Deze link komt uit een e-mail van voordat onze links veranderden. Gebruik de link in een nieuwere e-mail van ons, of vraag de whitepaper opnieuw aan.",
-        "request_again": "Opnieuw aanvragen",
-        "unsubscribe_title": "Afmelden",
-        "unsubscribe_from": "Niet meer ontvangen: {label}",
-        "unsubscribe_what": "Met deze knop stop je deze toestemming:",
-        "unsubscribe_everything": "Met deze knop trek je elke toestemming in die je ons gaf.",
-        "unsubscribed_more": "Wil je je andere keuzes aanpassen?",
-        "unsubscribe_button": "Afmelden",
-        "not_me_title": "Niet door jou aangevraagd?",
-        "not_me_from": "Met dit e-mailadres is “{title}” aangevraagd.",
-        "not_me_body": "Heb je dit niet aangevraagd? Klik op de knop. We annuleren de aanvraag en mailen dit adres niet meer.",
-        "not_me_button": "Dit was ik niet: annuleren en blokkeren",
-        "unsubscribed_title": "Je bent afgemeld",
-        "unsubscribed_body": "Klaar. Je ontvangt dit niet meer.",
-        "not_me_done": "Klaar. De aanvraag is geannuleerd en we mailen dit adres niet meer.",
-        "preferences_title": "Je voorkeuren",
-        "preferences_intro": "Waarvoor je ons toestemming gaf, en wat de formulieren die je gebruikte nog meer aanbieden. Wijzigingen werken meteen.",
-        "withdraw": "Intrekken",
-        "withdraw_all": "Alles intrekken",
-        "state_pending": "wacht op je bevestiging",
-        "state_confirmed": "actief",
-        "state_withdrawn": "ingetrokken",
-        "state_expired": "verlopen",
-        "state_unverified": "nog niet door jou bevestigd: we sturen hiervoor niets",
-        "state_dropped": "geannuleerd",
-        "no_purposes": "Je hebt ons nergens toestemming voor gegeven.",
-        "saved": "Opgeslagen. Je keuzes gelden meteen.",
-        "not_found_title": "Pagina niet gevonden",
-        "not_found_body": "Deze pagina bestaat niet (meer).",
-        "bad_request_title": "Er klopt iets niet aan dit verzoek",
-        "bad_request_body": "Het verzoek kon niet worden verwerkt. Ga terug en probeer het opnieuw.",
-        "too_large_title": "Te veel gegevens",
-        "too_large_body": "Het verzoek was groter dan we accepteren.",
-        "too_many_title": "Te veel verzoeken",
-        "too_many_body": "Wacht even voordat je het opnieuw probeert.",
-        "method_not_allowed_title": "Niet mogelijk",
-        "server_error_title": "Tijdelijk niet beschikbaar",
-        "server_error_body": "We konden dit nu niet verwerken. Er is niets verloren gegaan; probeer het zo nog eens.",
-        "preferences_link": "Beheer je voorkeuren",
-        # issue 7: embedding and abuse resistance
-        "embed_not_allowed": "Dit formulier kan niet op {origin} worden getoond: voeg de site toe aan allowed_origins van het formulier ({slug}).",
-        "pow_failed": "Je browser kon de anti-spamcontrole niet afronden. Probeer het opnieuw (JavaScript moet aan staan).",
-        "pow_working": "Een moment, we controleren je browser…",
-        "pow_needs_js": "Dit formulier heeft JavaScript nodig voor de anti-spamcontrole.",
-        "too_many_form_body": "Er zijn te veel formulieren verstuurd vanaf je verbinding. Wacht een paar minuten en probeer het opnieuw.",
-        # --- issue 5: preference centre, forget me ---
-        "link_gone_body": "Bij deze link bewaren we geen gegevens meer: ze zijn verwijderd of verlopen.",
-        "since": "sinds {date}",
-        "lapses_on": "vervalt op {date}, tenzij je die verlengt",
-        "current_wording": "Huidige tekst:",
-        "renew_button": "Houden",
-        "reconfirm_button": "Ja, opnieuw",
-        "confirm_import_button": "Ja, dat wil ik",
-        "renewed": "Bedankt: we houden deze toestemming aan.",
-        "reconfirmed": "Bedankt: je toestemming is weer actief.",
-        "forget_link": "Verwijder al mijn gegevens",
-        "forget_title": "Al je gegevens verwijderen?",
-        "forget_body": "We verwijderen je e-mailadres, naam, bedrijf, telefoonnummer en al je aanvragen, en trekken elke toestemming in. Dit kan niet ongedaan worden gemaakt.",
-        "forget_after": "We bewaren alleen een versleutelde hash van je adres, zodat we je nooit meer mailen, en het bewijs dat je ooit toestemming gaf en introk, zonder je persoonsgegevens. Wil je later weer iets van ons horen? Neem dan contact op vanaf dit adres.",
-        "forget_button": "Verwijder mijn gegevens",
-        "forget_cancel": "Nee, terug naar mijn voorkeuren",
-        "forgotten_title": "Je gegevens zijn verwijderd",
-        "forgotten_body": "Klaar. We hebben je gegevens verwijderd en mailen dit adres niet meer.",
-        # the confirm page and the preference centre's opt-in
-        "confirm_will": "Met de knop bevestig je:",
-        "confirm_button_primary": "Bevestig",
-        "confirm_leave_out": "Laat dit weg",
-        "confirm_put_back": "Toch toevoegen",
-        "confirm_left_out": "Weggelaten (niet bevestigd):",
-        "confirm_details": "Deze gegevens zijn bij de aanvraag ingevuld. We bewaren ze bij je adres als je bevestigt:",
-        "confirm_details_leave_out": "Bewaar deze gegevens niet",
-        "confirm_details_left_out": "De ingevulde gegevens worden niet bewaard.",
-        "confirm_confirmed": "Bevestigd:",
-        "confirm_already_title": "Al bevestigd",
-        "confirm_done": "Bedankt, dit is bevestigd.",
-        "confirm_asset_mailed": "We mailen je de whitepaper ook.",
-        "preferences_offers": "Met „Ja, dit wil ik” geef je toestemming met de getoonde tekst: we leggen die tekst en het tijdstip vast. Intrekken kan altijd.",
-        "optin_button": "Ja, dit wil ik",
-        "resubscribe_button": "Ja, weer aan",
-        "state_not_given": "niet gegeven",
-        "opted_in": "Bedankt: je toestemming is actief.",
-    },
-}
+# Every language with a catalog: the default first, then alphabetical.
+LANGUAGES: tuple[str, ...] = tuple(
+    sorted(
+        (p.name for p in TRANSLATIONS_DIR.iterdir() if (p / "LC_MESSAGES" / "messages.po").is_file()),
+        key=lambda language: (language != DEFAULT_LANGUAGE, language),
+    )
+)
+# Where a bare language would write dates or numbers differently from its EU reader: British
+# English writes the day first. Other languages use their own code as the locale ("de", "fr").
+LOCALES = {"en": "en_GB"}
+# The supervisory authority a visitor may complain to, named in the rights sentence.
+SUPERVISORY_AUTHORITY = "Autoriteit Persoonsgegevens"
 
 
-def translate(key: str, language: str | None = None, **values: object) -> str:
-    """The text for key in language (the request's language by default)."""
-    lang = language or g.get("language") or DEFAULT_LANGUAGE
-    text = MESSAGES.get(lang, MESSAGES[DEFAULT_LANGUAGE]).get(key) or MESSAGES["en"][key]
-    return text.format(**values) if values else text
+def locale_of(language: str) -> str:
+    """The Babel locale that formats dates and numbers for language."""
+    return LOCALES.get(language, language if language in LANGUAGES else LOCALES.get(DEFAULT_LANGUAGE, DEFAULT_LANGUAGE))
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The compiled catalog of language (an empty one for a language without a catalog)."""
+    return Translations.load(str(TRANSLATIONS_DIR), [language if language in LANGUAGES else DEFAULT_LANGUAGE])
+
+
+def gettext_in(language: str, message: str, **values: object) -> str:
+    """message translated into language, its %(name)s placeholders filled from values."""
+    text = translations(language).gettext(message)
+    return text % values if values else text
 
 
 def format_date(value: date | datetime, language: str | None = None) -> str:
-    """A date as the reader writes it: "27 november 2026" in Dutch, "27 November 2026" in English.
+    """A date as the reader writes it: "27 november 2026", "27 November 2026", "27. November 2026".
 
-    In pages and mails use the Jinja filter `local_date` (`{{ when|local_date }}`, or
-    `{{ when|local_date(language) }}` in an email template), which calls this.
+    In pages and mails use the Jinja filter `local_date` (`{{ when|local_date }}` in a page, in the
+    request's language; `{{ when|local_date(language) }}` in an email template).
     """
-    lang = language or g.get("language") or DEFAULT_LANGUAGE
-    return babel_format_date(value, format="long", locale=DATE_LOCALES.get(lang, DATE_LOCALES[DEFAULT_LANGUAGE]))
+    return babel_format_date(value, format="long", locale=locale_of(language or DEFAULT_LANGUAGE))
+
+
+def format_number(value: int | float, language: str | None = None) -> str:
+    """A number as the reader writes it: "1.000" in Dutch and German, "1,000" in English.
+
+    The Jinja filter `local_number` calls this, in pages and mails alike (as `local_date`).
+    """
+    return format_decimal(value, locale=locale_of(language or DEFAULT_LANGUAGE))
+
+
+def language_name(language: str) -> str:
+    """The English name of a language, for the admin ("German"); the code if Babel does not know it."""
+    try:
+        return Locale.parse(language).get_display_name("en") or language
+    except (ValueError, UnknownLocaleError):
+        return language
+
+
+def fill_source(path: str) -> None:
+    """Write the source language's catalog: every msgstr is its msgid (English is the code's wording)."""
+    from babel.messages.pofile import read_po, write_po
+
+    with open(path, "rb") as f:
+        catalog = read_po(f)
+    for message in catalog:
+        if message.id:
+            message.string = message.id
+            message.flags.discard("fuzzy")
+    with open(path, "wb") as f:
+        write_po(f, catalog, width=100)
+
+
+if __name__ == "__main__":  # `make translations`: python -m leadcapture.i18n fill-source FILE
+    import sys
+
+    if sys.argv[1:2] != ["fill-source"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m leadcapture.i18n fill-source PO_FILE")
+    fill_source(sys.argv[2])

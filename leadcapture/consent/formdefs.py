@@ -18,9 +18,9 @@ from pypdf.errors import FileNotDecryptedError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from leadcapture.i18n import LANGUAGES
 from leadcapture.models import Asset, Form, FormVersion
 
-LANGUAGES = ("nl", "en")
 OPTIONAL_FIELDS = ("name", "company", "phone")
 CHANNELS = ("email", "phone")
 LEGAL_BASES = ("consent", "contract", "legitimate_interest")

@@ -13,7 +13,7 @@ from leadcapture.consent import gates, window
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
 from leadcapture.delivery.templates import compose_for, render
-from leadcapture.i18n import translate
+from leadcapture.i18n import gettext_in
 from leadcapture.models import PENDING, PURPOSE, LeadRequest, Submission
 from leadcapture.services import Services
 
@@ -29,7 +29,7 @@ def label_of(request: LeadRequest, language: str) -> str:
     version = request.submission.form_version
     if request.kind == PURPOSE:
         return (version.purpose(request.purpose_key) or {}).get("label", request.purpose_key)
-    return translate("the_whitepaper", language, title=version.definition["title"])
+    return gettext_in(language, "Send me the whitepaper: %(title)s", title=version.definition["title"])
 
 
 def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -> str:

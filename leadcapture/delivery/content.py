@@ -17,9 +17,9 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from leadcapture.i18n import LANGUAGES
 from leadcapture.models import ContentItem, ContentTranslation, Form, FormVersion
 
-LANGUAGES = ("nl", "en")
 _FRONT_KEYS = {"subject", "language"}
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "img",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import format_datetime, make_msgid, parseaddr
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import jinja2
 
 import emails
 from leadcapture.delivery.wire import OutgoingMessage, mail_address
-from leadcapture.i18n import format_date
+from leadcapture.i18n import format_date, format_number, translations
 from leadcapture.models import Person, utcnow
 from leadcapture.services import Services
 
@@ -29,23 +30,39 @@ class Rendered:
     html: str
 
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
-_env.filters["local_date"] = format_date  # {{ when|local_date(language) }}
+# Plain-text paragraphs are one line in the catalogs; mail wraps them, never inside a link.
+_WRAPPER = textwrap.TextWrapper(width=72, break_long_words=False, break_on_hyphens=False)
+
+
+def _wrap(text: str) -> str:
+    return "\n".join(_WRAPPER.fill(line) if line else line for line in text.splitlines())
+
+
+@cache
+def _env(language: str) -> jinja2.Environment:
+    """The template environment of one language: its catalog, its dates and numbers."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["local_date"] = format_date  # {{ when|local_date(language) }}
+    env.filters["local_number"] = format_number  # {{ count|local_number(language) }}
+    env.filters["wrap"] = _wrap
+    return env
 
 
 def render(name: str, language: str, context: dict[str, Any]) -> Rendered:
-    """Render emails/<name>/<language>/{subject.txt, body.txt, body.html}."""
-    ctx = {**context, "language": language}
-    subject = _env.get_template(f"{name}/{language}/subject.txt").render(ctx)
+    """Render emails/<name>/{subject.txt, body.txt, body.html} in language (its gettext catalog)."""
+    env, ctx = _env(language), {**context, "language": language}
+    subject = env.get_template(f"{name}/subject.txt").render(ctx)
     return Rendered(
         subject=" ".join(subject.split()),  # one line, whatever the template or title holds
-        text=_env.get_template(f"{name}/{language}/body.txt").render(ctx),
-        html=_env.get_template(f"{name}/{language}/body.html").render(ctx),
+        text=env.get_template(f"{name}/body.txt").render(ctx),
+        html=env.get_template(f"{name}/body.html").render(ctx),
     )
 
 

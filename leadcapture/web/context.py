@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import current_app, g
+from flask_babel import refresh
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import outbox
+from leadcapture.i18n import DEFAULT_LANGUAGE, format_date, format_number
 from leadcapture.services import Services
 
 
@@ -28,3 +32,24 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def use_language(language: str) -> None:
+    """Make language the language of this request's pages (Flask-Babel's locale follows it)."""
+    g.language = language
+    refresh()  # a string translated earlier in the request must not pin the previous locale
+
+
+def page_language() -> str:
+    """The language of this request's pages: its form's or person's, else the default (never the browser's)."""
+    return g.get("language") or DEFAULT_LANGUAGE
+
+
+def local_date(value: date | datetime, language: str | None = None) -> str:
+    """The `local_date` filter of pages: a date in the page's language."""
+    return format_date(value, language or page_language())
+
+
+def local_number(value: int | float, language: str | None = None) -> str:
+    """The `local_number` filter of pages: a number in the page's language."""
+    return format_number(value, language or page_language())

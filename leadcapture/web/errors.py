@@ -5,42 +5,47 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from leadcapture.i18n import translate
-
 log = logging.getLogger(__name__)
 
+NOT_POSSIBLE = (
+    _l("Something is wrong with this request"),
+    _l("The request could not be processed. Go back and try again."),
+)
+SERVER_ERROR = (
+    _l("Temporarily unavailable"),
+    _l("We could not process this right now. Nothing was lost; please try again in a moment."),
+)
+# The heading and text of each status's page, translated when the page renders.
 _PAGES = {
-    404: ("not_found_title", "not_found_body"),
-    405: ("method_not_allowed_title", "bad_request_body"),
-    413: ("too_large_title", "too_large_body"),
-    429: ("too_many_title", "too_many_body"),
-    503: ("server_error_title", "server_error_body"),
-    500: ("server_error_title", "server_error_body"),
+    404: (_l("Page not found"), _l("This page does not exist (any more).")),
+    405: (_l("Not possible"), NOT_POSSIBLE[1]),
+    413: (_l("Too much data"), _l("The request was larger than we accept.")),
+    429: (_l("Too many requests"), _l("Please wait a moment before trying again.")),
+    503: SERVER_ERROR,
+    500: SERVER_ERROR,
 }
+LINK_INVALID = (
+    _l("This link does not work"),
+    _l("The link is incomplete or was changed. Copy the whole link from the email, or request the whitepaper again."),
+)
 
 
 class InvalidLink(Exception):
     """A link that cannot be used (tampered, expired, or its rows are gone): a page saying so."""
 
-    def __init__(self, title_key: str = "token_invalid_title", body_key: str = "token_invalid_body", status: int = 404):
-        super().__init__(title_key, body_key, status)
-        self.title_key, self.body_key, self.status = title_key, body_key, status
+    def __init__(self, title: str = LINK_INVALID[0], body: str = LINK_INVALID[1], status: int = 404):
+        super().__init__(title, body, status)
+        self.title, self.body, self.status = title, body, status
 
 
-def page(status: int, title_key: str | None = None, body_key: str | None = None):
-    """Render the generic message page for a status code."""
-    default_title, default_body = _PAGES.get(status, ("bad_request_title", "bad_request_body"))
-    return (
-        render_template(
-            "message.html",
-            title=translate(title_key or default_title),
-            body=translate(body_key or default_body),
-        ),
-        status,
-    )
+def page(status: int, title: str | None = None, body: str | None = None):
+    """Render the generic message page for a status code (title and body: lazy_gettext strings)."""
+    default_title, default_body = _PAGES.get(status, NOT_POSSIBLE)
+    return render_template("message.html", title=title or default_title, body=body or default_body), status
 
 
 def register(app: Flask) -> None:
@@ -48,7 +53,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InvalidLink)
     def invalid_link(exc: InvalidLink):
-        return page(exc.status, exc.title_key, exc.body_key)
+        return page(exc.status, exc.title, exc.body)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -15,6 +15,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, current_app, g, request
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
@@ -148,6 +149,7 @@ def register(app: Flask) -> Limiter:
     def too_many(exc: HTTPException):
         if request.path.startswith("/api/"):
             return {"error": "Too Many Requests", "status": 429, "limit": str(exc.description)}, 429
-        return page(429, body_key="too_many_form_body" if _policy() == _SUBMISSIONS else None)
+        form_body = _l("Too many forms were sent from your connection. Please wait a few minutes and try again.")
+        return page(429, body=form_body if _policy() == _SUBMISSIONS else None)
 
     return limiter

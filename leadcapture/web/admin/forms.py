@@ -15,7 +15,7 @@ from leadcapture.consent import formdefs
 from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, FormDefinitionError
 from leadcapture.models import Asset, Form, FormVersion, Submission, utcnow
 from leadcapture.web.admin.auth import audit, bp, download, require
-from leadcapture.web.context import get_session
+from leadcapture.web.context import get_session, use_language
 from leadcapture.web.public.form import embed_snippet, hosted_url, render_form_page
 
 PURPOSE_FIELDS = ("key", "label", "description", "channel", "legal_basis", "retention_months")
@@ -229,7 +229,7 @@ def form_edit(slug: str):
 
 
 def _render_preview(definition: dict[str, Any]):
-    g.language = definition["language"]
+    use_language(definition["language"])
     g.frame_ancestors = "'self'"  # shown inside the admin's own page
     shown = dict(definition, slug=PREVIEW_SLUG)
     return render_form_page(shown, make_form(shown), embedded=False)

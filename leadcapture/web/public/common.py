@@ -6,6 +6,7 @@ import logging
 from typing import TypeVar
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from leadcapture.consent.people import Visitor
@@ -13,6 +14,15 @@ from leadcapture.consent.tokens import LinkPayload, TokenExpired, TokenInvalid, 
 from leadcapture.models import LeadRequest, Person, Submission
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import InvalidLink
+
+LINK_GONE = _l("This link no longer works")
+# The optional details a form asks, as their labels read on the form and the confirm page.
+FIELD_LABELS = {
+    "email": _l("Email address"),
+    "name": _l("Name"),
+    "company": _l("Company"),
+    "phone": _l("Phone number"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +48,23 @@ def load_token(kind: str, token: str) -> LinkPayload:
     try:
         return get_services().tokens.read(kind, token)
     except TokenExpired as exc:
-        raise InvalidLink("token_expired_title", "token_expired_body", 410) from exc
+        raise InvalidLink(
+            _l("This link has expired"),
+            _l(
+                "For your security, links in our emails are valid for a limited time. Request the whitepaper again"
+                " and you will get a new email."
+            ),
+            410,
+        ) from exc
     except TokenRetired as exc:
-        raise InvalidLink("link_gone_title", "token_retired_body", 410) from exc
+        raise InvalidLink(
+            LINK_GONE,
+            _l(
+                "This link comes from an email we sent before our links changed. Use the link in a newer email"
+                " from us, or request the whitepaper again."
+            ),
+            410,
+        ) from exc
     except TokenInvalid as exc:
         raise InvalidLink() from exc
 
@@ -49,5 +73,5 @@ def by_public_id(model: type[Named], public_id: str) -> Named:
     """The row of model a link names by its public id; InvalidLink ("no longer works") once it is gone."""
     row = get_session().scalar(select(model).where(model.public_id == public_id))
     if row is None:  # erased, purged, or never ours
-        raise InvalidLink("link_gone_title", "link_gone_body")
+        raise InvalidLink(LINK_GONE, _l("We hold no data for this link any more: it was erased or expired."))
     return row

@@ -9,19 +9,20 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
+from flask_babel import gettext
 from markupsafe import escape
 
 from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import spend_form_token
-from leadcapture.i18n import translate
+from leadcapture.i18n import SUPERVISORY_AUTHORITY
 from leadcapture.models import FormVersion
 from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
-from leadcapture.web.context import get_services, get_session
+from leadcapture.web.context import get_services, get_session, use_language
 from leadcapture.web.errors import page
-from leadcapture.web.public.common import this_url, visitor
+from leadcapture.web.public.common import FIELD_LABELS, this_url, visitor
 
 bp = Blueprint("form", __name__)
 
@@ -37,7 +38,7 @@ def open_live_version(endpoint: str | None, values: dict[str, Any] | None) -> No
     if version is None:
         abort(404)
     g.form_version = version
-    g.language = version.definition["language"]
+    use_language(version.definition["language"])
     if endpoint == "form.form":  # the page a website frames (embed.js is a script)
         g.frame_ancestors = " ".join(["'self'", *version.definition["allowed_origins"]])
 
@@ -90,7 +91,9 @@ def form(slug: str):
         # shown again with a fresh token to send, never dropped. A bot replaying one token gets the
         # same, so the time trap costs it a wait per submission.
         session.rollback()
-        lead_form.form_errors.append(translate("form_already_sent"))
+        lead_form.form_errors.append(
+            gettext("This form was already sent from this page. Check your details and send it again.")
+        )
         return render_form_page(definition, lead_form, embedded), 409
     if not automated:
         offered = {p["key"] for p in definition["purposes"]}
@@ -121,6 +124,8 @@ def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool)
         embedded=embedded,
         retention_days=settings.unconfirmed_retention_days,
         pow_bits=settings.pow_difficulty,
+        field_labels=FIELD_LABELS,
+        authority=SUPERVISORY_AUTHORITY,
         form_query=_embed_query() if embedded else {},
     )
 
@@ -153,7 +158,11 @@ def embed_js(slug: str):
         allowed=[own, *definition["allowed_origins"]],
         slug=slug,
         title=definition["title"],
-        not_allowed=translate("embed_not_allowed", origin="{origin}", slug=slug),  # embed.js fills in the origin
+        not_allowed=gettext(  # embed.js fills in the origin
+            "This form cannot be shown on %(origin)s: add the site to the form's allowed_origins (form %(slug)s).",
+            origin="{origin}",
+            slug=slug,
+        ),
     )
     response = make_response(body)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, make_response, render_template, request, url_for
+from flask import Blueprint, abort, make_response, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,6 @@ from leadcapture.consent.tokens import (
 from leadcapture.delivery import links
 from leadcapture.delivery.confirmation import label_of
 from leadcapture.delivery.links import PREFIXES
-from leadcapture.i18n import translate
 from leadcapture.models import (
     ASSET,
     CONFIRMED,
@@ -41,9 +41,9 @@ from leadcapture.models import (
     Submission,
 )
 from leadcapture.web import ratelimit
-from leadcapture.web.context import get_services, get_session
+from leadcapture.web.context import get_services, get_session, use_language
 from leadcapture.web.errors import InvalidLink
-from leadcapture.web.public.common import by_public_id, load_token, visitor
+from leadcapture.web.public.common import FIELD_LABELS, by_public_id, load_token, visitor
 
 bp = Blueprint("links", __name__)
 
@@ -113,7 +113,7 @@ def _page(
         leaving=[{**item, "toggle": toggled(item["key"])} for item in described(leaving)],
         confirmed=described(confirmed),
         dropped=described([r for r in requests if r.state == DROPPED]),
-        details=[(translate(name), value) for name, value in details.items() if value],
+        details=[(FIELD_LABELS[name], value) for name, value in details.items() if value],
         details_kept=DETAILS not in left_out,
         details_toggle=toggled(DETAILS),
         left_out=sorted(left_out),
@@ -132,7 +132,7 @@ def confirm(token: str):
     """GET shows what the button confirms (and lets the person leave a purpose out); only its POST confirms."""
     payload = load_token(CONFIRM, token)
     submission, requests = _requests_for(payload)
-    g.language = submission.language
+    use_language(submission.language)
     left_out = _left_out(requests, request.values.getlist("without"))
     if request.method != "POST":  # GET and HEAD only ever show a page
         return _page(token, submission, requests, left_out)
@@ -187,7 +187,7 @@ def _not_me(payload: NotMe, token: str):
     """'This wasn't me': the POST drops the submission someone made with this address."""
     session = get_session()
     submission = by_public_id(Submission, payload.submission_public_id)
-    g.language = submission.person.language
+    use_language(submission.person.language)
     if request.method != "POST":  # GET and HEAD only ever show a page
         definition = submission.form_version.definition
         return render_template(
@@ -200,14 +200,18 @@ def _not_me(payload: NotMe, token: str):
     services = get_services()
     consent.not_me(session, services.vault, services.settings, submission, visitor=visitor())
     session.commit()
-    return render_template("message.html", title=translate("unsubscribed_title"), body=translate("not_me_done"))
+    return render_template(
+        "message.html",
+        title=gettext("You are unsubscribed"),
+        body=gettext("Done. The request is cancelled and we will not email this address again."),
+    )
 
 
 def _withdraw(payload: Withdraw, token: str):
     """The POST withdraws the link's purpose (every purpose if it names none)."""
     session = get_session()
     person = by_public_id(Person, payload.person_public_id)
-    g.language = person.language
+    use_language(person.language)
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
         label, controller = _withdrawal_notice(session, person, key)
@@ -219,11 +223,11 @@ def _withdraw(payload: Withdraw, token: str):
     session.commit()
     return render_template(
         "message.html",
-        title=translate("unsubscribed_title"),
-        body=translate("unsubscribed_body"),
-        more=translate("unsubscribed_more"),
+        title=gettext("You are unsubscribed"),
+        body=gettext("Done. You will no longer receive this."),
+        more=gettext("Want to change your other choices?"),
         link_url=links.preferences(services, person),
-        link_text=translate("preferences_link"),
+        link_text=gettext("Manage your preferences"),
     )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, render_template, request
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,6 @@ from leadcapture.consent import lifecycle
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import PREFERENCES
 from leadcapture.delivery.links import PREFIXES
-from leadcapture.i18n import translate
 from leadcapture.models import (
     CONFIRMED,
     EXPIRED,
@@ -37,7 +37,7 @@ from leadcapture.models import (
     utcnow,
 )
 from leadcapture.privacy import rights
-from leadcapture.web.context import get_services, get_session
+from leadcapture.web.context import get_services, get_session, use_language
 from leadcapture.web.errors import page
 from leadcapture.web.public.common import by_public_id, load_token, visitor
 
@@ -51,7 +51,7 @@ class PreferencesForm(FlaskForm):
 def _person(token: str) -> Person:
     """The person the link names, in their language; InvalidLink once they are gone."""
     person = by_public_id(Person, load_token(PREFERENCES, token).person_public_id)
-    g.language = person.language
+    use_language(person.language)
     return person
 
 
@@ -125,7 +125,7 @@ def _act(session: Session, person: Person) -> str | None:
         consent.withdraw(
             session, services.vault, services.settings, person, keys, method="preference_centre", visitor=visitor()
         )
-        done = "saved"
+        done = gettext("Saved. Your choices take effect at once.")
     elif "renew" in request.form:
         row = session.scalar(
             select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == request.form["renew"])
@@ -134,7 +134,11 @@ def _act(session: Session, person: Person) -> str | None:
         if row is None or version is None or row.state not in (CONFIRMED, EXPIRED, UNVERIFIED):
             return None
         event = lifecycle.renew(session, services.vault, services.settings, row, version, visitor=visitor(), now=now)
-        done = "reconfirmed" if event == "confirmed" else "renewed"
+        done = (
+            gettext("Thank you: your permission is active again.")
+            if event == "confirmed"
+            else gettext("Thank you: we keep this permission.")
+        )
     elif "optin" in request.form:
         key = request.form["optin"]
         version = _offers(session, person).get(key)
@@ -142,7 +146,7 @@ def _act(session: Session, person: Person) -> str | None:
         if version is None or (current is not None and current.state != WITHDRAWN):
             return None  # not offered to this person, or given already (expired: "Yes, again" renews it)
         consent.opt_in(session, services.vault, services.settings, person, version, key, visitor=visitor(), now=now)
-        done = "opted_in"
+        done = gettext("Thank you: your permission is active.")
     else:
         return None
     lifecycle.record_activity(session, person, now)
@@ -189,4 +193,8 @@ def forget(token: str):
     session = get_session()
     rights.erase_person(session, services.vault, person, method="preference_centre", forget_mail=services.forget_mail)
     session.commit()
-    return render_template("message.html", title=translate("forgotten_title"), body=translate("forgotten_body"))
+    return render_template(
+        "message.html",
+        title=gettext("Your data is erased"),
+        body=gettext("Done. We have deleted your data and will not email this address again."),
+    )
