@@ -231,10 +231,10 @@ def test_a_welcome_item_goes_out_once_when_the_purpose_is_confirmed(
 @pytest.mark.parametrize(
     ("text", "args", "problem"),
     [
-        ("no front matter\n", [], "language must be one of nl, en"),
+        ("no front matter\n", [], "language must be one of nl, de, en"),
         ("---\nsubject: Hi\nlanguage: en\n", [], "no closing '---'"),
         ("---\nsubjekt: Hi\n---\nbody\n", [], "expected 'subject: …'"),
-        ("---\nlanguage: de\nsubject: Hallo\n---\nbody\n", [], "language must be one of nl, en"),
+        ("---\nlanguage: fr\nsubject: Salut\n---\nbody\n", [], "language must be one of nl, de, en"),
         ("---\nlanguage: en\n---\n\n", ["--subject", "Hi"], "the body is empty"),
     ],
 )

@@ -43,16 +43,16 @@ def test_the_template_holds_every_string_of_the_code(tmp_path, monkeypatch):
     fresh = tmp_path / "fresh.pot"
     CommandLineInterface().run([*EXTRACT, "-o", str(fresh), "."])
     with open(fresh, "rb") as f:
-        extracted = {m.id for m in read_po(f) if m.id}
+        extracted = {(m.context, m.id) for m in read_po(f) if m.id}
     # Then the committed template has exactly those (run `make translations` when this fails)
-    assert extracted == {m.id for m in template() if m.id}
+    assert extracted == {(m.context, m.id) for m in template() if m.id}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_string_is_translated_and_none_is_fuzzy(language):
     po = catalog(language)
-    wanted = {m.id for m in template() if m.id}
-    entries = {m.id: m for m in po if m.id}
+    wanted = {(m.context, m.id) for m in template() if m.id}
+    entries = {(m.context, m.id): m for m in po if m.id}
     assert wanted - entries.keys() == set(), f"{language}: missing, run `make translations`"
     untranslated = [m.id for m in entries.values() if not m.string]
     fuzzy = [m.id for m in entries.values() if m.fuzzy]
@@ -73,8 +73,8 @@ def test_translations_keep_the_placeholders_of_their_source(language):
 def test_the_compiled_catalog_matches_its_source(language):
     # The .mo files are committed (a checkout and a wheel run without a build step): they must be current.
     with open(TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.mo", "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    source = {m.id: m.string for m in catalog(language) if m.id and m.string and not m.fuzzy}
+        compiled = {(m.context, m.id): m.string for m in read_mo(f) if m.id}
+    source = {(m.context, m.id): m.string for m in catalog(language) if m.id and m.string and not m.fuzzy}
     assert compiled == source, f"{language}: run `make translations`"
 
 

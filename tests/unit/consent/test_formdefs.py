@@ -66,7 +66,7 @@ def test_a_changed_asset_makes_a_new_version(runner, services, tmp_path):
     "replace, problem",
     [
         ({'key = "call"': 'key = "call"\nchecked = true'}, "always unticked"),
-        ({'language = "nl"': 'language = "de"'}, "language must be one of"),
+        ({'language = "nl"': 'language = "fr"'}, "language must be one of"),
         ({'key = "call"': 'key = "newsletter"'}, "used twice"),
         ({'channel = "phone"': 'channel = "fax"'}, "channel must be one of"),
         ({"retention_months = 6": "retention_months = 0"}, "retention_months"),
