@@ -71,7 +71,9 @@ def test_a_german_visitor_sees_german_pages_and_mails(page, live_server):
     assert "Die Schaltfläche" not in text and "Der Link funktioniert 7 Tage lang" in " ".join(text.split())
     assert "Diese E-Mail wurde von Beispiel GmbH, Friedrichstraße 1, 10117 Berlin," in text
     assert "Nicht von Ihnen angefordert? Stornieren und sperren: http" in text
-    assert "Einstellungen verwalten: http" in text and "Datenschutzerklärung: https://www.example.com/datenschutz" in text
+    assert (
+        "Einstellungen verwalten: http" in text and "Datenschutzerklärung: https://www.example.com/datenschutz" in text
+    )
     assert '<html lang="de">' in html and ">Bestätigen</a>" in html and "sperren diese Adresse</a>" in html
     assert re.fullmatch(r"<http://[^>]+/u/[^>]+>", msg["List-Unsubscribe"]), msg["List-Unsubscribe"]
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
