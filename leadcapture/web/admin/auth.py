@@ -33,7 +33,7 @@ from leadcapture.backoffice import accounts, twofactor
 from leadcapture.backoffice.accounts import may
 from leadcapture.consent.formdefs import MAX_ASSET_BYTES
 from leadcapture.models import AdminUser, utcnow
-from leadcapture.web.context import get_services, get_session
+from leadcapture.web.context import get_services, get_session, use_language
 from leadcapture.web.ratelimit import client_key
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -97,6 +97,7 @@ def _load_user() -> AdminUser | None:
 @bp.before_request
 def guard():
     """Signed-in users only (except the login page); a valid CSRF token on every POST."""
+    use_language("en")  # the admin is English, WTForms' own messages too (a form preview switches)
     g.admin_user = _load_user()
     # Before sign-in only the login form arrives: nobody unauthenticated makes us read megabytes.
     request.max_content_length = MAX_ASSET_BYTES + 1024 * 1024 if g.admin_user else PRE_AUTH_MAX_BYTES
