@@ -57,7 +57,7 @@ def test_a_german_visitor_sees_german_pages_and_mails(page, live_server):
     page.screenshot(path=SHOTS.format("form"), full_page=True)
     page.wait_for_timeout(1100)  # a person takes longer than the minimum fill time
     page.get_by_role("button", name="Whitepaper anfordern").click()
-    expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
+    expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihrem Postfach nach")).to_be_visible()
     page.screenshot(path=SHOTS.format("check-mail"), full_page=True)
 
     # Then the confirmation mail is German: subject, body, footer, and it has the one-click headers
