@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -63,4 +64,4 @@ def _provenance(services: Services, session: Session, consent: Consent) -> dict[
     payload = ledger.payload_of(services.vault, event) if event is not None else None
     if not payload:
         return None
-    return {"source": payload["source"], "on": payload["consented_at"][:10]}
+    return {"source": payload["source"], "on": date.fromisoformat(payload["consented_at"][:10])}

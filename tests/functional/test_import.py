@@ -94,7 +94,7 @@ def test_an_unverified_row_gets_only_a_repermission_mail_until_the_person_confir
     (msg,) = mailbox.to("kees@example.com")
     assert str(msg["Subject"]) == "Graag je bevestiging: Stuur mij de maandelijkse nieuwsbrief met salestips."
     assert "gaf je elders toestemming" in text_part(msg) and msg["List-Unsubscribe-Post"]
-    assert "(Bron: Partner webinar, 2026-02-01)" in text_part(msg)  # Art. 14(2)(f): where the data came from
+    assert "(Bron: Partner webinar, 1 februari 2026)" in text_part(msg)  # Art. 14(2)(f): where the data came from
     # The scheduler does not queue a second one for the same consent.
     assert scheduler.run_jobs(services, datetime.now(UTC))["repermission_queued"] == 0
     # The link shows the preference centre; its button confirms: a double opt-in by the person.
