@@ -21,7 +21,7 @@ KIND = "confirmation"
 # What the gate and the message read, in one round trip (the requests in a second) instead of four.
 _WITH_ALL = (joinedload(Submission.person), joinedload(Submission.form_version), selectinload(Submission.requests))
 
-NOT_DUE = "not due"  # listed in another mail, waiting for the next window, or nothing left to confirm
+# NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
 
 
 def label_of(request: LeadRequest, language: str) -> str:
@@ -34,17 +34,19 @@ def label_of(request: LeadRequest, language: str) -> str:
 
 def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -> str:
     """Send a submission's confirmation email once, when its window allows and if it still asks for something."""
-    with services.db.session() as session:
-        due = window.mail_due(session, services.vault, services.settings, submission_id)
-    if not due:
-        return NOT_DUE
+    submission: Submission | None = None  # loaded once, with what the gate and the mail read
+
+    def due(session: Session) -> bool:
+        nonlocal submission
+        submission = session.get(Submission, submission_id, options=_WITH_ALL)
+        return window.mail_due(session, services.vault, services.settings, submission_id)
 
     def prepare(session: Session) -> Outgoing | None:
-        submission = session.get(Submission, submission_id, options=_WITH_ALL)
-        if not gates.may_send_confirmation(session, submission):
+        listed = window.listed_in(session, submission) if submission is not None else []
+        if not gates.may_send_confirmation(session, submission, listed):
             return None
         language = submission.language
-        requests = [r for r in window.listed_in(session, submission) if r.state == PENDING]
+        requests = [r for r in listed if r.state == PENDING]
         labels = list(dict.fromkeys(label_of(r, language) for r in requests))  # a whitepaper asked twice: once
         context = {
             "form": submission.form_version.definition,
@@ -61,4 +63,4 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
         )
         return Outgoing(msg, submission.person_id)
 
-    return deliver(services, f"{KIND}:{submission_id}", KIND, prepare, attempt)
+    return deliver(services, f"{KIND}:{submission_id}", KIND, prepare, attempt, due)
