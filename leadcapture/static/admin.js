@@ -37,6 +37,8 @@
     var later = function () { window.clearTimeout(timer); timer = window.setTimeout(refresh, 600); };
     editor.addEventListener("input", later);
     editor.addEventListener("change", later);
+    // Fields outside the form element that belong to it (the preview's choice of mail or page).
+    document.querySelectorAll("[form=editor]").forEach(function (field) { field.addEventListener("change", refresh); });
     refresh();
   }
 
