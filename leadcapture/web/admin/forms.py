@@ -145,6 +145,7 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
         optional_fields=OPTIONAL_FIELDS,
         languages=formdefs.LANGUAGES,
         wording_keys=WORDING_KEYS,
+        shown_in=previews.SHOWN_IN,
     )
     return page, status
 

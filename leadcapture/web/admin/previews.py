@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import g, make_response, render_template
 
+from leadcapture.consent.formdefs import WORDING_KEYS
 from leadcapture.consent.tokens import DOWNLOAD, PREFERENCES
 from leadcapture.delivery import asset, confirmation, links
 from leadcapture.delivery.wire import OutgoingMessage
@@ -22,6 +23,8 @@ EXAMPLE_ADDRESS = "visitor@example.com"
 MAILS = {"confirmation": confirmation.preview, "asset": asset.preview}
 MAIL_NAMES = {"confirmation": "Confirmation mail", "asset": "Whitepaper mail"}
 PAGES = ("check_inbox", "thank_you")
+# The preview that shows each wording key: the editor turns to it when the key's field is focused.
+SHOWN_IN = {key: next(kind for kind in (*MAILS, *PAGES) if key.startswith(kind)) for key in WORDING_KEYS}
 # Mail HTML is inline styles and no scripts; the page holds it in a sandboxed frame of its own.
 MAIL_CSP = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
 
@@ -42,7 +45,8 @@ def _mail_page(which: str, message: OutgoingMessage):
         render_template(
             "admin/mail_preview.html",
             name=MAIL_NAMES[which],
-            headers=[(name, message[name]) for name in ("From", "To", "Subject", "List-Unsubscribe")],
+            # Every header but those that differ with each send.
+            headers=[(name, message[name]) for name in message.keys() if name not in ("Date", "Message-ID")],
             html=message.get_body(("html",)).get_content(),
             text=message.get_body(("plain",)).get_content(),
         )
