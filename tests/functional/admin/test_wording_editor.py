@@ -52,6 +52,8 @@ def test_saving_the_wording_stores_it_in_a_new_version_and_the_editor_shows_it(m
     assert marketer.post("/admin/forms/webinar/edit", with_wording(pdf=None)).status_code == 302
     toml = marketer.get("/admin/forms/webinar/v/2.toml").get_data(as_text=True)
     assert tomllib.loads(toml)["wording"] == OWN
+    version = marketer.get("/admin/forms/webinar/v/2").get_data(as_text=True)
+    assert "<dt>Own wording: <code>thank_you</code></dt><dd>Great, you will hear from us!</dd>" in version
     editor = marketer.get("/admin/forms/webinar/edit").get_data(as_text=True)
     assert 'name="wording-thank_you" value="Great, you will hear from us!"' in editor
 
