@@ -60,15 +60,14 @@ class Database:
         self.engine.dispose()
 
 
+# INSERT with ON CONFLICT, per database: SQLite and PostgreSQL spell it alike. A statement on a
+# hot path is built once per database from these and picked by `connection.dialect.name`.
+UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def upsert(session: Session, table: Any) -> Any:
-    """An INSERT with ON CONFLICT for the session's database (SQLite and PostgreSQL spell it alike)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _UPSERTS:  # pragma: no cover  (we support SQLite and PostgreSQL)
-        raise RuntimeError(f"unsupported database {dialect}")
-    return _UPSERTS[dialect](table)
-
-
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    """An INSERT with ON CONFLICT for the session's database."""
+    return UPSERTS[session.get_bind().dialect.name](table)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

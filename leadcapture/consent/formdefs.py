@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import tomli_w
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from leadcapture.models import Asset, Form, FormVersion
@@ -318,7 +318,11 @@ def to_toml(version: FormVersion) -> str:
 
 # Versions are immutable, so a process keeps the ones it has read, keyed by id and content hash
 # (an id alone could name another version in another database, as in the tests' fresh ones).
-_LIVE = select(FormVersion.id, FormVersion.content_hash).join(Form, Form.current_version_id == FormVersion.id)
+_LIVE = (
+    select(FormVersion.id, FormVersion.content_hash)
+    .join(Form, Form.current_version_id == FormVersion.id)
+    .where(Form.slug == bindparam("slug"), Form.archived_at.is_(None))
+)
 _CACHE_SIZE = 256
 _versions: dict[tuple[int, str], FormVersion] = {}
 _versions_lock = threading.Lock()
@@ -329,7 +333,7 @@ def current_version(session: Session, slug: str) -> FormVersion | None:
 
     The version returned is detached from the session and shared by every thread: read it, never change it.
     """
-    live = session.execute(_LIVE.where(Form.slug == slug, Form.archived_at.is_(None))).first()
+    live = session.connection().execute(_LIVE, {"slug": slug}).first()
     if live is None:
         return None
     key = (live.id, live.content_hash)

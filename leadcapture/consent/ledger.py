@@ -117,19 +117,23 @@ def append(
     body = canonical(payload)
     now = utcnow()
     occurred_at = occurred_at or now
-    session.execute(
-        insert(LedgerEvent).values(
-            recorded_at=now,
-            occurred_at=occurred_at,
-            event=event,
-            method=method,
-            person_id=person_id,
-            purpose_key=purpose_key,
-            payload_enc=vault.encrypt(body.decode()),
-            payload_digest=hashlib.sha256(body).hexdigest(),
-        )
+    session.connection().execute(
+        _APPEND,
+        {
+            "recorded_at": now,
+            "occurred_at": occurred_at,
+            "event": event,
+            "method": method,
+            "person_id": person_id,
+            "purpose_key": purpose_key,
+            "payload_enc": vault.encrypt(body.decode()),
+            "payload_digest": hashlib.sha256(body).hexdigest(),
+        },
     )
     events.from_ledger(session, event, person_id=person_id, purpose_key=purpose_key, occurred_at=occurred_at)
+
+
+_APPEND = insert(LedgerEvent.__table__)
 
 
 def seal(session: Session, keyring: Keyring, limit: int = SEAL_BATCH) -> int:

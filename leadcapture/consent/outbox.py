@@ -52,21 +52,24 @@ def enqueue(session: Session, job: str, *args: Any, not_before: datetime | None 
     """
     if job not in jobs.NAMES:
         raise ValueError(f"unknown job {job!r}: job names are declared in leadcapture.consent.jobs")
-    publishing = _PUBLISHER in session.info
+    # A job for later waits for the periodic relay, which publishes it when it is due.
+    publishing = _PUBLISHER in session.info and (not_before is None or not_before <= utcnow())
     row = {"actor": job, "args_json": json.dumps(list(args)), "not_before": not_before}
+    row["published_at"] = utcnow() if publishing else None
+    row_id = session.connection().execute(_ADD, row).scalar_one()
     if publishing:
-        row["published_at"] = utcnow()
-    row_id = session.scalar(insert(OutboxJob).values(row).returning(OutboxJob.id))
-    if publishing:
-        session.info.setdefault(_ENQUEUED, []).append(_Enqueued(row_id, job, list(args)))
+        session.info.setdefault(_ENQUEUED, []).append(_Enqueued(row_id, job, row["args_json"]))
     return row_id
+
+
+_ADD = insert(OutboxJob.__table__).returning(OutboxJob.__table__.c.id)
 
 
 @dataclass(frozen=True)
 class _Enqueued:
     id: int
     actor: str
-    args: list[Any]
+    args_json: str
 
 
 _PUBLISHER, _ENQUEUED, _COMMITTED, _DOUBT = "outbox.publisher", "outbox.enqueued", "outbox.committed", "outbox.doubt"
@@ -83,9 +86,11 @@ def _take_enqueued(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint: its rows are committed with the transaction
         return
     rows = session.info.pop(_ENQUEUED, [])
-    if rows and session.info.pop(_DOUBT, False):  # a savepoint was rolled back: keep the rows that are still there
-        kept = set(session.scalars(select(OutboxJob.id).where(OutboxJob.id.in_([r.id for r in rows]))))
-        rows = [r for r in rows if r.id in kept]
+    if rows and session.info.pop(_DOUBT, False):  # a savepoint was rolled back: keep the rows still there
+        # (compared whole: SQLite may have given a rolled-back row's id to a later row)
+        there = select(OutboxJob.id, OutboxJob.actor, OutboxJob.args_json).where(OutboxJob.id.in_([r.id for r in rows]))
+        kept = {tuple(row) for row in session.execute(there)}
+        rows = [r for r in rows if (r.id, r.actor, r.args_json) in kept]
     if rows:
         session.info[_COMMITTED] = rows
 
@@ -99,13 +104,18 @@ def _publish_committed(session: Session) -> None:
         _publish_now(session.info[_PUBLISHER], rows)
 
 
+@event.listens_for(Session, "after_rollback")
+def _doubt_enqueued(session: Session) -> None:
+    # A rollback to a savepoint may have taken enqueued rows with it (fired right away, unlike
+    # after_soft_rollback, which comes for a savepoint only when the transaction ends).
+    if _ENQUEUED in session.info:
+        session.info[_DOUBT] = True
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_uncommitted(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_COMMITTED, None)
-    if previous_transaction.nested:
-        if _ENQUEUED in session.info:
-            session.info[_DOUBT] = True
-    else:
+    if not previous_transaction.nested:
         session.info.pop(_ENQUEUED, None)
         session.info.pop(_DOUBT, None)
 
@@ -116,7 +126,7 @@ def _publish_now(services: Relaying, rows: list[_Enqueued]) -> None:
     assert publish is not None
     for index, row in enumerate(rows):
         try:
-            publish(row.actor, row.args, row.id)
+            publish(row.actor, json.loads(row.args_json), row.id)
         except Exception:  # noqa: BLE001  (the broker is down: the periodic relay publishes them later)
             waiting = [r.id for r in rows[index:]]
             log.warning("outbox: broker unavailable after commit; %d job(s) wait for the relay", len(waiting))

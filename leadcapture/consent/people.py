@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events
 from leadcapture.crypto import Vault, normalise_email
-from leadcapture.db import upsert
+from leadcapture.db import UPSERTS
 from leadcapture.models import Person, Suppression
 from leadcapture.settings import Settings
 
@@ -126,18 +126,23 @@ def find_or_add(session: Session, vault: Vault, email: str, language: str) -> Ad
     """
     address = email.strip()
     index = vault.blind_index(normalise_email(address))
-    person_id, reason = session.execute(
-        select(
-            select(Person.id).where(Person.email_index == index).scalar_subquery(),
-            select(Suppression.reason).where(Suppression.email_index == index).scalar_subquery(),
-        )
-    ).one()
+    conn = session.connection()
+    person_id, reason = conn.execute(_LOOKUP, {"index": index}).one()
     if person_id is None:
-        added = upsert(session, Person).values(email_index=index, email_enc=vault.encrypt(address), language=language)
-        person_id = session.scalar(added.on_conflict_do_nothing().returning(Person.id))
+        values = {"email_index": index, "email_enc": vault.encrypt(address), "language": language}
+        person_id = conn.execute(_ADD[conn.dialect.name], values).scalar()
         if person_id is None:
-            person_id = session.scalar(select(Person.id).where(Person.email_index == index))
+            person_id = conn.execute(_FIND_ID, {"index": index}).scalar_one()
     return Addressee(person_id, index, reason is not None)
+
+
+_PEOPLE, _SUPPRESSIONS = Person.__table__, Suppression.__table__
+_FIND_ID = select(_PEOPLE.c.id).where(_PEOPLE.c.email_index == bindparam("index"))
+_LOOKUP = select(
+    _FIND_ID.scalar_subquery(),
+    select(_SUPPRESSIONS.c.reason).where(_SUPPRESSIONS.c.email_index == bindparam("index")).scalar_subquery(),
+)
+_ADD = {db: insert(_PEOPLE).on_conflict_do_nothing().returning(_PEOPLE.c.id) for db, insert in UPSERTS.items()}
 
 
 def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:

@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from leadcapture.db import upsert
+from leadcapture.db import UPSERTS
 from leadcapture.models import UsedFormToken, utcnow
 
 CONFIRM = "confirm"  # ConfirmRequest or ConfirmSubmission
@@ -194,14 +194,14 @@ def spend_form_token(session: Session, token: str, max_age: int) -> bool:
     One INSERT that does nothing when the token is there: a concurrent replay waits for the first
     transaction and then finds it. Call it before anything else is written in the transaction.
     """
+    conn = session.connection()
     digest = hashlib.sha256(token.encode()).hexdigest()
-    stmt = (
-        upsert(session, UsedFormToken)
-        .values(token_hash=digest, expires_at=utcnow() + timedelta(seconds=max_age))
-        .on_conflict_do_nothing()
-        .returning(UsedFormToken.token_hash)
-    )
-    return session.execute(stmt).first() is not None
+    values = {"token_hash": digest, "expires_at": utcnow() + timedelta(seconds=max_age)}
+    return conn.execute(_SPEND[conn.dialect.name], values).first() is not None
+
+
+_SPENT = UsedFormToken.__table__
+_SPEND = {db: insert(_SPENT).on_conflict_do_nothing().returning(_SPENT.c.token_hash) for db, insert in UPSERTS.items()}
 
 
 def purge_spent_form_tokens(session: Session, now: datetime) -> int:

@@ -68,29 +68,29 @@ def submit(
     person = find_or_add(session, vault, email, definition["language"])
     now = utcnow()
     mail_at = None if person.suppressed else window.reserve(session, vault, settings, email, now)
-    submission_id = session.scalar(
-        insert(Submission)
-        .values(
-            person_id=person.id,
-            form_version_id=version.id,
-            language=definition["language"],
-            page_url=visitor.page_url,
-            ip_enc=vault.encrypt(minimise_ip(visitor.ip, settings.ip_minimisation)),
-            user_agent_enc=vault.encrypt(visitor.user_agent),
-            fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
-            sends_confirmation=not person.suppressed,
-            created_at=now,
-        )
-        .returning(Submission.id)
-    )
+    conn = session.connection()
+    submission_id = conn.execute(
+        _ADD_SUBMISSION,
+        {
+            "person_id": person.id,
+            "form_version_id": version.id,
+            "language": definition["language"],
+            "page_url": visitor.page_url,
+            "ip_enc": vault.encrypt(minimise_ip(visitor.ip, settings.ip_minimisation)),
+            "user_agent_enc": vault.encrypt(visitor.user_agent),
+            "fields_enc": vault.encrypt(json.dumps(fields)) if fields else None,
+            "sends_confirmation": not person.suppressed,
+            "mailed_in": None,
+            "created_at": now,
+        },
+    ).scalar_one()
     asked = [ASSET, *purpose_keys]
     rows = [{"submission_id": submission_id, "kind": ASSET, "purpose_key": None}]
     rows += [{"submission_id": submission_id, "kind": PURPOSE, "purpose_key": key} for key in purpose_keys]
-    requests = LeadRequest.__table__
-    request_ids = session.scalars(insert(requests).returning(requests.c.id, sort_by_parameter_order=True), rows)
+    request_ids = conn.execute(_ADD_REQUESTS, rows).scalars().all()
     terms = detail_terms(vault, fields)
     if terms:
-        session.execute(insert(SubmissionTerm), [{"submission_id": submission_id, "term_index": t} for t in terms])
+        conn.execute(_ADD_TERMS, [{"submission_id": submission_id, "term_index": t} for t in terms])
     tally.count(session, version.form_id, tally.SUBMITTED, asked)
     for key, request_id in zip(asked, request_ids, strict=True):
         if key != ASSET:
@@ -107,6 +107,11 @@ def submit(
     if not person.suppressed:
         window.queue_confirmation(session, submission_id, mail_at)
     return submission_id
+
+
+_ADD_SUBMISSION = insert(Submission.__table__).returning(Submission.__table__.c.id)
+_ADD_REQUESTS = insert(LeadRequest.__table__).returning(LeadRequest.__table__.c.id, sort_by_parameter_order=True)
+_ADD_TERMS = insert(SubmissionTerm.__table__)
 
 
 def confirm(

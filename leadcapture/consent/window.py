@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, outbox
 from leadcapture.consent.people import is_suppressed, mailbox_index
 from leadcapture.crypto import Vault
-from leadcapture.db import upsert
+from leadcapture.db import UPSERTS
 from leadcapture.models import PENDING, LeadRequest, MailboxWindow, Submission, utcnow
 from leadcapture.settings import Settings
 
@@ -36,7 +36,7 @@ def reserve(session: Session, vault: Vault, settings: Settings, email: str, now:
 def queue_confirmation(session: Session, submission_id: int, mail_at: datetime | None) -> None:
     """Queue a new submission's confirmation job: now, listed in its own mail, or at mail_at (see reserve)."""
     if mail_at is None:
-        session.execute(update(Submission).where(Submission.id == submission_id).values(mailed_in=submission_id))
+        session.connection().execute(_MAILED_IN_ITSELF, {"b_id": submission_id})
     outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission_id, not_before=mail_at)
 
 
@@ -92,18 +92,29 @@ def _take_slot(session: Session, settings: Settings, index: str, now: datetime) 
     One upsert: it inserts a mailbox seen for the first time, or moves a window that has passed; a
     mailbox inside its window (or one a concurrent submission just took) writes nothing.
     """
-    cutoff = now - timedelta(seconds=settings.confirmation_window)
-    stmt = (
-        upsert(session, MailboxWindow)
-        .values(mailbox_index=index, last_confirmation_at=now)
-        .on_conflict_do_update(
-            index_elements=[MailboxWindow.mailbox_index],
-            set_={"last_confirmation_at": now},
-            where=MailboxWindow.last_confirmation_at <= cutoff,
-        )
-    )
+    conn = session.connection()
+    values = {"b_index": index, "b_now": now, "b_cutoff": now - timedelta(seconds=settings.confirmation_window)}
     # RETURNING, not rowcount: psycopg reports -1 for an upsert.
-    return session.execute(stmt.returning(MailboxWindow.mailbox_index)).first() is not None
+    return conn.execute(_TAKE_SLOT[conn.dialect.name], values).first() is not None
+
+
+_WINDOWS = MailboxWindow.__table__
+_TAKE_SLOT = {
+    db: insert(_WINDOWS)
+    .values(mailbox_index=bindparam("b_index"), last_confirmation_at=bindparam("b_now"))
+    .on_conflict_do_update(
+        index_elements=[_WINDOWS.c.mailbox_index],
+        set_={"last_confirmation_at": bindparam("b_now")},
+        where=_WINDOWS.c.last_confirmation_at <= bindparam("b_cutoff"),
+    )
+    .returning(_WINDOWS.c.mailbox_index)
+    for db, insert in UPSERTS.items()
+}
+_MAILED_IN_ITSELF = (
+    update(Submission.__table__)
+    .where(Submission.__table__.c.id == bindparam("b_id"))
+    .values(mailed_in=bindparam("b_id"))
+)
 
 
 def _window_end(session: Session, settings: Settings, index: str, now: datetime) -> datetime:
