@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs
@@ -43,18 +44,35 @@ class Relaying(Protocol):
     publish: Publish | None
 
 
-def enqueue(session: Session, job: str, *args: Any, not_before: datetime | None = None) -> OutboxJob:
-    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction; not_before delays it."""
+def enqueue(session: Session, job: str, *args: Any, not_before: datetime | None = None) -> int:
+    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction; not_before delays it.
+
+    Returns the row's id. In a `publish_on_commit` session the row is written already marked
+    published and is published right after the commit.
+    """
     if job not in jobs.NAMES:
         raise ValueError(f"unknown job {job!r}: job names are declared in leadcapture.consent.jobs")
-    row = OutboxJob(actor=job, args_json=json.dumps(list(args)), not_before=not_before)
-    session.add(row)
-    if _PUBLISHER in session.info:
-        session.info.setdefault(_ENQUEUED, []).append(row)
-    return row
+    # A job for later waits for the periodic relay, which publishes it when it is due.
+    publishing = _PUBLISHER in session.info and (not_before is None or not_before <= utcnow())
+    row = {"actor": job, "args_json": json.dumps(list(args)), "not_before": not_before}
+    row["published_at"] = utcnow() if publishing else None
+    row_id = session.connection().execute(_ADD, row).scalar_one()
+    if publishing:
+        session.info.setdefault(_ENQUEUED, []).append(_Enqueued(row_id, job, row["args_json"]))
+    return row_id
 
 
-_PUBLISHER, _ENQUEUED, _COMMITTED = "outbox.publisher", "outbox.enqueued", "outbox.committed"
+_ADD = insert(OutboxJob.__table__).returning(OutboxJob.__table__.c.id)
+
+
+@dataclass(frozen=True)
+class _Enqueued:
+    id: int
+    actor: str
+    args_json: str
+
+
+_PUBLISHER, _ENQUEUED, _COMMITTED, _DOUBT = "outbox.publisher", "outbox.enqueued", "outbox.committed", "outbox.doubt"
 
 
 def publish_on_commit(session: Session, services: Relaying) -> None:
@@ -64,14 +82,16 @@ def publish_on_commit(session: Session, services: Relaying) -> None:
 
 
 @event.listens_for(Session, "before_commit")
-def _mark_published(session: Session) -> None:
+def _take_enqueued(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint: its rows are committed with the transaction
         return
-    rows = [row for row in session.info.pop(_ENQUEUED, []) if row in session]  # rolled back ones are gone
+    rows = session.info.pop(_ENQUEUED, [])
+    if rows and session.info.pop(_DOUBT, False):  # a savepoint was rolled back: keep the rows still there
+        # (compared whole: SQLite may have given a rolled-back row's id to a later row)
+        there = select(OutboxJob.id, OutboxJob.actor, OutboxJob.args_json).where(OutboxJob.id.in_([r.id for r in rows]))
+        kept = {tuple(row) for row in session.execute(there)}
+        rows = [r for r in rows if (r.id, r.actor, r.args_json) in kept]
     if rows:
-        now = utcnow()
-        for row in rows:
-            row.published_at = now  # written by the commit's flush, with the row itself
         session.info[_COMMITTED] = rows
 
 
@@ -84,18 +104,29 @@ def _publish_committed(session: Session) -> None:
         _publish_now(session.info[_PUBLISHER], rows)
 
 
+@event.listens_for(Session, "after_rollback")
+def _doubt_enqueued(session: Session) -> None:
+    # A rollback to a savepoint may have taken enqueued rows with it (fired right away, unlike
+    # after_soft_rollback, which comes for a savepoint only when the transaction ends).
+    if _ENQUEUED in session.info:
+        session.info[_DOUBT] = True
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_uncommitted(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_COMMITTED, None)
+    if not previous_transaction.nested:
+        session.info.pop(_ENQUEUED, None)
+        session.info.pop(_DOUBT, None)
 
 
-def _publish_now(services: Relaying, rows: list[OutboxJob]) -> None:
+def _publish_now(services: Relaying, rows: list[_Enqueued]) -> None:
     """Publish committed rows; those the broker did not take go back to the periodic relay."""
     publish = services.publish
     assert publish is not None
     for index, row in enumerate(rows):
         try:
-            publish(row.actor, _arguments(row), row.id)
+            publish(row.actor, json.loads(row.args_json), row.id)
         except Exception:  # noqa: BLE001  (the broker is down: the periodic relay publishes them later)
             waiting = [r.id for r in rows[index:]]
             log.warning("outbox: broker unavailable after commit; %d job(s) wait for the relay", len(waiting))
@@ -192,13 +223,12 @@ def _no_fsync(session: Session) -> None:
     session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def mark_done(session: Session, job_id: int) -> None:
+def mark_done(db: Database, job_id: int) -> None:
     """Record that a worker finished the job (sent, skipped, failed for good: anything but 'retry')."""
-    if session.get_bind().dialect.name == "postgresql":
-        _no_fsync(session)
-    session.execute(
-        update(OutboxJob).where(OutboxJob.id == job_id, OutboxJob.done_at.is_(None)).values(done_at=utcnow())
-    )
+    with db.one_statement() as conn:
+        conn.execute(
+            update(OutboxJob).where(OutboxJob.id == job_id, OutboxJob.done_at.is_(None)).values(done_at=utcnow())
+        )
 
 
 def purge_published(session: Session, older_than: timedelta = timedelta(days=7)) -> int:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events
 from leadcapture.crypto import Vault, normalise_email
-from leadcapture.models import Person, Submission, SubmissionTerm, Suppression
+from leadcapture.db import UPSERTS
+from leadcapture.models import Person, Suppression
 from leadcapture.settings import Settings
 
 
@@ -109,20 +109,45 @@ def suppress(session: Session, email_index: str, reason: str) -> bool:
     return False
 
 
-def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:
-    """The person with this address, created (in a savepoint) if there is none yet."""
+@dataclass(frozen=True)
+class Addressee:
+    """A person found or added by address, and whether that address may be mailed at all."""
+
+    id: int
+    email_index: str
+    suppressed: bool
+
+
+def find_or_add(session: Session, vault: Vault, email: str, language: str) -> Addressee:
+    """The person with this address, added if there is none yet: one statement, two for a new address.
+
+    The insert does nothing when a concurrent submission added the same address a moment ago (it
+    waits for that transaction); the lookup after it then finds that person.
+    """
     address = email.strip()
     index = vault.blind_index(normalise_email(address))
-    person = session.scalar(select(Person).where(Person.email_index == index))
-    if person is not None:
-        return person
-    try:
-        with session.begin_nested():
-            person = Person(email_index=index, email_enc=vault.encrypt(address), language=language)
-            session.add(person)
-    except IntegrityError:  # a concurrent submission created the same address a moment ago
-        person = session.scalar(select(Person).where(Person.email_index == index))
-    return person
+    conn = session.connection()
+    person_id, reason = conn.execute(_LOOKUP, {"index": index}).one()
+    if person_id is None:
+        values = {"email_index": index, "email_enc": vault.encrypt(address), "language": language}
+        person_id = conn.execute(_ADD[conn.dialect.name], values).scalar()
+        if person_id is None:
+            person_id = conn.execute(_FIND_ID, {"index": index}).scalar_one()
+    return Addressee(person_id, index, reason is not None)
+
+
+_PEOPLE, _SUPPRESSIONS = Person.__table__, Suppression.__table__
+_FIND_ID = select(_PEOPLE.c.id).where(_PEOPLE.c.email_index == bindparam("index"))
+_LOOKUP = select(
+    _FIND_ID.scalar_subquery(),
+    select(_SUPPRESSIONS.c.reason).where(_SUPPRESSIONS.c.email_index == bindparam("index")).scalar_subquery(),
+)
+_ADD = {db: insert(_PEOPLE).on_conflict_do_nothing().returning(_PEOPLE.c.id) for db, insert in UPSERTS.items()}
+
+
+def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:
+    """The person with this address, created if there is none yet."""
+    return session.get_one(Person, find_or_add(session, vault, email, language).id)
 
 
 def trace(visitor: Visitor, settings: Settings) -> dict[str, Any]:
@@ -144,9 +169,9 @@ def search_terms(vault: Vault, text: str) -> set[str]:
     return {vault.blind_index("term:" + word) for word in re.findall(r"\w+", plain) if len(word) >= 2}
 
 
-def index_details(vault: Vault, submission: Submission, fields: dict[str, str]) -> None:
-    """Make the submission findable by the words of its name and company (never by their plaintext)."""
+def detail_terms(vault: Vault, fields: dict[str, str]) -> list[str]:
+    """What makes a submission findable: the blind indexes of the words of its name and company."""
     found: set[str] = set()
     for name in SEARCHABLE_FIELDS:
         found |= search_terms(vault, fields.get(name) or "")
-    submission.terms = [SubmissionTerm(term_index=term) for term in sorted(found)]
+    return sorted(found)

@@ -27,4 +27,7 @@ def count(
     day = day or utcnow().date()
     rows = [{"day": day, "form_id": form_id, "purpose_key": key, "stage": stage, "count": n} for key in purpose_keys]
     if rows:
-        session.execute(insert(FunnelCount), rows)
+        session.connection().execute(_ADD, rows)
+
+
+_ADD = insert(FunnelCount.__table__)

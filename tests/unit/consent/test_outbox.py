@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from leadcapture.consent import jobs, outbox
-from leadcapture.models import OutboxJob
+from leadcapture.models import OutboxJob, utcnow
 from tests.support.app import submit
 
 pytestmark = pytest.mark.usefixtures("demo_form")
@@ -111,3 +112,50 @@ def test_a_submission_while_the_broker_is_down_is_kept_and_its_job_waits_for_the
     published = []
     outbox.relay(services.db.sessionmaker, lambda job, args, outbox_id: published.append(outbox_id))
     assert published == [job.id]
+
+
+def test_a_request_session_publishes_its_jobs_at_commit_but_a_later_job_when_it_is_due(services):
+    # Given a session that publishes what it enqueues right after its commit
+    published = []
+
+    class Publishing:
+        db = services.db
+
+        @staticmethod
+        def publish(actor, args, row_id):
+            published.append((actor, args, row_id))
+
+    later = utcnow() + timedelta(minutes=15)
+    with services.db.session() as session:
+        outbox.publish_on_commit(session, Publishing)
+        now_id = outbox.enqueue(session, jobs.SEND_CONFIRMATION, 1)
+        later_id = outbox.enqueue(session, jobs.SEND_CONFIRMATION, 2, not_before=later)
+        assert published == []  # nothing before the commit
+    # Then the job for now is published and marked, the job for later waits for the relay
+    assert published == [(jobs.SEND_CONFIRMATION, [1], now_id)]
+    assert row(services, now_id).published_at is not None
+    assert row(services, later_id).published_at is None
+    assert outbox.relay(services.db.sessionmaker, lambda *a: published.append(a)) == 0  # not due yet
+
+
+def test_jobs_of_a_rolled_back_savepoint_are_not_published(services):
+    published = []
+
+    class Publishing:
+        db = services.db
+
+        @staticmethod
+        def publish(actor, args, row_id):
+            published.append(args)
+
+    with services.db.session() as session:
+        outbox.publish_on_commit(session, Publishing)
+        outbox.enqueue(session, jobs.SEND_CONFIRMATION, 1)
+        try:
+            with session.begin_nested():
+                outbox.enqueue(session, jobs.SEND_CONFIRMATION, 2)
+                raise RuntimeError("the savepoint fails")
+        except RuntimeError:
+            pass
+        outbox.enqueue(session, jobs.SEND_CONFIRMATION, 3)
+    assert published == [[1], [3]]
