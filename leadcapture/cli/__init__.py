@@ -16,12 +16,15 @@ from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
 from workers import relay
 from workers.boot import boot
-from workers.broker import get_broker
+from workers.broker import get_broker, pace_publishers
 from workers.supervisor import Supervisor
 
 
 def _start_worker(services: Services) -> dramatiq.Worker:
-    worker = dramatiq.Worker(get_broker(), worker_threads=services.settings.worker_threads)
+    threads = services.settings.worker_threads
+    if not services.settings.broker_url:  # the in-process worker: web requests wait for room in its queue
+        pace_publishers(2 * threads)
+    worker = dramatiq.Worker(get_broker(), worker_threads=threads)
     worker.start()
     return worker
 
