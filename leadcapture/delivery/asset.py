@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from leadcapture.consent import gates
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, render
+from leadcapture.delivery.templates import compose_for, mail_brand, render
 from leadcapture.models import LeadRequest
 from leadcapture.services import Services
 
@@ -22,7 +22,9 @@ def send(services: Services, request_id: int, *, attempt: Attempt = NO_JOB) -> s
         if not gates.may_deliver_asset(session, request):
             return None
         submission = request.submission
+        brand = submission.form_version.form.brand
         context = {
+            "brand": mail_brand(services, brand),
             "form": submission.form_version.definition,
             "download_url": links.download(services, request),
             "download_days": services.settings.download_max_age // 86400,
@@ -32,7 +34,9 @@ def send(services: Services, request_id: int, *, attempt: Attempt = NO_JOB) -> s
             "preferences_url": links.preferences(services, submission.person),
         }
         rendered = render("asset", submission.language, context)
-        msg = compose_for(services, submission.person, rendered, unsubscribe_url=context["unsubscribe_url"])
+        msg = compose_for(
+            services, submission.person, rendered, unsubscribe_url=context["unsubscribe_url"], brand=brand
+        )
         return Outgoing(msg, submission.person_id)
 
     return deliver(services, f"{KIND}:{request_id}", KIND, prepare, attempt)

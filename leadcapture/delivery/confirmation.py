@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from leadcapture.consent import gates, window
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, render
+from leadcapture.delivery.templates import compose_for, mail_brand, render
 from leadcapture.i18n import translate
 from leadcapture.models import PENDING, PURPOSE, LeadRequest, Submission
 from leadcapture.services import Services
@@ -46,7 +46,9 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
         language = submission.language
         requests = [r for r in window.listed_in(session, submission) if r.state == PENDING]
         labels = list(dict.fromkeys(label_of(r, language) for r in requests))  # a whitepaper asked twice: once
+        brand = submission.form_version.form.brand
         context = {
+            "brand": mail_brand(services, brand),
             "form": submission.form_version.definition,
             "items": labels,
             "confirm_url": links.confirm_submission(services, submission),
@@ -57,7 +59,12 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
         rendered = render("confirmation", language, context)
         # The one-click target of a confirmation is 'this wasn't me'; it carries no promotion.
         msg = compose_for(
-            services, submission.person, rendered, unsubscribe_url=context["not_me_url"], auto_submitted=True
+            services,
+            submission.person,
+            rendered,
+            unsubscribe_url=context["not_me_url"],
+            auto_submitted=True,
+            brand=brand,
         )
         return Outgoing(msg, submission.person_id)
 
