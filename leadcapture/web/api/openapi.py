@@ -110,6 +110,10 @@ def document(base_url: str) -> dict[str, Any]:
                         "email": {"type": "string", "format": "email"},
                         "purpose": _PURPOSE,
                         "channel": {"type": "string", "enum": ["email", "phone"]},
+                        "brand": {
+                            "type": "string",
+                            "description": "Slug of the brand whose audience to ask about (left out: any brand).",
+                        },
                     },
                 },
                 "MayContactAnswer": {
@@ -124,6 +128,7 @@ def document(base_url: str) -> dict[str, Any]:
                             "enum": ["none", "pending", "confirmed", "withdrawn", "expired", "suppressed"],
                         },
                         "channel": {"type": "string"},
+                        "brand": {"type": "string", "description": "Slug of the brand the consent was given to."},
                         "confirmed_at": _TIME,
                         "withdrawn_at": _TIME,
                         **_AGREED_TO,
