@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from leadcapture.crypto import normalise_email
-from leadcapture.delivery import campaigns
 from sqlalchemy import select
 
+from leadcapture.crypto import normalise_email
+from leadcapture.delivery import campaigns
 from leadcapture.models import CONFIRMED, Consent, Form, Person, Suppression, utcnow
 from tests.support.app import path_of, submit, text_part
 
