@@ -257,3 +257,29 @@ def test_a_form_naming_an_unknown_brand_is_not_imported(runner, tmp_path):
     (tmp_path / "sales-machine.pdf").write_bytes((DEMO_FORM.parent / "sales-machine.pdf").read_bytes())
     result = runner.invoke(["forms", "import", str(tmp_path / "x.toml")])
     assert result.exit_code == 2 and "brand 'nobody' does not exist" in result.output
+
+
+def test_who_may_we_contact_is_per_brand_in_the_admin_and_the_api(app, client, services, two_brands, worker, mailbox):
+    from tests.support.admin import signed_in
+
+    confirm_all(client, worker, mailbox, "jan@example.com", ["newsletter"])
+    confirm_all(client, worker, mailbox, "piet@example.com", ["newsletter"], slug="acme-form")
+    admin = signed_in(app, services, "admin")
+    page = admin.get("/admin/contacts/").get_data(as_text=True)
+    assert "Acme Ltd" in page and "/admin/contacts/newsletter/email.csv?brand=acme" in page
+    acme_csv = admin.get("/admin/contacts/newsletter/email.csv?brand=acme").get_data(as_text=True)
+    assert "piet@example.com" in acme_csv and "jan@example.com" not in acme_csv
+    assert admin.get("/admin/contacts/newsletter/email.csv?brand=nobody").status_code == 404
+    # The API answers per brand when asked, and refuses a brand that does not exist
+    scopes = {"scope_may-contact:read": "y", "scope_contacts:read": "y"}
+    created = admin.post("/admin/tokens", {"action": "create", "name": "CRM", **scopes}).get_data(as_text=True)
+    token = re.search(r'id="new-token">([^<]+)<', created).group(1)
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = client.get("/api/v1/contacts?purpose=newsletter&channel=email&brand=acme", headers=headers).get_json()
+    assert [c["email"] for c in listed["contacts"]] == ["piet@example.com"]
+    ask = {"email": "piet@example.com", "purpose": "newsletter"}
+    assert client.post("/api/v1/may-contact", json={**ask, "brand": "acme"}, headers=headers).get_json()["may_contact"]
+    other = client.post("/api/v1/may-contact", json={**ask, "brand": "voorbeeld-b-v"}, headers=headers).get_json()
+    assert other["may_contact"] is False
+    unknown = client.post("/api/v1/may-contact", json={**ask, "brand": "nobody"}, headers=headers)
+    assert unknown.status_code == 400 and "no brand 'nobody'" in unknown.get_json()["error"]

@@ -130,12 +130,7 @@ def may_contact():
     except EmailNotValidError as exc:
         raise Problem(400, f"email is not a valid address: {exc}") from exc
     session = get_session()
-    brand_id = None
-    if body.get("brand") is not None:
-        brand = brands.by_slug(session, str(body["brand"]))
-        if brand is None:
-            raise Problem(400, f"no brand {str(body['brand'])[:64]!r}")
-        brand_id = brand.id
+    brand_id = _brand_id(session, body.get("brand"))
     answer: dict[str, Any] = {"email": email, "purpose": purpose, "may_contact": False, "state": "none"}
     person = find_person(session, get_services().vault, email)
     if person is not None and is_suppressed(session, person):
@@ -172,6 +167,16 @@ def may_contact():
     return jsonify(answer)
 
 
+def _brand_id(session: Any, slug: Any) -> int | None:
+    """The brand a request narrows to (None: any brand); 400 for one that does not exist."""
+    if slug is None:
+        return None
+    brand = brands.by_slug(session, str(slug))
+    if brand is None:
+        raise Problem(400, f"no brand {str(slug)[:64]!r}")
+    return brand.id
+
+
 @bp.get("/contacts")
 @token_required(CONTACTS_READ)
 def contact_list():
@@ -182,7 +187,8 @@ def contact_list():
     limit = _whole_number("limit", 100, 1, MAX_PAGE)
     after = _whole_number("after", 0, 0, MAX_ID)
     session = get_session()
-    stmt = contacts.contact_details(purpose, channel).where(Consent.id > after).limit(limit + 1)
+    brand_id = _brand_id(session, request.args.get("brand"))
+    stmt = contacts.contact_details(purpose, channel, brand_id).where(Consent.id > after).limit(limit + 1)
     rows = session.execute(stmt).all()
     vault = get_services().vault
     page = [contacts.decrypt_row(vault, row) for row in rows[:limit]]

@@ -64,6 +64,13 @@ def document(base_url: str) -> dict[str, Any]:
                     "parameters": [
                         {"name": "purpose", "in": "query", "required": True, "schema": _PURPOSE},
                         {
+                            "name": "brand",
+                            "in": "query",
+                            "required": False,
+                            "description": "Slug of the brand whose audience to list (left out: every brand).",
+                            "schema": {"type": "string"},
+                        },
+                        {
                             "name": "channel",
                             "in": "query",
                             "required": True,
