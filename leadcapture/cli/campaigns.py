@@ -79,12 +79,13 @@ def list_(runtime: Runtime) -> None:
         click.echo("no campaigns yet: leadcapture campaigns create --purpose KEY FILE.md")
         return
     click.echo(
-        f"{'id':>4}  {'status':<8} {'purpose':<16} {'sent':>8} {'skipped':>8} {'failed':>7} {'total':>8} "
+        f"{'id':>4}  {'status':<8} {'brand':<16} {'purpose':<16} {'sent':>8} {'skipped':>8} {'failed':>7} {'total':>8} "
         f"{'bounced':>7} {'complnt':>7}  subject"
     )
     for p in rows:
         click.echo(
-            f"{p.id:>4}  {p.status:<8} {p.purpose_key:<16} {p.sent:>8} {p.skipped:>8} {p.failed:>7} {p.total:>8} "
+            f"{p.id:>4}  {p.status:<8} {p.brand:<16} {p.purpose_key:<16} "
+            f"{p.sent:>8} {p.skipped:>8} {p.failed:>7} {p.total:>8} "
             f"{p.bounced:>7} {p.complained:>7}  "
             f"{p.subject}"
         )
@@ -92,7 +93,7 @@ def list_(runtime: Runtime) -> None:
 
 def _progress_line(p: campaigns_mod.Progress) -> str:
     return (
-        f"campaign {p.id} ({p.purpose_key}): {p.status}; sent {p.sent}, skipped (no consent) {p.skipped}, "
+        f"campaign {p.id} ({p.purpose_key} of {p.brand}): {p.status}; sent {p.sent}, skipped (no consent) {p.skipped}, "
         f"failed {p.failed}, pending {p.pending}, recipients {p.total}{'' if p.fanout_done else ' so far'}; "
         f"bounced {p.bounced}, complaints {p.complained}"
     )

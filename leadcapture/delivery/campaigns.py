@@ -67,6 +67,7 @@ class Progress:
     failed: int
     pending: int
     fanout_done: bool
+    brand: str = ""  # the slug of the brand whose audience it goes to
     bounced: int = 0  # sent messages that bounced (hard or soft) since
     complained: int = 0  # sent messages whose recipient reported them as spam
 
@@ -169,6 +170,7 @@ def progress(session: Session, campaign_id: int) -> Progress:
     return Progress(
         id=campaign.id,
         purpose_key=campaign.purpose_key,
+        brand=session.scalar(select(Brand.slug).where(Brand.id == campaign.brand_id)) or "",
         subject=item.translations[0].subject if item and item.translations else "",
         status=campaign.status,
         total=sum(counts.values()),

@@ -211,7 +211,7 @@ def test_send_with_a_progress_bar_runs_to_the_end(services, runner, demo_form, c
         add_person(services, demo_form, f"p{n}@example.com")
     result = runner.invoke(["campaigns", "send", str(campaign_id)])
     assert result.exit_code == 0, result.output
-    assert f"campaign {campaign_id} (newsletter): done; sent 3" in result.output
+    assert f"campaign {campaign_id} (newsletter of voorbeeld-b-v): done; sent 3" in result.output
     assert len(mailbox.messages()) == 3
 
 
