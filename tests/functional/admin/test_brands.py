@@ -72,3 +72,22 @@ def test_editing_a_brand_is_audited_and_a_new_controller_text_versions_its_forms
     with services.db.session() as session:
         assert session.scalar(select(Form).where(Form.slug == "sales-machine")).current_version.number == 2
     assert admin.get("/admin/brands/nobody").status_code == 404
+
+
+def test_the_form_editor_puts_a_form_under_a_brand(app, services, demo_form):
+    from tests.functional.admin.test_forms import editor_data
+
+    admin = signed_in(app, services, "admin")
+    assert admin.post("/admin/brands", ACME).status_code == 302
+    page = admin.get("/admin/forms/new").get_data(as_text=True)
+    assert '<option value="acme">Acme Ltd (acme)</option>' in page
+    # A controller other than the brand's is refused with the reason
+    other = admin.post("/admin/forms/new", editor_data(brand="acme"))
+    assert other.status_code == 400 and "controller differs from brand" in other.get_data(as_text=True)
+    # Left empty, the brand's controller text is used and kept in the version
+    saved = admin.post("/admin/forms/new", editor_data(brand="acme", controller=""))
+    assert saved.status_code == 302
+    with services.db.session() as session:
+        form = session.scalar(select(Form).where(Form.slug == "webinar"))
+        assert form.brand.slug == "acme" and form.current_version.definition["controller"] == ACME["controller"]
+    assert admin.post("/admin/forms/new", editor_data(slug="x", controller="")).status_code == 400  # no brand: required
