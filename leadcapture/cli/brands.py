@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 
 from leadcapture.backoffice.accounts import audit
 from leadcapture.cli.context import Runtime
@@ -114,7 +115,7 @@ def brands_edit(runtime: Runtime, slug: str, no_logo: bool, **options: Any) -> N
 def brands_list(runtime: Runtime) -> None:
     """Every brand with its sender and sales address."""
     with runtime.services.db.session() as session:
-        rows = session.query(Brand).order_by(Brand.slug).all()
+        rows = session.scalars(select(Brand).order_by(Brand.slug)).all()
         fallback = runtime.services.settings.mail_from
         if not rows:
             click.echo("no brands yet: leadcapture brands add SLUG --name NAME --controller TEXT")

@@ -7,7 +7,7 @@ of the sales mailbox never suppresses the lead's own address.
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from leadcapture.consent import brands
 from leadcapture.consent.people import is_suppressed
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
 from leadcapture.delivery.templates import compose, mail_brand, render
-from leadcapture.models import CONFIRMED, Consent, Submission
+from leadcapture.models import CONFIRMED, Consent
 from leadcapture.services import Services
 
 KIND = "lead"
@@ -31,21 +31,18 @@ def send(services: Services, consent_id: int, confirmed_at: str, *, attempt: Att
             or consent.state != CONFIRMED
             or consent.channel != "phone"
             or consent.confirmed_at is None
-            or consent.confirmed_at.isoformat() != confirmed_at
+            or consent.confirmed_at != datetime.fromisoformat(confirmed_at)  # aware: any offset compares right
             or not consent.brand.sales_address
             or is_suppressed(session, consent.person)
         ):
             return None  # withdrawn or confirmed again since, erased, or the brand has no sales address now
         person, brand, version = consent.person, consent.brand, consent.form_version
         vault = services.vault
+        # The details confirmed with the address (copied to the person on confirmation), never ones typed since.
         details = {
             name: vault.decrypt(value) if value else ""
             for name, value in (("name", person.name_enc), ("company", person.company_enc), ("phone", person.phone_enc))
         }
-        if not details["phone"]:  # the details are on the person once confirmed; a submission may hold newer ones
-            submission = session.query(Submission).filter_by(person_id=person.id).order_by(Submission.id.desc()).first()
-            if submission is not None and submission.fields_enc:
-                details.update({k: v for k, v in json.loads(vault.decrypt(submission.fields_enc)).items() if v})
         definition = version.definition
         purpose = version.purpose(consent.purpose_key) or {}
         context = {
