@@ -16,6 +16,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     from leadcapture.backoffice.funnel import ViewCounter
     from leadcapture.i18n import format_date, translate
+    from leadcapture.models.brands import DEFAULT_AUTHORITY_NAME
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
     from leadcapture.web.context import close_session
@@ -32,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["leadcapture.views"] = ViewCounter(services.db)
     app.teardown_appcontext(close_session)
     app.jinja_env.globals["_"] = translate
+    app.jinja_env.globals["default_authority"] = DEFAULT_AUTHORITY_NAME
     app.jinja_env.filters["local_date"] = format_date
 
     for blueprint in public.BLUEPRINTS:

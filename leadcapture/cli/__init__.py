@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 import dramatiq
 
-from leadcapture.cli import bounces, campaigns, db, forms, ledger, privacy, run, users, webhooks
+from leadcapture.cli import bounces, brands, campaigns, db, forms, ledger, privacy, run, users, webhooks
 from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
 from workers import relay
@@ -58,5 +58,6 @@ for _command in (
     campaigns.campaigns,
     webhooks.webhooks_cmd,
     bounces.bounces,
+    brands.brands_cmd,
 ):
     main.add_command(_command)

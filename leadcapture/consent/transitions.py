@@ -27,7 +27,9 @@ from leadcapture.models import (
     PENDING,
     PURPOSE,
     WITHDRAWN,
+    Brand,
     Consent,
+    Form,
     FormVersion,
     LeadRequest,
     Person,
@@ -203,14 +205,21 @@ def opt_in(
     common = {"method": "preference_centre", "person_id": person.id, "purpose_key": purpose_key}
     shown = {**trace(visitor, settings), **purpose_notice(version, purpose_key)}
     ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
-    consent = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose_key))
+    brand_id = brand_of(session, version)
+    consent = session.scalar(
+        select(Consent).where(
+            Consent.person_id == person.id, Consent.brand_id == brand_id, Consent.purpose_key == purpose_key
+        )
+    )
     if consent is None:
-        consent = Consent(person_id=person.id, purpose_key=purpose_key)
+        consent = Consent(person_id=person.id, brand_id=brand_id, purpose_key=purpose_key)
     set_confirmed(consent, version, now)
     session.add(consent)
+    session.flush()
+    notify_sales(session, consent)
     payload = {**trace(visitor, settings), "form_version_hash": version.content_hash}
     ledger.append(session, vault, event="confirmed", payload=payload, occurred_at=now, **common)
-    outbox.enqueue(session, jobs.SEND_WELCOME, person.id, purpose_key)
+    outbox.enqueue(session, jobs.SEND_WELCOME, person.id, purpose_key, brand_id)
     lift_not_me(session, person)
     session.flush()
 
@@ -225,8 +234,9 @@ def withdraw(
     method: str,
     visitor: Visitor,
     reason: str | None = None,
+    brand_id: int | None = None,
 ) -> Outcome:
-    """Withdraw consent for the given purposes (None: all). Repeating it changes nothing.
+    """Withdraw consent for the given purposes (None: all) of one brand (None: any brand). Repeating it changes nothing.
 
     reason, when given, is recorded in each withdrawn event (say "complaint" for a spam report).
     """
@@ -235,6 +245,8 @@ def withdraw(
     stmt = select(Consent).where(Consent.person_id == person.id)
     if purpose_keys is not None:
         stmt = stmt.where(Consent.purpose_key.in_(purpose_keys))
+    if brand_id is not None:
+        stmt = stmt.where(Consent.brand_id == brand_id)
     for consent in session.scalars(stmt):
         if consent.state in (WITHDRAWN, "expired"):
             outcome.unchanged.append(consent.purpose_key)
@@ -260,6 +272,12 @@ def withdraw(
     )
     if purpose_keys is not None:
         pending = pending.where(LeadRequest.purpose_key.in_(purpose_keys))
+    if brand_id is not None:
+        pending = pending.where(
+            Submission.form_version_id.in_(
+                select(FormVersion.id).join(Form, Form.id == FormVersion.form_id).where(Form.brand_id == brand_id)
+            )
+        )
     session.execute(update(LeadRequest).where(LeadRequest.id.in_(pending)).values(state=DROPPED))
     session.flush()
     return outcome
@@ -310,16 +328,23 @@ def _confirm_purpose(
     now: datetime,
 ) -> None:
     submission = request.submission
+    brand_id = submission.form_version.form.brand_id
     consent = session.scalar(
-        select(Consent).where(Consent.person_id == submission.person_id, Consent.purpose_key == request.purpose_key)
+        select(Consent).where(
+            Consent.person_id == submission.person_id,
+            Consent.brand_id == brand_id,
+            Consent.purpose_key == request.purpose_key,
+        )
     )
     event = "renewed" if consent is not None and consent.state == CONFIRMED else "confirmed"
     if consent is None:
-        consent = Consent(person_id=submission.person_id, purpose_key=request.purpose_key)
+        consent = Consent(person_id=submission.person_id, brand_id=brand_id, purpose_key=request.purpose_key)
     set_confirmed(consent, submission.form_version, now)
     session.add(consent)  # after set_confirmed: an autoflush must never see it half-filled
+    session.flush()
+    notify_sales(session, consent)
     if event == "confirmed":  # the purpose's welcome item, if it has one (sent by a worker)
-        outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key)
+        outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key, brand_id)
     ledger.append(
         session,
         vault,
@@ -335,6 +360,20 @@ def _confirm_purpose(
         },
         occurred_at=now,
     )
+
+
+def brand_of(session: Session, version: FormVersion) -> int:
+    """The brand of a version's form (the version may be a detached, shared one)."""
+    return session.scalar(select(Form.brand_id).where(Form.id == version.form_id))
+
+
+def notify_sales(session: Session, consent: Consent) -> None:
+    """A confirmed phone purpose is a lead to call: its brand's sales address gets one mail (if it has one)."""
+    if consent.channel != "phone":
+        return
+    sales = session.scalar(select(Brand.sales_address).where(Brand.id == consent.brand_id))
+    if sales:
+        outbox.enqueue(session, jobs.NOTIFY_SALES, consent.id, consent.confirmed_at.isoformat())
 
 
 def _notice(version, purpose_key, submission_id, request_id, visitor, settings) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadcapture.models.base import Base, utcnow
+from leadcapture.models.brands import Brand
 
 
 class Asset(Base):
@@ -42,7 +43,9 @@ class Form(Base):
     )
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
 
+    brand: Mapped[Brand] = relationship()
     current_version: Mapped[FormVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadcapture.models.base import PENDING, Base, new_public_id, utcnow
+from leadcapture.models.brands import Brand
 from leadcapture.models.forms import FormVersion
 
 # Links name people, submissions and requests by their public id, never by id. SQLite reuses the
@@ -111,12 +112,14 @@ class LeadRequest(Base):
 
 
 class Consent(Base):
-    """The current state of one person's consent for one purpose."""
+    """The current state of one person's consent for one purpose of one brand."""
 
     __tablename__ = "consents"
-    __table_args__ = (UniqueConstraint("person_id", "purpose_key"), _NEVER_REUSE_IDS)
+    __table_args__ = (UniqueConstraint("person_id", "brand_id", "purpose_key"), _NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # A purpose's audience is one brand's: consent to `newsletter` on forms of two brands is two consents.
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     purpose_key: Mapped[str] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
@@ -127,6 +130,7 @@ class Consent(Base):
 
     person: Mapped[Person] = relationship()
     form_version: Mapped[FormVersion] = relationship()
+    brand: Mapped[Brand] = relationship()
 
 
 class Suppression(Base):

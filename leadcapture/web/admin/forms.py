@@ -13,7 +13,7 @@ from werkzeug.utils import secure_filename
 from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, WORDING_KEYS, FormDefinitionError
-from leadcapture.models import Asset, Form, FormVersion, Submission, utcnow
+from leadcapture.models import Asset, Brand, Form, FormVersion, Submission, utcnow
 from leadcapture.web.admin import previews
 from leadcapture.web.admin.auth import audit, bp, download, require
 from leadcapture.web.context import get_session
@@ -53,6 +53,8 @@ def raw_from_request(values: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         key: values.get(key, "") for key in ("slug", "language", "title", "intro", "privacy_url", "controller")
     }
+    if values.get("brand"):  # only when chosen: "by its controller text" keeps a definition as it was
+        raw["brand"] = values["brand"]
     raw["asset"] = values.get("asset_name", "")
     raw["allowed_origins"] = [o.strip() for o in values.get("allowed_origins", "").splitlines() if o.strip()]
     raw["fields"] = [f for f in OPTIONAL_FIELDS if values.get(f"field_{f}")]
@@ -146,6 +148,7 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
         languages=formdefs.LANGUAGES,
         wording_keys=WORDING_KEYS,
         shown_in=previews.SHOWN_IN,
+        brands=get_session().scalars(select(Brand).order_by(Brand.name)).all(),
     )
     return page, status
 
@@ -166,7 +169,11 @@ def _save(raw: dict[str, Any], form: Form | None):
         return _editor(raw, form, exc.problems, 400)
     if form is None and db.scalar(select(Form.id).where(Form.slug == definition["slug"])) is not None:
         return _editor(raw, form, [f"a form with slug {definition['slug']!r} already exists"], 400)
-    version, created = formdefs.save(db, definition, data)
+    try:
+        version, created = formdefs.save(db, definition, data)
+    except FormDefinitionError as exc:  # its brand is gone, or names another controller text
+        db.rollback()
+        return _editor(raw, form, exc.problems, 400)
     audit("form.save", definition["slug"], version=version.number, new_version=created)
     db.commit()
     flash(f"Saved as version {version.number}." if created else f"Nothing changed: still version {version.number}.")
@@ -344,7 +351,11 @@ def form_import():
         problems = exc.problems
     if problems:
         return render_template("admin/form_import.html", problems=problems), 400
-    version, created = formdefs.save(get_session(), definition, data)
+    try:
+        version, created = formdefs.save(get_session(), definition, data)
+    except FormDefinitionError as exc:
+        get_session().rollback()
+        return render_template("admin/form_import.html", problems=exc.problems), 400
     audit("form.import", definition["slug"], version=version.number, new_version=created)
     get_session().commit()
     flash(f"Imported as version {version.number}." if created else f"Unchanged: still version {version.number}.")

@@ -21,6 +21,7 @@ from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session
 from leadcapture.web.errors import page
+from leadcapture.web.public.brand import page_brand
 from leadcapture.web.public.common import this_url, visitor
 
 bp = Blueprint("form", __name__)
@@ -108,7 +109,7 @@ def form(slug: str):
         session.commit()
         ratelimit.mark_stored()
     # Bots get the same answer as people; so does every address, whatever its state.
-    return render_template("check_mail.html", definition=definition, embedded=embedded)
+    return render_template("check_mail.html", definition=definition, embedded=embedded, **page_brand(definition))
 
 
 def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool) -> str:
@@ -122,6 +123,7 @@ def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool)
         retention_days=settings.unconfirmed_retention_days,
         pow_bits=settings.pow_difficulty,
         form_query=_embed_query() if embedded else {},
+        **page_brand(definition),
     )
 
 

@@ -210,12 +210,21 @@ def _withdraw(payload: Withdraw, token: str):
     g.language = person.language
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
-        label, controller = _withdrawal_notice(session, person, key)
+        label, controller = _withdrawal_notice(session, person, key, payload.brand_id)
         return render_template("unsubscribe.html", not_me=False, label=label, controller=controller, token=token)
     services = get_services()
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     keys = [key] if key else None
-    consent.withdraw(session, services.vault, services.settings, person, keys, method=method, visitor=visitor())
+    consent.withdraw(
+        session,
+        services.vault,
+        services.settings,
+        person,
+        keys,
+        method=method,
+        visitor=visitor(),
+        brand_id=payload.brand_id,
+    )
     session.commit()
     return render_template(
         "message.html",
@@ -227,12 +236,16 @@ def _withdraw(payload: Withdraw, token: str):
     )
 
 
-def _withdrawal_notice(session: Session, person: Person, key: str | None) -> tuple[str | None, str | None]:
+def _withdrawal_notice(
+    session: Session, person: Person, key: str | None, brand_id: int | None
+) -> tuple[str | None, str | None]:
     """What a withdrawal link stops (the label the person agreed to; None: everything) and from whom (the controllers).
 
     The key itself stands in for a label nothing is left to name; None for controllers nothing names.
     """
     query = select(Consent).where(Consent.person_id == person.id)
+    if brand_id is not None:
+        query = query.where(Consent.brand_id == brand_id)
     rows = session.scalars(query.where(Consent.purpose_key == key) if key else query).all()
     versions = [row.form_version for row in rows]
     if not versions:  # only a whitepaper asked for: the forms they used name the controller
