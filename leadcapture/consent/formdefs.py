@@ -18,6 +18,7 @@ from pypdf.errors import FileNotDecryptedError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import customfields
 from leadcapture.models import Asset, Form, FormVersion
 
 LANGUAGES = ("nl", "en")
@@ -38,6 +39,7 @@ _TOP_KEYS = {
     "allowed_origins",
     "fields",
     "purposes",
+    "custom_fields",
 }
 _PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
 
@@ -149,6 +151,9 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         "purposes": purposes,
     }
     definition["fields"] = asked_fields(definition)
+    custom = customfields.validate(raw.get("custom_fields", []), problems)
+    if custom:  # absent when empty: a definition without questions keeps the content hash it always had
+        definition["custom_fields"] = custom
     if problems:
         raise FormDefinitionError(problems)
     return definition

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import jobs, ledger, outbox, tally, window
+from leadcapture.consent import customfields, jobs, ledger, outbox, tally, window
 from leadcapture.consent.people import (
     Visitor,
     get_or_create_person,
@@ -20,6 +20,7 @@ from leadcapture.consent.people import (
     suppress,
     trace,
 )
+from leadcapture.consent.source import Source
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     ASSET,
@@ -58,11 +59,17 @@ def submit(
     fields: dict[str, str],
     purpose_keys: list[str],
     visitor: Visitor,
+    answers: dict[str, str] | None = None,
+    source: Source | None = None,
 ) -> Submission:
-    """Record a submission and its requests; enqueue one confirmation if the address may get one."""
+    """Record a submission and its requests; enqueue one confirmation if the address may get one.
+
+    answers are the form's own questions answered (key to value), source where the visitor came from.
+    """
     definition = version.definition
     person = get_or_create_person(session, vault, email, definition["language"])
     now = utcnow()
+    source = source or Source()
     submission = Submission(
         person_id=person.id,
         form_version_id=version.id,
@@ -71,6 +78,11 @@ def submit(
         ip_enc=vault.encrypt(minimise_ip(visitor.ip, settings.ip_minimisation)),
         user_agent_enc=vault.encrypt(visitor.user_agent),
         fields_enc=vault.encrypt(json.dumps(fields)) if fields else None,
+        answers_enc=vault.encrypt(json.dumps(answers)) if answers else None,
+        utm_source=source.utm_source or None,
+        utm_medium=source.utm_medium or None,
+        utm_campaign=source.utm_campaign or None,
+        referrer_enc=vault.encrypt(source.referrer) if source.referrer else None,
         created_at=now,
     )
     index_details(vault, submission, fields)
@@ -80,7 +92,7 @@ def submit(
     session.add(submission)
     session.flush()
     asked = [request.purpose_key or ASSET for request in submission.requests]
-    tally.count(session, version.form_id, tally.SUBMITTED, asked)
+    tally.count(session, version.form_id, tally.SUBMITTED, asked, source=source.funnel_source)
     for request in submission.requests:
         if request.kind == PURPOSE:
             ledger.append(
@@ -129,7 +141,9 @@ def confirm(
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
         confirmed.setdefault(submission.id, submission)
-        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label])
+        tally.count(
+            session, submission.form_version.form_id, tally.CONFIRMED, [label], source=submission_source(submission)
+        )
         if request.kind == ASSET:
             asset = submission.form_version.definition.get("asset_sha256") or f"request:{request.id}"
             if asset not in mailed_assets:
@@ -144,6 +158,7 @@ def confirm(
         if keep_details:
             for name, value in submitted_details(vault, [submission]).items():
                 setattr(person, f"{name}_enc", vault.encrypt(value) if value else None)
+            customfields.keep_answers(vault, person, submission)
         lift_not_me(session, person)
     session.flush()
     return outcome
@@ -165,6 +180,11 @@ def submitted_details(vault: Vault, submissions: list[Submission]) -> dict[str, 
         if submission.fields_enc:
             details.update(json.loads(vault.decrypt(submission.fields_enc)))
     return details
+
+
+def submission_source(submission: Submission) -> str:
+    """The funnel source a submission is counted under (the same at submit and at confirmation)."""
+    return Source(utm_source=submission.utm_source or "").funnel_source
 
 
 def opt_in(
