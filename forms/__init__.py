@@ -13,7 +13,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField, ValidationError
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, ValidationError
 from wtforms.csrf.core import CSRF
 from wtforms.validators import Optional, StopValidation
 
@@ -197,7 +197,7 @@ class ChoiceField(SelectField):
     """One of the question's choices; the empty option is "no answer", anything not listed is refused."""
 
     def pre_validate(self, form: Any) -> None:
-        if self.data not in {value for value, _label in self.choices}:
+        if self.data not in {choice.value for choice in self.choices}:
             raise ValidationError(translate("invalid_choice"))
 
 
@@ -205,7 +205,7 @@ def _custom_field(custom: dict[str, Any]) -> Any:
     """A question of the form: a line of text, or one of a list of choices."""
     presence = answer_required if custom["required"] else Optional()
     if custom["type"] == "choice":
-        choices = [("", ""), *((c, c) for c in custom["choices"])]
+        choices = [SelectChoice(""), *(SelectChoice(c) for c in custom["choices"])]
         return ChoiceField(choices=choices, default="", validators=[presence])
     return StringField(validators=[presence, max_length(custom["max_length"]), no_control_characters])
 

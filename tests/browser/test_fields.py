@@ -38,14 +38,14 @@ def form_with_questions(live_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("questions")
     (folder / "form.toml").write_text(DEMO_FORM.read_text() + QUESTIONS)
     (folder / "sales-machine.pdf").write_bytes((DEMO_FORM.parent / "sales-machine.pdf").read_bytes())
-    subprocess.run(
-        [*CLI, "forms", "import", str(folder / "form.toml")], env=live_server.env, cwd=ROOT, check=True
-    )
+    subprocess.run([*CLI, "forms", "import", str(folder / "form.toml")], env=live_server.env, cwd=ROOT, check=True)
     return live_server
 
 
 def test_a_linkedin_visitor_answers_the_questions_and_the_marketer_sees_source_and_answers(
-    page, form_with_questions, admin_password  # noqa: F811
+    page,
+    form_with_questions,
+    admin_password,  # noqa: F811
 ):
     base = form_with_questions
     visitor = page.context.new_page()
