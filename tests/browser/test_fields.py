@@ -62,6 +62,7 @@ def test_a_linkedin_visitor_answers_the_questions_and_the_marketer_sees_source_a
     expect(visitor.locator("#cf_company_size-error")).to_have_text("Beantwoord deze vraag.")
     expect(visitor.get_by_label("Functie")).to_have_value("Head of Sales")
     visitor.get_by_label("Bedrijfsgrootte").select_option("11-50")
+    visitor.wait_for_timeout(1100)  # the page sent back is a new form, with its own minimum fill time
     visitor.screenshot(path="/tmp/fields-form.png", full_page=True)
     visitor.get_by_role("button", name="Stuur mij de whitepaper").click()
     expect(visitor.get_by_role("heading", name="Kijk in je mailbox")).to_be_visible()
