@@ -20,7 +20,7 @@ from leadcapture.consent.people import (
     suppress,
     trace,
 )
-from leadcapture.consent.source import Source
+from leadcapture.consent.source import Source, funnel_source
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     ASSET,
@@ -141,9 +141,8 @@ def confirm(
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
         confirmed.setdefault(submission.id, submission)
-        tally.count(
-            session, submission.form_version.form_id, tally.CONFIRMED, [label], source=submission_source(submission)
-        )
+        source = funnel_source(submission.utm_source)  # counted under the source its submission was
+        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label], source=source)
         if request.kind == ASSET:
             asset = submission.form_version.definition.get("asset_sha256") or f"request:{request.id}"
             if asset not in mailed_assets:
@@ -180,11 +179,6 @@ def submitted_details(vault: Vault, submissions: list[Submission]) -> dict[str, 
         if submission.fields_enc:
             details.update(json.loads(vault.decrypt(submission.fields_enc)))
     return details
-
-
-def submission_source(submission: Submission) -> str:
-    """The funnel source a submission is counted under (the same at submit and at confirmation)."""
-    return Source(utm_source=submission.utm_source or "").funnel_source
 
 
 def opt_in(
