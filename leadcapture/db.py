@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -39,9 +40,35 @@ class Database:
         with self.sessionmaker() as session, session.begin():
             yield session
 
+    @contextmanager
+    def one_statement(self) -> Iterator[Connection]:
+        """A connection for a write that is one statement, committed by itself.
+
+        On PostgreSQL it runs in autocommit: a statement is atomic on its own, and the BEGIN and
+        COMMIT round trips of a transaction around it would double its cost. SQLite pays no
+        round trips and takes its writer lock in a transaction, as every other write does.
+        """
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def upsert(session: Session, table: Any) -> Any:
+    """An INSERT with ON CONFLICT for the session's database (SQLite and PostgreSQL spell it alike)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERTS:  # pragma: no cover  (we support SQLite and PostgreSQL)
+        raise RuntimeError(f"unsupported database {dialect}")
+    return _UPSERTS[dialect](table)
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from leadcapture.backoffice import funnel
-from leadcapture.consent import ledger, lifecycle, outbox
+from leadcapture.consent import ledger, lifecycle, outbox, tokens
 from leadcapture.db import Database
 from leadcapture.delivery import campaign_admin
 from leadcapture.integrations import inbound, webhooks
@@ -84,6 +84,8 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["webhooks_retried"] = webhooks.retry_due(session, now)
     with services.db.session() as session:
         report["outbox_purged"] = outbox.purge_published(session)
+    with services.db.session() as session:
+        report["form_tokens_purged"] = tokens.purge_spent_form_tokens(session, now)
     with services.db.session() as session:
         report["campaigns_started"] = campaign_admin.start_due(session, now)
     with services.db.session() as session:

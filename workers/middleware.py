@@ -53,8 +53,7 @@ class OutboxDoneMiddleware(Middleware):
         if job_id is None or exception is not None or services is None:
             return  # a failed attempt: the retry (or, if the broker lost it, the relay) follows
         try:
-            with services.db.session() as session:
-                outbox.mark_done(session, job_id)
+            outbox.mark_done(services.db, job_id)
         except Exception:  # noqa: BLE001  (worst case the job is published once more: sends are idempotent)
             log.warning("could not mark outbox job %s done", job_id, exc_info=True)
 

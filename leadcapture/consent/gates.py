@@ -60,13 +60,18 @@ def may_send_repermission(session: Session, consent: Consent | None) -> bool:
     )
 
 
-def may_send_confirmation(session: Session, submission: Submission | None) -> bool:
-    """Send-time gate for a confirmation email: its turn in the window, something still asked, not suppressed."""
+def may_send_confirmation(
+    session: Session, submission: Submission | None, listed: list[LeadRequest] | None = None
+) -> bool:
+    """Send-time gate for a confirmation email: its turn in the window, something still asked, not suppressed.
+
+    listed: the requests its mail lists (window.listed_in), when the caller has read them already.
+    """
     if submission is None or not submission.sends_confirmation or submission.mailed_in != submission.id:
         return False
     if is_suppressed(session, submission.person):
         return False
-    return any(r.state == PENDING for r in window.listed_in(session, submission))
+    return any(r.state == PENDING for r in (window.listed_in(session, submission) if listed is None else listed))
 
 
 def may_deliver_asset(session: Session, request: LeadRequest | None) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events
@@ -109,26 +109,27 @@ def append(
     purpose_key: str | None,
     payload: dict[str, Any],
     occurred_at: datetime | None = None,
-) -> LedgerEvent:
+) -> None:
     """Record one event in the caller's transaction (the sealer chains it shortly after commit), with its
     webhook events (consent.events)."""
     if event not in EVENTS or method not in METHODS:
         raise ValueError(f"unknown ledger event {event!r} or method {method!r}")
     body = canonical(payload)
     now = utcnow()
-    ev = LedgerEvent(
-        recorded_at=now,
-        occurred_at=occurred_at or now,
-        event=event,
-        method=method,
-        person_id=person_id,
-        purpose_key=purpose_key,
-        payload_enc=vault.encrypt(body.decode()),
-        payload_digest=hashlib.sha256(body).hexdigest(),
+    occurred_at = occurred_at or now
+    session.execute(
+        insert(LedgerEvent).values(
+            recorded_at=now,
+            occurred_at=occurred_at,
+            event=event,
+            method=method,
+            person_id=person_id,
+            purpose_key=purpose_key,
+            payload_enc=vault.encrypt(body.decode()),
+            payload_digest=hashlib.sha256(body).hexdigest(),
+        )
     )
-    session.add(ev)
-    events.from_ledger(session, event, person_id=person_id, purpose_key=purpose_key, occurred_at=ev.occurred_at)
-    return ev
+    events.from_ledger(session, event, person_id=person_id, purpose_key=purpose_key, occurred_at=occurred_at)
 
 
 def seal(session: Session, keyring: Keyring, limit: int = SEAL_BATCH) -> int:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs
@@ -43,18 +44,32 @@ class Relaying(Protocol):
     publish: Publish | None
 
 
-def enqueue(session: Session, job: str, *args: Any, not_before: datetime | None = None) -> OutboxJob:
-    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction; not_before delays it."""
+def enqueue(session: Session, job: str, *args: Any, not_before: datetime | None = None) -> int:
+    """Add a job (a name from consent.jobs) to the outbox in the caller's transaction; not_before delays it.
+
+    Returns the row's id. In a `publish_on_commit` session the row is written already marked
+    published and is published right after the commit.
+    """
     if job not in jobs.NAMES:
         raise ValueError(f"unknown job {job!r}: job names are declared in leadcapture.consent.jobs")
-    row = OutboxJob(actor=job, args_json=json.dumps(list(args)), not_before=not_before)
-    session.add(row)
-    if _PUBLISHER in session.info:
-        session.info.setdefault(_ENQUEUED, []).append(row)
-    return row
+    publishing = _PUBLISHER in session.info
+    row = {"actor": job, "args_json": json.dumps(list(args)), "not_before": not_before}
+    if publishing:
+        row["published_at"] = utcnow()
+    row_id = session.scalar(insert(OutboxJob).values(row).returning(OutboxJob.id))
+    if publishing:
+        session.info.setdefault(_ENQUEUED, []).append(_Enqueued(row_id, job, list(args)))
+    return row_id
 
 
-_PUBLISHER, _ENQUEUED, _COMMITTED = "outbox.publisher", "outbox.enqueued", "outbox.committed"
+@dataclass(frozen=True)
+class _Enqueued:
+    id: int
+    actor: str
+    args: list[Any]
+
+
+_PUBLISHER, _ENQUEUED, _COMMITTED, _DOUBT = "outbox.publisher", "outbox.enqueued", "outbox.committed", "outbox.doubt"
 
 
 def publish_on_commit(session: Session, services: Relaying) -> None:
@@ -64,14 +79,14 @@ def publish_on_commit(session: Session, services: Relaying) -> None:
 
 
 @event.listens_for(Session, "before_commit")
-def _mark_published(session: Session) -> None:
+def _take_enqueued(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint: its rows are committed with the transaction
         return
-    rows = [row for row in session.info.pop(_ENQUEUED, []) if row in session]  # rolled back ones are gone
+    rows = session.info.pop(_ENQUEUED, [])
+    if rows and session.info.pop(_DOUBT, False):  # a savepoint was rolled back: keep the rows that are still there
+        kept = set(session.scalars(select(OutboxJob.id).where(OutboxJob.id.in_([r.id for r in rows]))))
+        rows = [r for r in rows if r.id in kept]
     if rows:
-        now = utcnow()
-        for row in rows:
-            row.published_at = now  # written by the commit's flush, with the row itself
         session.info[_COMMITTED] = rows
 
 
@@ -87,15 +102,21 @@ def _publish_committed(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_uncommitted(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_COMMITTED, None)
+    if previous_transaction.nested:
+        if _ENQUEUED in session.info:
+            session.info[_DOUBT] = True
+    else:
+        session.info.pop(_ENQUEUED, None)
+        session.info.pop(_DOUBT, None)
 
 
-def _publish_now(services: Relaying, rows: list[OutboxJob]) -> None:
+def _publish_now(services: Relaying, rows: list[_Enqueued]) -> None:
     """Publish committed rows; those the broker did not take go back to the periodic relay."""
     publish = services.publish
     assert publish is not None
     for index, row in enumerate(rows):
         try:
-            publish(row.actor, _arguments(row), row.id)
+            publish(row.actor, row.args, row.id)
         except Exception:  # noqa: BLE001  (the broker is down: the periodic relay publishes them later)
             waiting = [r.id for r in rows[index:]]
             log.warning("outbox: broker unavailable after commit; %d job(s) wait for the relay", len(waiting))
@@ -192,13 +213,12 @@ def _no_fsync(session: Session) -> None:
     session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def mark_done(session: Session, job_id: int) -> None:
+def mark_done(db: Database, job_id: int) -> None:
     """Record that a worker finished the job (sent, skipped, failed for good: anything but 'retry')."""
-    if session.get_bind().dialect.name == "postgresql":
-        _no_fsync(session)
-    session.execute(
-        update(OutboxJob).where(OutboxJob.id == job_id, OutboxJob.done_at.is_(None)).values(done_at=utcnow())
-    )
+    with db.one_statement() as conn:
+        conn.execute(
+            update(OutboxJob).where(OutboxJob.id == job_id, OutboxJob.done_at.is_(None)).values(done_at=utcnow())
+        )
 
 
 def purge_published(session: Session, older_than: timedelta = timedelta(days=7)) -> int:

@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events
 from leadcapture.crypto import Vault, normalise_email
-from leadcapture.models import Person, Submission, SubmissionTerm, Suppression
+from leadcapture.db import upsert
+from leadcapture.models import Person, Suppression
 from leadcapture.settings import Settings
 
 
@@ -109,20 +109,40 @@ def suppress(session: Session, email_index: str, reason: str) -> bool:
     return False
 
 
-def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:
-    """The person with this address, created (in a savepoint) if there is none yet."""
+@dataclass(frozen=True)
+class Addressee:
+    """A person found or added by address, and whether that address may be mailed at all."""
+
+    id: int
+    email_index: str
+    suppressed: bool
+
+
+def find_or_add(session: Session, vault: Vault, email: str, language: str) -> Addressee:
+    """The person with this address, added if there is none yet: one statement, two for a new address.
+
+    The insert does nothing when a concurrent submission added the same address a moment ago (it
+    waits for that transaction); the lookup after it then finds that person.
+    """
     address = email.strip()
     index = vault.blind_index(normalise_email(address))
-    person = session.scalar(select(Person).where(Person.email_index == index))
-    if person is not None:
-        return person
-    try:
-        with session.begin_nested():
-            person = Person(email_index=index, email_enc=vault.encrypt(address), language=language)
-            session.add(person)
-    except IntegrityError:  # a concurrent submission created the same address a moment ago
-        person = session.scalar(select(Person).where(Person.email_index == index))
-    return person
+    person_id, reason = session.execute(
+        select(
+            select(Person.id).where(Person.email_index == index).scalar_subquery(),
+            select(Suppression.reason).where(Suppression.email_index == index).scalar_subquery(),
+        )
+    ).one()
+    if person_id is None:
+        added = upsert(session, Person).values(email_index=index, email_enc=vault.encrypt(address), language=language)
+        person_id = session.scalar(added.on_conflict_do_nothing().returning(Person.id))
+        if person_id is None:
+            person_id = session.scalar(select(Person.id).where(Person.email_index == index))
+    return Addressee(person_id, index, reason is not None)
+
+
+def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:
+    """The person with this address, created if there is none yet."""
+    return session.get_one(Person, find_or_add(session, vault, email, language).id)
 
 
 def trace(visitor: Visitor, settings: Settings) -> dict[str, Any]:
@@ -144,9 +164,9 @@ def search_terms(vault: Vault, text: str) -> set[str]:
     return {vault.blind_index("term:" + word) for word in re.findall(r"\w+", plain) if len(word) >= 2}
 
 
-def index_details(vault: Vault, submission: Submission, fields: dict[str, str]) -> None:
-    """Make the submission findable by the words of its name and company (never by their plaintext)."""
+def detail_terms(vault: Vault, fields: dict[str, str]) -> list[str]:
+    """What makes a submission findable: the blind indexes of the words of its name and company."""
     found: set[str] = set()
     for name in SEARCHABLE_FIELDS:
         found |= search_terms(vault, fields.get(name) or "")
-    submission.terms = [SubmissionTerm(term_index=term) for term in sorted(found)]
+    return sorted(found)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import astuple, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadcapture.db import upsert
 from leadcapture.models import UsedFormToken, utcnow
 
 CONFIRM = "confirm"  # ConfirmRequest or ConfirmSubmission
@@ -191,17 +191,19 @@ class Tokens:
 def spend_form_token(session: Session, token: str, max_age: int) -> bool:
     """Record that a form token has stored a submission; False if it already has (a replay).
 
-    Call it before anything else is written in the transaction: a concurrent replay rolls it back.
+    One INSERT that does nothing when the token is there: a concurrent replay waits for the first
+    transaction and then finds it. Call it before anything else is written in the transaction.
     """
-    now = utcnow()
-    session.execute(delete(UsedFormToken).where(UsedFormToken.expires_at < now))  # past max_age it is refused anyway
     digest = hashlib.sha256(token.encode()).hexdigest()
-    if session.get(UsedFormToken, digest) is not None:
-        return False
-    session.add(UsedFormToken(token_hash=digest, expires_at=now + timedelta(seconds=max_age)))
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
+    stmt = (
+        upsert(session, UsedFormToken)
+        .values(token_hash=digest, expires_at=utcnow() + timedelta(seconds=max_age))
+        .on_conflict_do_nothing()
+        .returning(UsedFormToken.token_hash)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def purge_spent_form_tokens(session: Session, now: datetime) -> int:
+    """Forget spent form tokens past their age: a token that old is refused by its signature anyway."""
+    return session.execute(delete(UsedFormToken).where(UsedFormToken.expires_at < now)).rowcount

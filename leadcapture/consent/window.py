@@ -14,26 +14,30 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, outbox
 from leadcapture.consent.people import is_suppressed, mailbox_index
 from leadcapture.crypto import Vault
+from leadcapture.db import upsert
 from leadcapture.models import PENDING, LeadRequest, MailboxWindow, Submission, utcnow
 from leadcapture.settings import Settings
 
 
-def queue_confirmation(session: Session, vault: Vault, settings: Settings, submission: Submission, email: str) -> None:
-    """At submit: mail the submission now if its mailbox's slot is free, else when the window ends."""
-    submission.sends_confirmation = True
+def reserve(session: Session, vault: Vault, settings: Settings, email: str, now: datetime) -> datetime | None:
+    """At submit, before the submission is written: take its mailbox's slot (None: mail at once),
+    or else the end of the mailbox's window, when its confirmation goes out."""
     index = mailbox_index(vault, email)
-    now = utcnow()
     if _take_slot(session, settings, index, now):
-        submission.mailed_in = submission.id
-        outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission.id)
-    else:
-        _wait_for_window(session, settings, index, submission, now)
+        return None
+    return _window_end(session, settings, index, now)
+
+
+def queue_confirmation(session: Session, submission_id: int, mail_at: datetime | None) -> None:
+    """Queue a new submission's confirmation job: now, listed in its own mail, or at mail_at (see reserve)."""
+    if mail_at is None:
+        session.execute(update(Submission).where(Submission.id == submission_id).values(mailed_in=submission_id))
+    outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission_id, not_before=mail_at)
 
 
 def mail_due(session: Session, vault: Vault, settings: Settings, submission_id: int) -> bool:
@@ -53,7 +57,9 @@ def mail_due(session: Session, vault: Vault, settings: Settings, submission_id: 
     index = mailbox_index(vault, vault.decrypt(person.email_enc))
     now = utcnow()
     if not _take_slot(session, settings, index, now):
-        _wait_for_window(session, settings, index, submission, now)
+        outbox.enqueue(
+            session, jobs.SEND_CONFIRMATION, submission.id, not_before=_window_end(session, settings, index, now)
+        )
         return False
     waiting = (
         update(Submission)
@@ -87,21 +93,20 @@ def _take_slot(session: Session, settings: Settings, index: str, now: datetime) 
     mailbox inside its window (or one a concurrent submission just took) writes nothing.
     """
     cutoff = now - timedelta(seconds=settings.confirmation_window)
-    upsert = _UPSERTS[session.get_bind().dialect.name](MailboxWindow)
-    stmt = upsert.values(mailbox_index=index, last_confirmation_at=now).on_conflict_do_update(
-        index_elements=[MailboxWindow.mailbox_index],
-        set_={"last_confirmation_at": now},
-        where=MailboxWindow.last_confirmation_at <= cutoff,
+    stmt = (
+        upsert(session, MailboxWindow)
+        .values(mailbox_index=index, last_confirmation_at=now)
+        .on_conflict_do_update(
+            index_elements=[MailboxWindow.mailbox_index],
+            set_={"last_confirmation_at": now},
+            where=MailboxWindow.last_confirmation_at <= cutoff,
+        )
     )
     # RETURNING, not rowcount: psycopg reports -1 for an upsert.
     return session.execute(stmt.returning(MailboxWindow.mailbox_index)).first() is not None
 
 
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def _wait_for_window(session: Session, settings: Settings, index: str, submission: Submission, now: datetime) -> None:
-    """Queue the submission's confirmation job for the end of its mailbox's current window."""
+def _window_end(session: Session, settings: Settings, index: str, now: datetime) -> datetime:
+    """When the mailbox's current window ends (now, if it has)."""
     last = session.scalar(select(MailboxWindow.last_confirmation_at).where(MailboxWindow.mailbox_index == index))
-    ends = (last or now) + timedelta(seconds=settings.confirmation_window)
-    outbox.enqueue(session, jobs.SEND_CONFIRMATION, submission.id, not_before=max(ends, now))
+    return max((last or now) + timedelta(seconds=settings.confirmation_window), now)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import gates
+from leadcapture.consent import formdefs, gates
+from leadcapture.consent.tokens import DOWNLOAD, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, render
+from leadcapture.delivery.templates import compose_for, compose_to, render
+from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.models import LeadRequest
 from leadcapture.services import Services
 
@@ -22,17 +26,44 @@ def send(services: Services, request_id: int, *, attempt: Attempt = NO_JOB) -> s
         if not gates.may_deliver_asset(session, request):
             return None
         submission = request.submission
-        context = {
-            "form": submission.form_version.definition,
-            "download_url": links.download(services, request),
-            "download_days": services.settings.download_max_age // 86400,
+        context = _context(
+            services,
+            submission.form_version.definition,
+            download_url=links.download(services, request),
             # The whitepaper mail is not sent under a marketing purpose: its one-click
             # unsubscribe withdraws every purpose of this person.
-            "unsubscribe_url": links.unsubscribe(services, submission.person, None),
-            "preferences_url": links.preferences(services, submission.person),
-        }
-        rendered = render("asset", submission.language, context)
+            unsubscribe_url=links.unsubscribe(services, submission.person, None),
+            preferences_url=links.preferences(services, submission.person),
+        )
+        rendered = render(KIND, submission.language, context)
         msg = compose_for(services, submission.person, rendered, unsubscribe_url=context["unsubscribe_url"])
         return Outgoing(msg, submission.person_id)
 
     return deliver(services, f"{KIND}:{request_id}", KIND, prepare, attempt)
+
+
+def _context(
+    services: Services, definition: dict[str, Any], *, download_url: str, unsubscribe_url: str, preferences_url: str
+) -> dict[str, Any]:
+    """What the templates read: the form version's definition and wording, and the links."""
+    return {
+        "form": definition,
+        "wording": formdefs.wording(definition),
+        "download_url": download_url,
+        "download_days": services.settings.download_max_age // 86400,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+    }
+
+
+def preview(services: Services, definition: dict[str, Any], to: str) -> OutgoingMessage:
+    """The whitepaper mail of this definition, with example links."""
+    unsubscribe_url = links.example(services, UNSUBSCRIBE)
+    context = _context(
+        services,
+        definition,
+        download_url=links.example(services, DOWNLOAD),
+        unsubscribe_url=unsubscribe_url,
+        preferences_url=links.example(services, PREFERENCES),
+    )
+    return compose_to(services, to, render(KIND, definition["language"], context), unsubscribe_url=unsubscribe_url)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from leadcapture.consent import jobs, outbox
+from leadcapture.db import upsert
 from leadcapture.delivery.engine import NO_JOB, Attempt, Batch
 from leadcapture.delivery.renderer import ContentRenderer
 from leadcapture.delivery.throttle import throttle_for
@@ -176,15 +176,7 @@ def list_campaigns(session: Session) -> list[Campaign]:
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
-    table = CampaignRecipient.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover  (we support SQLite and PostgreSQL)
-        raise RuntimeError(f"unsupported database {dialect}")
-    session.execute(stmt, rows)
+    session.execute(upsert(session, CampaignRecipient.__table__).on_conflict_do_nothing(), rows)
 
 
 def fanout(services: Services, campaign_id: int, requeue: bool = False) -> None:

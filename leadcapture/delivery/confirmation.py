@@ -7,12 +7,16 @@ with a POST. A mail sent when its mailbox's window ended lists every request mad
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from leadcapture.consent import gates, window
+from leadcapture.consent import formdefs, gates, window
+from leadcapture.consent.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, render
+from leadcapture.delivery.templates import compose_for, compose_to, render
+from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.i18n import translate
 from leadcapture.models import PENDING, PURPOSE, LeadRequest, Submission
 from leadcapture.services import Services
@@ -21,7 +25,7 @@ KIND = "confirmation"
 # What the gate and the message read, in one round trip (the requests in a second) instead of four.
 _WITH_ALL = (joinedload(Submission.person), joinedload(Submission.form_version), selectinload(Submission.requests))
 
-NOT_DUE = "not due"  # listed in another mail, waiting for the next window, or nothing left to confirm
+# NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
 
 
 def label_of(request: LeadRequest, language: str) -> str:
@@ -34,31 +38,73 @@ def label_of(request: LeadRequest, language: str) -> str:
 
 def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -> str:
     """Send a submission's confirmation email once, when its window allows and if it still asks for something."""
-    with services.db.session() as session:
-        due = window.mail_due(session, services.vault, services.settings, submission_id)
-    if not due:
-        return NOT_DUE
+    submission: Submission | None = None  # loaded once, with what the gate and the mail read
+
+    def due(session: Session) -> bool:
+        nonlocal submission
+        submission = session.get(Submission, submission_id, options=_WITH_ALL)
+        return window.mail_due(session, services.vault, services.settings, submission_id)
 
     def prepare(session: Session) -> Outgoing | None:
-        submission = session.get(Submission, submission_id, options=_WITH_ALL)
-        if not gates.may_send_confirmation(session, submission):
+        listed = window.listed_in(session, submission) if submission is not None else []
+        if not gates.may_send_confirmation(session, submission, listed):
             return None
         language = submission.language
-        requests = [r for r in window.listed_in(session, submission) if r.state == PENDING]
+        requests = [r for r in listed if r.state == PENDING]
         labels = list(dict.fromkeys(label_of(r, language) for r in requests))  # a whitepaper asked twice: once
-        context = {
-            "form": submission.form_version.definition,
-            "items": labels,
-            "confirm_url": links.confirm_submission(services, submission),
-            "not_me_url": links.not_me(services, submission),
-            "preferences_url": links.preferences(services, submission.person),
-            "max_age_days": services.settings.confirm_max_age // 86400,
-        }
-        rendered = render("confirmation", language, context)
+        context = _context(
+            services,
+            submission.form_version.definition,
+            labels,
+            confirm_url=links.confirm_submission(services, submission),
+            not_me_url=links.not_me(services, submission),
+            preferences_url=links.preferences(services, submission.person),
+        )
+        rendered = render(KIND, language, context)
         # The one-click target of a confirmation is 'this wasn't me'; it carries no promotion.
         msg = compose_for(
             services, submission.person, rendered, unsubscribe_url=context["not_me_url"], auto_submitted=True
         )
         return Outgoing(msg, submission.person_id)
 
-    return deliver(services, f"{KIND}:{submission_id}", KIND, prepare, attempt)
+    return deliver(services, f"{KIND}:{submission_id}", KIND, prepare, attempt, due)
+
+
+def _context(
+    services: Services,
+    definition: dict[str, Any],
+    items: list[str],
+    *,
+    confirm_url: str,
+    not_me_url: str,
+    preferences_url: str,
+) -> dict[str, Any]:
+    """What the templates read: the form version's definition and wording, what was asked, the links."""
+    return {
+        "form": definition,
+        "wording": formdefs.wording(definition),
+        "items": items,
+        "confirm_url": confirm_url,
+        "not_me_url": not_me_url,
+        "preferences_url": preferences_url,
+        "max_age_days": services.settings.confirm_max_age // 86400,
+    }
+
+
+def preview(services: Services, definition: dict[str, Any], to: str) -> OutgoingMessage:
+    """The mail a visitor who asked for everything the definition offers would get, with example links."""
+    language = definition["language"]
+    items = [
+        translate("the_whitepaper", language, title=definition["title"]),
+        *(p["label"] for p in definition["purposes"]),
+    ]
+    not_me_url = links.example(services, UNSUBSCRIBE)
+    context = _context(
+        services,
+        definition,
+        items,
+        confirm_url=links.example(services, CONFIRM),
+        not_me_url=not_me_url,
+        preferences_url=links.example(services, PREFERENCES),
+    )
+    return compose_to(services, to, render(KIND, language, context), unsubscribe_url=not_me_url, auto_submitted=True)

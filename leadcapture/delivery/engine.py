@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 
 BUSY = "busy"  # the outcome for a job that found the message claimed by another job
+NOT_DUE = "not due"  # the outcome for a job whose message is not to be sent yet (or not by this job)
 
 
 class Busy(Exception):
@@ -190,15 +191,20 @@ def deliver(
     kind: str,
     prepare: Callable[[Session], Outgoing | None],
     attempt: Attempt = NO_JOB,
+    due: Callable[[Session], bool] | None = None,
 ) -> str:
     """Send one message at most once per dedupe_key; prepare runs the gate and builds it (None: gate shut).
 
+    due, if given, runs first in the claim's transaction: False ends the job as NOT_DUE with its
+    writes committed and no message row (the message is not skipped, only not yet due).
     Returns the message's status: sent, skipped, failed (or, on a final attempt, busy). Raises the
     transport's TransientMailError to have the job retried, and Busy while another job holds it.
     """
     claimant = attempt.job_id or uuid.uuid4().hex
     try:
         with services.db.session() as session:
+            if due is not None and not due(session):
+                return NOT_DUE
             claim = _claim(session.connection(), dedupe_key, kind, claimant, lambda: prepare(session))
     except IntegrityError:  # a concurrent job inserted the row first
         claim = _Claim(BUSY)
@@ -207,7 +213,7 @@ def deliver(
     if claim.outgoing is None or claim.row_id is None:
         return claim.status
     status, detail, retry = _transmit(services, dedupe_key, claim.row_id, claim.outgoing, attempt)
-    with services.db.engine.begin() as conn:
+    with services.db.one_statement() as conn:
         write_marks(conn, [(claim.row_id, status, detail)])
     if retry is not None:
         raise retry

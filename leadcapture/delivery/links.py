@@ -54,3 +54,8 @@ def preferences(services: Services, person: Person) -> str:
 def download(services: Services, request: LeadRequest) -> str:
     """The whitepaper of a confirmed asset request (a signed, expiring link)."""
     return _link(services, Download(request.public_id))
+
+
+def example(services: Services, kind: str) -> str:
+    """A link of this kind naming no row, for previews: its page says the link does not work."""
+    return services.url(f"/{PREFIXES[kind]}/example")

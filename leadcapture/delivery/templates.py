@@ -90,10 +90,28 @@ def compose_for(
     auto_submitted: bool = False,
 ) -> OutgoingMessage:
     """compose() from the configured sender to a person's (decrypted) address."""
+    return compose_to(
+        services,
+        services.vault.decrypt(person.email_enc),
+        rendered,
+        unsubscribe_url=unsubscribe_url,
+        auto_submitted=auto_submitted,
+    )
+
+
+def compose_to(
+    services: Services,
+    to: str,
+    rendered: Rendered,
+    *,
+    unsubscribe_url: str,
+    auto_submitted: bool = False,
+) -> OutgoingMessage:
+    """compose() from the configured sender, with its List-Unsubscribe mailto, to an address."""
     return compose(
         rendered,
         sender=services.settings.mail_from,
-        to=services.vault.decrypt(person.email_enc),
+        to=to,
         unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=services.settings.list_unsubscribe_mailto,
         auto_submitted=auto_submitted,

@@ -37,6 +37,18 @@
     var later = function () { window.clearTimeout(timer); timer = window.setTimeout(refresh, 600); };
     editor.addEventListener("input", later);
     editor.addEventListener("change", later);
+    // Fields outside the form element that belong to it (the preview's choice of mail or page).
+    var previewOf = document.getElementById("preview_of");
+    document.querySelectorAll("[form=editor]").forEach(function (field) { field.addEventListener("change", refresh); });
+    // Editing a mail's or page's wording turns the preview to that mail or page.
+    document.querySelectorAll("[data-preview]").forEach(function (field) {
+      field.addEventListener("focus", function () {
+        if (previewOf && previewOf.value !== field.getAttribute("data-preview")) {
+          previewOf.value = field.getAttribute("data-preview");
+          refresh();
+        }
+      });
+    });
     refresh();
   }
 

@@ -10,7 +10,7 @@ from leadcapture.consent.people import Visitor
 def a_submission(services, email: str = "jan@example.com", slug: str = "sales-machine") -> int:
     """A submission whose confirmation is due; its job waits in the outbox until something relays it."""
     with services.db.session() as session:
-        submission = transitions.submit(
+        return transitions.submit(
             session,
             services.vault,
             services.settings,
@@ -20,5 +20,3 @@ def a_submission(services, email: str = "jan@example.com", slug: str = "sales-ma
             purpose_keys=[],
             visitor=Visitor(ip="192.0.2.1", user_agent="test", page_url=f"https://lc.test/f/{slug}"),
         )
-        session.flush()
-        return submission.id

@@ -12,8 +12,9 @@ from werkzeug.utils import secure_filename
 
 from forms import make_form
 from leadcapture.consent import customfields, formdefs
-from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, FormDefinitionError
+from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, WORDING_KEYS, FormDefinitionError
 from leadcapture.models import Asset, Form, FormVersion, Submission, utcnow
+from leadcapture.web.admin import previews
 from leadcapture.web.admin.auth import audit, bp, download, require
 from leadcapture.web.context import get_session
 from leadcapture.web.public.form import embed_snippet, hosted_url, render_form_page
@@ -66,6 +67,7 @@ def raw_from_request(values: Any) -> dict[str, Any]:
             pass  # validate() names the problem
         purposes.append(p)
     raw["purposes"] = purposes
+    raw["wording"] = {key: values.get(f"wording-{key}", "") for key in WORDING_KEYS}
     # The questions are edited as their TOML tables; text that does not parse is kept to show again.
     text = values.get("custom_fields", "")
     try:
@@ -166,6 +168,8 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
         legal_bases=LEGAL_BASES,
         optional_fields=OPTIONAL_FIELDS,
         languages=formdefs.LANGUAGES,
+        wording_keys=WORDING_KEYS,
+        shown_in=previews.SHOWN_IN,
         custom_fields_text=custom if isinstance(custom, str) else customfields.to_toml(custom),
     )
     return page, status
@@ -263,7 +267,7 @@ def _render_preview(definition: dict[str, Any]):
 @bp.post("/forms/preview")
 @require("forms")
 def form_preview():
-    """The hosted form as the unsaved definition would show it (posted into the preview frame)."""
+    """The hosted form, a mail or a page as the unsaved definition would show it (posted into the preview frame)."""
     g.frame_ancestors = "'self'"  # the preview and its list of problems show inside the editor's frame
     raw = raw_from_request(request.form)
     raw["asset"] = raw["asset"] or "preview.pdf"
@@ -273,6 +277,9 @@ def form_preview():
         definition = validate_edited(raw)
     except FormDefinitionError as exc:
         return render_template("admin/preview_problems.html", problems=exc.problems)
+    which = request.form.get("preview_of", "form")
+    if which in previews.MAILS or which in previews.PAGES:
+        return previews.render_preview(which, definition)
     return _render_preview(definition)
 
 

@@ -36,7 +36,7 @@ class Consents:
     def submit(self, email: str, purposes=(), *, settings: Settings | None = None, **fields: str) -> int:
         """A form post from this address ticking these purposes; returns the submission id."""
         with self.services.db.session() as session:
-            submission = transitions.submit(
+            return transitions.submit(
                 session,
                 self.services.vault,
                 settings or self.services.settings,
@@ -46,8 +46,6 @@ class Consents:
                 purpose_keys=list(purposes),
                 visitor=VISITOR,
             )
-            session.flush()
-            return submission.id
 
     def confirm(self, submission_id: int, method: str = "confirm_page") -> transitions.Outcome:
         """Follow the submission's confirmation link: every request it carries."""
