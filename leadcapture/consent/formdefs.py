@@ -18,7 +18,7 @@ from pypdf.errors import FileNotDecryptedError
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import brands
+from leadcapture.consent import brands, customfields
 from leadcapture.models import Asset, Brand, Form, FormVersion
 
 LANGUAGES = ("nl", "en")
@@ -41,6 +41,7 @@ _TOP_KEYS = {
     "purposes",
     "wording",
     "brand",
+    "custom_fields",
 }
 _PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
 
@@ -177,6 +178,9 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         definition["wording"] = own_wording
     if brand:  # only when given, so definitions written before brands keep their content hash
         definition["brand"] = brand
+    custom = customfields.validate(raw.get("custom_fields", []), problems)
+    if custom:  # absent when empty: a definition without questions keeps the content hash it always had
+        definition["custom_fields"] = custom
     if problems:
         raise FormDefinitionError(problems)
     return definition

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import jobs, ledger, outbox, tally, window
+from leadcapture.consent import customfields, jobs, ledger, outbox, tally, window
 from leadcapture.consent.people import (
     Visitor,
     detail_terms,
@@ -19,6 +19,7 @@ from leadcapture.consent.people import (
     suppress,
     trace,
 )
+from leadcapture.consent.source import Source, funnel_source
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     ASSET,
@@ -60,15 +61,19 @@ def submit(
     fields: dict[str, str],
     purpose_keys: list[str],
     visitor: Visitor,
+    answers: dict[str, str] | None = None,
+    source: Source | None = None,
 ) -> int:
     """Record a submission and its requests; queue one confirmation if the address may get one.
 
+    answers are the form's own questions answered (key to value), source where the visitor came from.
     Every form's hot path, so it writes with single statements rather than the ORM's unit of work:
     about ten, each one round trip. Returns the submission's id.
     """
     definition = version.definition
     person = find_or_add(session, vault, email, definition["language"])
     now = utcnow()
+    source = source or Source()
     mail_at = None if person.suppressed else window.reserve(session, vault, settings, email, now)
     conn = session.connection()
     submission_id = conn.execute(
@@ -81,6 +86,11 @@ def submit(
             "ip_enc": vault.encrypt(minimise_ip(visitor.ip, settings.ip_minimisation)),
             "user_agent_enc": vault.encrypt(visitor.user_agent),
             "fields_enc": vault.encrypt(json.dumps(fields)) if fields else None,
+            "answers_enc": vault.encrypt(json.dumps(answers)) if answers else None,
+            "utm_source": source.utm_source or None,
+            "utm_medium": source.utm_medium or None,
+            "utm_campaign": source.utm_campaign or None,
+            "referrer_enc": vault.encrypt(source.referrer) if source.referrer else None,
             "sends_confirmation": not person.suppressed,
             "mailed_in": None,
             "created_at": now,
@@ -93,7 +103,7 @@ def submit(
     terms = detail_terms(vault, fields)
     if terms:
         conn.execute(_ADD_TERMS, [{"submission_id": submission_id, "term_index": t} for t in terms])
-    tally.count(session, version.form_id, tally.SUBMITTED, asked)
+    tally.count(session, version.form_id, tally.SUBMITTED, asked, source=source.funnel_source)
     for key, request_id in zip(asked, request_ids, strict=True):
         if key != ASSET:
             ledger.append(
@@ -147,7 +157,8 @@ def confirm(
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
         confirmed.setdefault(submission.id, submission)
-        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label])
+        source = funnel_source(submission.utm_source)  # counted under the source its submission was
+        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label], source=source)
         if request.kind == ASSET:
             asset = submission.form_version.definition.get("asset_sha256") or f"request:{request.id}"
             if asset not in mailed_assets:
@@ -162,6 +173,7 @@ def confirm(
         if keep_details:
             for name, value in submitted_details(vault, [submission]).items():
                 setattr(person, f"{name}_enc", vault.encrypt(value) if value else None)
+            customfields.keep_answers(vault, person, submission)
         lift_not_me(session, person)
     session.flush()
     return outcome

@@ -94,6 +94,9 @@ class FunnelCount(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
     purpose_key: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(16))
+    # Where the visitors came from: utm_source, "direct" without one, "" where it is not counted
+    # (withdrawals, downloads, and the counts from before sources were recorded).
+    source: Mapped[str] = mapped_column(String(100), default="", server_default="")
     count: Mapped[int] = mapped_column(Integer)
 
 

@@ -38,6 +38,8 @@ class Person(Base):
     name_enc: Mapped[str | None] = mapped_column(Text)
     company_enc: Mapped[str | None] = mapped_column(Text)
     phone_enc: Mapped[str | None] = mapped_column(Text)
+    # Answers to forms' own questions (custom fields), key to {label, value}, copied on confirmation.
+    answers_enc: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -71,6 +73,14 @@ class Submission(Base):
     # Name, company and phone as submitted; copied to the person only on confirmation, so a
     # third party typing someone's address cannot overwrite their details.
     fields_enc: Mapped[str | None] = mapped_column(Text)
+    # Answers to the form's own questions, key to value; the labels shown are in the form version.
+    answers_enc: Mapped[str | None] = mapped_column(Text)
+    # Campaign tags, as the link the visitor followed had them: marketing data, not personal data.
+    utm_source: Mapped[str | None] = mapped_column(String(100), index=True)
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    # The page the visitor came from (origin and path), tied to their submission: encrypted.
+    referrer_enc: Mapped[str | None] = mapped_column(Text)
     # The address may be mailed about it (not suppressed when it was made): it has a confirmation job.
     sends_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
     # The submission whose confirmation mail lists this one's requests (itself when it took its

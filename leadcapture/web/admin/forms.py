@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 
 from forms import make_form
-from leadcapture.consent import formdefs
+from leadcapture.consent import customfields, formdefs
 from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, WORDING_KEYS, FormDefinitionError
 from leadcapture.models import Asset, Brand, Form, FormVersion, Submission, utcnow
 from leadcapture.web.admin import previews
@@ -70,7 +70,30 @@ def raw_from_request(values: Any) -> dict[str, Any]:
         purposes.append(p)
     raw["purposes"] = purposes
     raw["wording"] = {key: values.get(f"wording-{key}", "") for key in WORDING_KEYS}
+    # The questions are edited as their TOML tables; text that does not parse is kept to show again.
+    text = values.get("custom_fields", "")
+    try:
+        raw["custom_fields"] = customfields.from_toml(text)
+    except ValueError:
+        raw["custom_fields"] = text
     return raw
+
+
+def validate_edited(raw: dict[str, Any]) -> dict[str, Any]:
+    """formdefs.validate, with custom fields text that is not TOML named among the other problems."""
+    custom = raw.get("custom_fields", [])
+    if not isinstance(custom, str):
+        return formdefs.validate(raw)
+    problems: list[str] = []
+    try:
+        customfields.from_toml(custom)
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        formdefs.validate({**raw, "custom_fields": []})
+    except FormDefinitionError as exc:
+        problems += exc.problems
+    raise FormDefinitionError(problems)
 
 
 def _keep_upload(raw: dict[str, Any], form: Form | None) -> list[str]:
@@ -136,6 +159,7 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
     asset = None
     if form is not None and form.current_version is not None:
         asset = get_session().get(Asset, form.current_version.definition["asset_sha256"])
+    custom = raw.get("custom_fields") or []
     page = render_template(
         "admin/form_edit.html",
         raw=raw,
@@ -149,6 +173,7 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
         wording_keys=WORDING_KEYS,
         shown_in=previews.SHOWN_IN,
         brands=get_session().scalars(select(Brand).order_by(Brand.name)).all(),
+        custom_fields_text=custom if isinstance(custom, str) else customfields.to_toml(custom),
     )
     return page, status
 
@@ -162,7 +187,7 @@ def _save(raw: dict[str, Any], form: Form | None):
         return _editor(raw, form, exc.problems, 400)
     raw["asset"] = name
     try:
-        definition = formdefs.validate(raw)
+        definition = validate_edited(raw)
     except FormDefinitionError as exc:
         if request.files.get("asset") or request.form.get("pending_asset"):
             _stash(raw, name, data)  # fixing a typo does not mean choosing the file again
@@ -256,7 +281,7 @@ def form_preview():
     if not raw["slug"]:
         raw["slug"] = "preview"
     try:
-        definition = formdefs.validate(raw)
+        definition = validate_edited(raw)
     except FormDefinitionError as exc:
         return render_template("admin/preview_problems.html", problems=exc.problems)
     which = request.form.get("preview_of", "form")

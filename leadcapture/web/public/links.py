@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import tally, window
 from leadcapture.consent import transitions as consent
+from leadcapture.consent.customfields import submitted_answers
 from leadcapture.consent.people import is_suppressed
 from leadcapture.consent.tokens import (
     CONFIRM,
@@ -90,7 +91,9 @@ def _page(
     chosen = _chosen(pending, left_out)
     leaving = [r for r in pending if r.kind == PURPOSE and r.purpose_key in left_out]
     confirmed = [r for r in requests if r.state == CONFIRMED]
-    details = consent.submitted_details(services.vault, list({r.submission.id: r.submission for r in pending}.values()))
+    typed_in = list({r.submission.id: r.submission for r in pending}.values())
+    details = [(translate(name), value) for name, value in consent.submitted_details(services.vault, typed_in).items()]
+    details += [(a["label"], a["value"]) for a in submitted_answers(services.vault, typed_in)]
     downloads: dict[str, str] = {}  # one per whitepaper title
     for r in confirmed:
         if r.kind == ASSET:
@@ -113,7 +116,7 @@ def _page(
         leaving=[{**item, "toggle": toggled(item["key"])} for item in described(leaving)],
         confirmed=described(confirmed),
         dropped=described([r for r in requests if r.state == DROPPED]),
-        details=[(translate(name), value) for name, value in details.items() if value],
+        details=[(name, value) for name, value in details if value],
         details_kept=DETAILS not in left_out,
         details_toggle=toggled(DETAILS),
         left_out=sorted(left_out),
