@@ -11,7 +11,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, ValidationError
 from wtforms.csrf.core import CSRF
@@ -45,7 +45,24 @@ class FormTokenCSRF(CSRF):
 
     def generate_csrf_token(self, csrf_token_field: Any) -> str:
         # The nonce makes each shown form's token its own: a token stores one submission only.
-        return _services().tokens.make(FORM, {"f": self.slug, "t": int(time.time()), "n": secrets.token_urlsafe(9)})
+        return _services().tokens.make(FORM, {"f": self.slug, "t": self._shown_at(), "n": secrets.token_urlsafe(9)})
+
+    def _shown_at(self) -> int:
+        """When the visitor first saw this form: a page shown again with errors keeps the first time.
+
+        Otherwise a person who fixes a field and sends within MIN_FILL_SECONDS of the error page
+        would look like a bot, and be told to check their mail for nothing.
+        """
+        now = int(time.time())
+        sent = request.form.get("csrf_token", "") if request.method == "POST" else ""
+        if sent:
+            try:
+                payload = _services().tokens.load(FORM, sent)
+            except TokenError:
+                return now
+            if payload.get("f") == self.slug and isinstance(payload.get("t"), int):
+                return min(payload["t"], now)
+        return now
 
     def validate_csrf_token(self, form: Any, field: Any) -> None:
         try:
