@@ -13,8 +13,16 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,production]'
 	touch $@
 
+# The demo brand: the demo form names its controller text, so importing it joins this brand.
+DEMO_SENDER ?= whitepapers@example.com
+DEMO_SALES ?= sales@example.com
+DEMO_CONTROLLER = Voorbeeld B.V., Stationsplein 1, 3511 ED Utrecht, privacy@example.com
+
 run: $(BIN)/.installed
 	$(BIN)/leadcapture db upgrade
+	@$(BIN)/leadcapture brands list | grep -q '^voorbeeld:' || $(BIN)/leadcapture brands add voorbeeld \
+	  --name "Voorbeeld B.V." --controller "$(DEMO_CONTROLLER)" --sender-name "Voorbeeld B.V." \
+	  --sender-address "$(DEMO_SENDER)" --reply-to "info@example.com" --sales-address "$(DEMO_SALES)" --colour "#0b5cab"
 	$(BIN)/leadcapture forms import demo/sales-machine.toml
 	$(BIN)/leadcapture serve --host $(HOST) --port $(PORT)
 

@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from leadcapture import create_app  # noqa: E402
 from leadcapture.backoffice.contacts import contact_rows  # noqa: E402
 from leadcapture.migrations import upgrade  # noqa: E402
-from leadcapture.models import Consent, Form, FormVersion, Person, utcnow  # noqa: E402
+from leadcapture.models import Brand, Consent, Form, FormVersion, Person, utcnow  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -86,13 +86,16 @@ def insert_people(services, rows: int) -> None:
     """Insert people with a confirmed newsletter consent, in batches."""
     start = time.perf_counter()
     with services.db.session() as session:
-        form = Form(slug="bench")
+        brand = Brand(slug="bench", name="Bench", controller="Bench B.V.")
+        session.add(brand)
+        session.flush()
+        form = Form(slug="bench", brand_id=brand.id)
         session.add(form)
         session.flush()
         version = FormVersion(form_id=form.id, number=1, content_hash="0" * 64, definition_json=json.dumps({}))
         session.add(version)
         session.flush()
-        version_id = version.id
+        version_id, brand_id = version.id, brand.id
     vault, now, batch = services.vault, utcnow(), 10_000
     name, company, phone = vault.encrypt("Jan Jansen"), vault.encrypt("Jansen BV"), vault.encrypt("+31 6 1234 5678")
     for first in range(0, rows, batch):
@@ -120,6 +123,7 @@ def insert_people(services, rows: int) -> None:
                 [
                     {
                         "person_id": i,
+                        "brand_id": brand_id,
                         "purpose_key": "newsletter",
                         "channel": "email",
                         "state": "confirmed",

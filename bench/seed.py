@@ -35,7 +35,7 @@ def seed(app, count: int, purpose: str = "newsletter") -> float:
     definition, asset = load_toml(ROOT / "demo" / "sales-machine.toml")
     with services.db.session() as session:
         version, _ = save(session, definition, asset)
-        version_id = version.id
+        version_id, brand_id = version.id, version.form.brand_id
     began = time.perf_counter()
     raw = services.db.engine.raw_connection()
     try:
@@ -52,11 +52,11 @@ def seed(app, count: int, purpose: str = "newsletter") -> float:
                     for p in people:
                         copy.write_row(p)
                 with cur.copy(
-                    "COPY consents (id, person_id, purpose_key, channel, state, form_version_id, confirmed_at, "
-                    "last_activity_at) FROM STDIN"
+                    "COPY consents (id, person_id, brand_id, purpose_key, channel, state, form_version_id,"
+                    " confirmed_at, last_activity_at) FROM STDIN"
                 ) as copy:
                     for c in consents:
-                        copy.write_row((c[0], c[1], purpose, "email", "confirmed", c[2], c[3], c[3]))
+                        copy.write_row((c[0], c[1], brand_id, purpose, "email", "confirmed", c[2], c[3], c[3]))
             else:
                 cur.executemany(
                     "INSERT INTO people (id, email_index, email_enc, language, created_at, last_activity_at,"
@@ -64,9 +64,9 @@ def seed(app, count: int, purpose: str = "newsletter") -> float:
                     people,
                 )
                 cur.executemany(
-                    "INSERT INTO consents (id, person_id, purpose_key, channel, state, form_version_id, confirmed_at,"
-                    " last_activity_at) VALUES (?, ?, ?, 'email', 'confirmed', ?, ?, ?)",
-                    [(c[0], c[1], purpose, c[2], c[3], c[3]) for c in consents],
+                    "INSERT INTO consents (id, person_id, brand_id, purpose_key, channel, state, form_version_id,"
+                    " confirmed_at, last_activity_at) VALUES (?, ?, ?, ?, 'email', 'confirmed', ?, ?, ?)",
+                    [(c[0], c[1], brand_id, purpose, c[2], c[3], c[3]) for c in consents],
                 )
             raw.commit()
         if postgres:

@@ -11,18 +11,21 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, StringField, ValidationError
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, ValidationError
 from wtforms.csrf.core import CSRF
-from wtforms.validators import Optional
+from wtforms.validators import Optional, StopValidation
 
 from forms import pow as proof_of_work
+from leadcapture.consent.customfields import fields_of
 from leadcapture.consent.formdefs import asked_fields, phone_purpose_keys
+from leadcapture.consent.source import UTM_KEYS, Source
 from leadcapture.consent.tokens import FORM, TokenError
 
 HONEYPOT = "website"
+CUSTOM_PREFIX = "cf_"  # a custom field's form name: its key can never meet a built-in field's
 PHONE_CHARACTERS = frozenset("0123456789+ -()./")
 # Where a number without a country code is taken to be; an English form (any other) asks for the code.
 PHONE_REGIONS = {"nl": "NL", "de": "DE"}
@@ -42,7 +45,24 @@ class FormTokenCSRF(CSRF):
 
     def generate_csrf_token(self, csrf_token_field: Any) -> str:
         # The nonce makes each shown form's token its own: a token stores one submission only.
-        return _services().tokens.make(FORM, {"f": self.slug, "t": int(time.time()), "n": secrets.token_urlsafe(9)})
+        return _services().tokens.make(FORM, {"f": self.slug, "t": self._shown_at(), "n": secrets.token_urlsafe(9)})
+
+    def _shown_at(self) -> int:
+        """When the visitor first saw this form: a page shown again with errors keeps the first time.
+
+        Otherwise a person who fixes a field and sends within MIN_FILL_SECONDS of the error page
+        would look like a bot, and be told to check their mail for nothing.
+        """
+        now = int(time.time())
+        sent = request.form.get("csrf_token", "") if request.method == "POST" else ""
+        if sent:
+            try:
+                payload = _services().tokens.load(FORM, sent)
+            except TokenError:
+                return now
+            if payload.get("f") == self.slug and isinstance(payload.get("t"), int):
+                return min(payload["t"], now)
+        return now
 
     def validate_csrf_token(self, form: Any, field: Any) -> None:
         try:
@@ -115,6 +135,12 @@ class LeadForm(FlaskForm):
     email = StringField(validators=[max_length(254), no_control_characters, valid_email])
     page_url = HiddenField(validators=[Optional(), max_length(2000), no_control_characters])
     website = StringField()  # honeypot: hidden from people, filled by bots
+    # Where the visitor came from, carried from the page that showed the form. Never refused:
+    # Source.clean makes any value harmless, and a person's request never fails on a campaign tag.
+    utm_source = HiddenField()
+    utm_medium = HiddenField()
+    utm_campaign = HiddenField()
+    referrer = HiddenField()
     pow = HiddenField()  # the proof-of-work nonce, when the deployment asks for one
     shown_at: int = 0
     phone_purposes: frozenset[str] = frozenset()  # ticking one of these needs a phone number
@@ -142,6 +168,18 @@ class LeadForm(FlaskForm):
             if name in self and self[name].data and self[name].data.strip()
         }
 
+    def answers(self) -> dict[str, str]:
+        """The form's own questions that were answered, key to value."""
+        return {
+            name.removeprefix(CUSTOM_PREFIX): field.data.strip()
+            for name, field in self._fields.items()
+            if name.startswith(CUSTOM_PREFIX) and field.data and field.data.strip()
+        }
+
+    def source(self) -> Source:
+        """Where the visitor came from, cleaned (see consent.source)."""
+        return Source.clean(*(self[name].data for name in UTM_KEYS), self.referrer.data)
+
     def proof_of_work_ok(self, bits: int) -> bool:
         """Check the proof-of-work nonce against this form token and address; records an error if wrong."""
         email = (self.email.raw_data or [""])[0] or ""
@@ -166,10 +204,35 @@ def build_form_class(definition: dict[str, Any], limit: int) -> type[LeadForm]:
         if name == "phone":
             checks.append(valid_phone(PHONE_REGIONS.get(definition["language"])))
         attrs[name] = StringField(validators=checks)
+    for custom in fields_of(definition):
+        attrs[CUSTOM_PREFIX + custom["key"]] = _custom_field(custom)
     for purpose in definition["purposes"]:
         # default=False and the template never writes `checked`: boxes are always unticked.
         attrs[f"purpose_{purpose['key']}"] = BooleanField(default=False)
     return type("DefinedLeadForm", (LeadForm,), attrs)
+
+
+def answer_required(_form: Any, field: Any) -> None:
+    """A required question answered with more than spaces."""
+    if not (field.data or "").strip():
+        raise StopValidation(gettext("Please answer this question."))
+
+
+class ChoiceField(SelectField):
+    """One of the question's choices; the empty option is "no answer", anything not listed is refused."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data not in {choice.value for choice in self.choices}:
+            raise ValidationError(gettext("Choose one of the options in the list."))
+
+
+def _custom_field(custom: dict[str, Any]) -> Any:
+    """A question of the form: a line of text, or one of a list of choices."""
+    presence = answer_required if custom["required"] else Optional()
+    if custom["type"] == "choice":
+        choices = [SelectChoice(""), *(SelectChoice(c) for c in custom["choices"])]
+        return ChoiceField(choices=choices, default="", validators=[presence])
+    return StringField(validators=[presence, max_length(custom["max_length"]), no_control_characters])
 
 
 def make_form(definition: dict[str, Any], **kwargs: Any) -> LeadForm:

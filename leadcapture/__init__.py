@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from leadcapture.backoffice.funnel import ViewCounter
     from leadcapture.i18n import TRANSLATIONS_DIR, language_name
+    from leadcapture.models.brands import DEFAULT_AUTHORITY_NAME
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
     from leadcapture.web.context import close_session, local_date, local_number, page_language
@@ -35,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     # Pages speak the language of their form or person (g.language), never the browser's.
     Babel(app, locale_selector=page_language, default_translation_directories=str(TRANSLATIONS_DIR))
+    app.jinja_env.globals["default_authority"] = DEFAULT_AUTHORITY_NAME
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["local_number"] = local_number
     app.jinja_env.filters["language_name"] = language_name  # the admin's language menus

@@ -30,8 +30,6 @@ LANGUAGES: tuple[str, ...] = tuple(
 # Where a bare language would write dates or numbers differently from its EU reader: British
 # English writes the day first. Other languages use their own code as the locale ("de", "fr").
 LOCALES = {"en": "en_GB"}
-# The supervisory authority a visitor may complain to, named in the rights sentence.
-SUPERVISORY_AUTHORITY = "Autoriteit Persoonsgegevens"
 
 
 def locale_of(language: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dramatiq
 
 from leadcapture.consent import jobs
-from leadcapture.delivery import asset, campaigns, confirmation, repermission, welcome
+from leadcapture.delivery import asset, campaigns, confirmation, lead, repermission, welcome
 from leadcapture.integrations import webhooks
 from workers.middleware import current_services, run
 
@@ -39,9 +39,15 @@ def send_repermission(repermission_id: int) -> None:
 
 
 @dramatiq.actor(actor_name=jobs.SEND_WELCOME, queue_name=MAIL)
-def send_welcome(person_id: int, purpose_key: str) -> None:
+def send_welcome(person_id: int, purpose_key: str, brand_id: int | None = None) -> None:
     """Send a purpose's welcome item to a person who just confirmed it (if the purpose has one)."""
-    run(welcome.send, person_id, purpose_key)
+    run(welcome.send, person_id, purpose_key, brand_id)
+
+
+@dramatiq.actor(actor_name=jobs.NOTIFY_SALES, queue_name=MAIL)
+def notify_sales(consent_id: int, confirmed_at: str) -> None:
+    """Tell the brand's sales address about a lead to call (a confirmed phone purpose), once."""
+    run(lead.send, consent_id, confirmed_at)
 
 
 @dramatiq.actor(actor_name=jobs.CAMPAIGN_FANOUT, queue_name=CAMPAIGNS)

@@ -17,7 +17,7 @@ from dramatiq.middleware import CurrentMessage
 
 from leadcapture.consent.outbox import BadJob
 from leadcapture.services import Services
-from workers.middleware import OutboxDoneMiddleware, ServicesMiddleware, bind
+from workers.middleware import OutboxDoneMiddleware, PaceMiddleware, ServicesMiddleware, bind, one_middleware
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def make_broker(url: str) -> dramatiq.Broker:
     services = ServicesMiddleware()
     broker.add_middleware(services)
     broker.add_middleware(OutboxDoneMiddleware(services))
+    if not url:
+        broker.add_middleware(PaceMiddleware())
     return broker
 
 
@@ -81,7 +83,24 @@ def publish(job: str, args: list[Any], outbox_id: int | None = None) -> None:
     except ActorNotFound as exc:
         raise BadJob(f"no actor is declared for job {job!r}") from exc
     options: dict[str, Any] = {} if outbox_id is None else {"outbox_id": outbox_id}
+    pace = _state.get("pace")
+    if pace is not None and CurrentMessage.get_current_message() is None:  # a web request, not a job
+        pace.wait_for_room()
+        options["paced"] = True
     actor.send_with_options(args=tuple(args), **options)
+
+
+def pace_publishers(limit: int) -> None:
+    """Hold back web requests while more than limit of their jobs wait or run (in-process broker only).
+
+    The in-process worker shares the process, and the GIL, with the web threads: a burst of
+    submissions would queue confirmations faster than they leave, and every visitor would wait
+    seconds for the mail. Paced, a submission waits for room instead, and mail keeps pace with
+    what is accepted, as it does with separate worker processes.
+    """
+    pace = one_middleware(get_broker(), PaceMiddleware)
+    pace.limit = limit
+    _state["pace"] = pace
 
 
 def broker_status(url: str, timeout: float = 2.0) -> str:

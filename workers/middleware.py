@@ -58,7 +58,42 @@ class OutboxDoneMiddleware(Middleware):
             log.warning("could not mark outbox job %s done", job_id, exc_info=True)
 
 
-def _one(broker: dramatiq.Broker, kind: type[Middleware]) -> Any:
+class PaceMiddleware(Middleware):
+    """Counts the jobs web requests published that have not finished; publishers wait while there are too many.
+
+    The wait is bounded: the request's data is committed already, so after PACE_MAX_WAIT its job
+    is queued anyway and only its mail is late.
+    """
+
+    PACE_MAX_WAIT = 5.0
+
+    def __init__(self) -> None:
+        self.limit = 0  # 0: no pacing
+        self._open = 0
+        self._room = threading.Condition()
+
+    def wait_for_room(self) -> None:
+        with self._room:
+            if self.limit:
+                self._room.wait_for(lambda: self._open < self.limit, timeout=self.PACE_MAX_WAIT)
+            self._open += 1
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        self._finished(message)
+
+    def after_skip_message(self, broker, message) -> None:
+        self._finished(message)
+
+    def _finished(self, message: dramatiq.Message) -> None:
+        if message.options.get("paced") and not message.options.get("paced_done"):
+            message.options["paced_done"] = True  # a retry of it is not counted again
+            with self._room:
+                self._open -= 1
+                self._room.notify()
+
+
+def one_middleware(broker: dramatiq.Broker, kind: type[Middleware]) -> Any:
+    """The broker's middleware of this kind."""
     return next(m for m in broker.middleware if isinstance(m, kind))
 
 
@@ -68,8 +103,8 @@ def bind(broker: dramatiq.Broker, services: Services) -> None:
     The policy (LEADCAPTURE_MAIL_MAX_RETRIES and the backoff) is the Retries middleware's
     default, so it holds for every actor on every queue, and no actor overrides it.
     """
-    _one(broker, ServicesMiddleware).services = services
-    retries = _one(broker, Retries)
+    one_middleware(broker, ServicesMiddleware).services = services
+    retries = one_middleware(broker, Retries)
     retries.max_retries = services.settings.mail_max_retries
     retries.min_backoff = services.settings.mail_retry_min_backoff
     retries.max_backoff = services.settings.mail_retry_max_backoff
@@ -78,7 +113,8 @@ def bind(broker: dramatiq.Broker, services: Services) -> None:
 def final_attempt(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:
     """Whether the Retries middleware will give up if this run of message fails."""
     actor = broker.get_actor(message.actor_name)
-    limit = message.options.get("max_retries", actor.options.get("max_retries", _one(broker, Retries).max_retries))
+    default = one_middleware(broker, Retries).max_retries
+    limit = message.options.get("max_retries", actor.options.get("max_retries", default))
     return limit is not None and message.options.get("retries", 0) >= limit
 
 

@@ -23,7 +23,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "privacy": {"people", "erase", "register"},
     "admin": {
         *("forms", "funnel", "contacts", "leads", "campaigns", "import"),
-        *("people", "erase", "register", "users", "audit", "tokens", "webhooks"),
+        *("people", "erase", "register", "users", "audit", "tokens", "webhooks", "brands"),
     },
 }
 MIN_PASSWORD_LENGTH = 12

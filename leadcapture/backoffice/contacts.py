@@ -36,20 +36,20 @@ COLUMNS = (
 )
 
 
-def contact_query(purpose: str, channel: str, *columns: Any) -> Any:
-    """Consents that allow contact now: confirmed, not withdrawn or expired, address not suppressed."""
+def contact_query(purpose: str, channel: str, *columns: Any, brand_id: int | None = None) -> Any:
+    """Consents that allow contact now (of one brand's audience, if given): confirmed, address not suppressed."""
     return (
         select(*columns)
         .select_from(Consent)
         .join(Person, Consent.person_id == Person.id)
-        .where(contactable(purpose, channel))
+        .where(contactable(purpose, channel, brand_id))
     )
 
 
-def contact_details(purpose: str, channel: str) -> Any:
+def contact_details(purpose: str, channel: str, brand_id: int | None = None) -> Any:
     """The columns the exports show, in consent order (the id is the keyset for paging)."""
     return (
-        contact_query(purpose, channel, Consent.id, *COLUMNS)
+        contact_query(purpose, channel, Consent.id, *COLUMNS, brand_id=brand_id)
         .join(FormVersion, Consent.form_version_id == FormVersion.id)
         .join(Form, FormVersion.form_id == Form.id)
         .order_by(Consent.id)
@@ -78,13 +78,18 @@ def csv_cell(value: Any) -> str:
 
 
 def contact_rows(
-    services: Any, purpose: str, channel: str, batch: int = 1000, chunk_bytes: int = 64 * 1024
+    services: Any,
+    purpose: str,
+    channel: str,
+    batch: int = 1000,
+    chunk_bytes: int = 64 * 1024,
+    brand_id: int | None = None,
 ) -> Iterator[str]:
     """The CSV, a chunk at a time, from its own session; rows are fetched and decrypted in batches."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    stmt = contact_details(purpose, channel).execution_options(yield_per=batch)
+    stmt = contact_details(purpose, channel, brand_id).execution_options(yield_per=batch)
     with services.db.sessionmaker() as session:
         for row in session.execute(stmt):
             person = decrypt_row(services.vault, row)

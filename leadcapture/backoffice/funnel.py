@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import tally
+from leadcapture.consent.source import DIRECT
 from leadcapture.consent.tally import ASSET_KEY, CONFIRMED, DOWNLOADED, SUBMITTED, VIEW, WITHDRAWN
 from leadcapture.db import Database
 from leadcapture.models import Form, FunnelCount, utcnow
@@ -29,6 +30,8 @@ from leadcapture.models import Form, FunnelCount, utcnow
 PERIODS = ("day", "week", "month")
 STAGES = (SUBMITTED, CONFIRMED, DOWNLOADED, WITHDRAWN)  # per purpose; views are per form
 MAX_DAYS = 3 * 366  # the longest range one page shows
+MAX_VIEW_KEYS = 5000  # distinct (day, form, source) held between writes; more sources count as OTHER
+OTHER = "(other)"
 log = logging.getLogger(__name__)
 
 
@@ -140,22 +143,68 @@ def overview(session: Session, since: date, until: date) -> list[dict[str, Any]]
     return result
 
 
+@dataclass
+class SourceRow:
+    """One source of a form's visitors: views, whitepaper requests and confirmations in a range."""
+
+    source: str
+    views: int = 0
+    submitted: int = 0
+    confirmed: int = 0
+
+    @property
+    def confirmation(self) -> float | None:
+        """Confirmed as a share of submitted."""
+        return self.confirmed / self.submitted if self.submitted else None
+
+    @property
+    def conversion(self) -> float | None:
+        """Confirmed as a share of views."""
+        return self.confirmed / self.views if self.views else None
+
+
+def by_source(session: Session, form_id: int, since: date, until: date) -> list[SourceRow]:
+    """Per source (utm_source, or "direct"): views, whitepaper requests and confirmations, most requests first.
+
+    Counts made before sources were recorded have the source "" and are left out.
+    """
+    stmt = (
+        select(FunnelCount.source, FunnelCount.stage, func.sum(FunnelCount.count))
+        .where(
+            FunnelCount.form_id == form_id,
+            FunnelCount.day >= since,
+            FunnelCount.day <= until,
+            FunnelCount.source != "",
+            ((FunnelCount.stage == VIEW) & (FunnelCount.purpose_key == ""))
+            | (FunnelCount.stage.in_((SUBMITTED, CONFIRMED)) & (FunnelCount.purpose_key == ASSET_KEY)),
+        )
+        .group_by(FunnelCount.source, FunnelCount.stage)
+    )
+    rows: dict[str, SourceRow] = {}
+    names = {VIEW: "views", SUBMITTED: "submitted", CONFIRMED: "confirmed"}
+    for source, stage, total in session.execute(stmt):
+        row = rows.setdefault(source, SourceRow(source=source))
+        setattr(row, names[stage], getattr(row, names[stage]) + total)
+    return sorted(rows.values(), key=lambda r: (-r.submitted, -r.views, r.source != DIRECT, r.source))
+
+
 def roll_up(session: Session, before: date) -> int:
-    """Sum the rows of each day before `before` into one per form, purpose and step; the rows merged."""
-    key = (FunnelCount.day, FunnelCount.form_id, FunnelCount.purpose_key, FunnelCount.stage)
+    """Sum the rows of each day before `before` into one per form, purpose, step and source; the rows merged."""
+    key = (FunnelCount.day, FunnelCount.form_id, FunnelCount.purpose_key, FunnelCount.stage, FunnelCount.source)
     groups = session.execute(
         select(*key, func.sum(FunnelCount.count), func.min(FunnelCount.id))
         .where(FunnelCount.day < before)
         .group_by(*key)
         .having(func.count() > 1)
     ).all()
-    for day, form_id, purpose_key, stage, total, keep in groups:
+    for day, form_id, purpose_key, stage, source, total, keep in groups:
         session.execute(
             delete(FunnelCount).where(
                 FunnelCount.day == day,
                 FunnelCount.form_id == form_id,
                 FunnelCount.purpose_key == purpose_key,
                 FunnelCount.stage == stage,
+                FunnelCount.source == source,
                 FunnelCount.id != keep,
             )
         )
@@ -174,15 +223,18 @@ class ViewCounter:
     def __init__(self, db: Database, every: float = 30.0):
         self.db = db
         self.every = every
-        self._counts: Counter[tuple[date, int]] = Counter()
+        self._counts: Counter[tuple[date, int, str]] = Counter()
         self._lock = threading.Lock()
         self._written = time.monotonic()
         atexit.register(self.flush)
 
-    def seen(self, form_id: int) -> None:
-        """One view of a form."""
+    def seen(self, form_id: int, source: str = "") -> None:
+        """One view of a form, from a source (utm_source or "direct")."""
+        key = (utcnow().date(), form_id, source)
         with self._lock:
-            self._counts[(utcnow().date(), form_id)] += 1
+            if key not in self._counts and len(self._counts) >= MAX_VIEW_KEYS:
+                key = (key[0], form_id, OTHER)  # a flood of made-up sources cannot grow memory
+            self._counts[key] += 1
 
     def flush_if_due(self) -> None:
         """Write the views counted so far if the last write is `every` seconds ago."""
@@ -198,7 +250,7 @@ class ViewCounter:
             return
         try:
             with self.db.session() as session:
-                for (day, form_id), n in counts.items():
-                    tally.count(session, form_id, VIEW, [""], n=n, day=day)
+                for (day, form_id, source), n in counts.items():
+                    tally.count(session, form_id, VIEW, [""], n=n, day=day, source=source)
         except SQLAlchemyError:
             log.warning("could not write %s form views; they are not counted", sum(counts.values()))

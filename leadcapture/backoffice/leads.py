@@ -18,7 +18,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from leadcapture.backoffice.contacts import csv_cell
+from leadcapture.consent.customfields import fields_of, labelled
 from leadcapture.consent.people import find_person, search_terms
+from leadcapture.consent.source import DIRECT, UTM_KEYS, funnel_source
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     CONFIRMED,
@@ -34,7 +36,20 @@ from leadcapture.models import (
 
 STATES = (PENDING, CONFIRMED, WITHDRAWN, EXPIRED)
 PAGE_SIZE = 50
-CSV_COLUMNS = ("submitted_at", "form", "form_version", "email", "name", "company", "phone", "page", "asked")
+CSV_COLUMNS = (
+    "submitted_at",
+    "form",
+    "form_version",
+    "email",
+    "name",
+    "company",
+    "phone",
+    "page",
+    *UTM_KEYS,
+    "referrer",
+    "asked",
+)
+MAX_SOURCES = 200  # the sources offered as a filter, most recent first
 
 
 @dataclass(frozen=True)
@@ -48,11 +63,12 @@ class LeadFilter:
     until: date | None = None
     email: str = ""
     words: str = ""
+    source: str = ""  # a utm_source, or "direct" for the leads without one
 
     @property
     def narrowed(self) -> bool:
         """Whether anything narrows the list (the audit log notes which parts, never the search text)."""
-        return any((self.form, self.purpose, self.state, self.since, self.until, self.email, self.words))
+        return any((self.form, self.purpose, self.state, self.since, self.until, self.email, self.words, self.source))
 
 
 def _query(session: Session, vault: Vault, f: LeadFilter) -> Any:
@@ -72,6 +88,9 @@ def _query(session: Session, vault: Vault, f: LeadFilter) -> Any:
         if f.state:
             asked = asked.where(LeadRequest.state == f.state)
         stmt = stmt.where(exists(asked))
+    if f.source:
+        source = funnel_source(f.source)
+        stmt = stmt.where(Submission.utm_source.is_(None) if source == DIRECT else Submission.utm_source == source)
     if f.since:
         stmt = stmt.where(Submission.created_at >= datetime.combine(f.since, time.min, tzinfo=UTC))
     if f.until:
@@ -97,6 +116,7 @@ def _row(vault: Vault, submission: Submission) -> dict[str, Any]:
     channels = {p["key"]: p["channel"] for p in definition["purposes"]}
     labels = {p["key"]: p["label"] for p in definition["purposes"]}
     fields = json.loads(vault.decrypt(submission.fields_enc)) if submission.fields_enc else {}
+    answers = json.loads(vault.decrypt(submission.answers_enc)) if submission.answers_enc else {}
     asked = [
         {
             "purpose": request.purpose_key or "asset",
@@ -116,6 +136,11 @@ def _row(vault: Vault, submission: Submission) -> dict[str, Any]:
         "company": fields.get("company", ""),
         "phone": fields.get("phone", ""),
         "page": submission.page_url or "",
+        "utm_source": submission.utm_source or "",
+        "utm_medium": submission.utm_medium or "",
+        "utm_campaign": submission.utm_campaign or "",
+        "referrer": vault.decrypt(submission.referrer_enc) or "",
+        "answers": labelled(definition, answers),
         "asked": asked,
         # Someone who confirmed "you may call me": sales should phone them.
         "to_call": any(a["state"] == CONFIRMED and channels.get(a["purpose"]) == "phone" for a in asked),
@@ -141,20 +166,46 @@ def csv_rows(session: Session, vault: Vault, f: LeadFilter, batch: int = 500) ->
     """Every lead of the filter as CSV, a batch at a time (formula-safe cells)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    questions = question_keys(session, f.form)
+    writer.writerow([*CSV_COLUMNS, *questions])
     before = None
     while True:
         rows, before = page(session, vault, f, before, batch)
         for row in rows:
             asked = "; ".join(f"{a['purpose']}: {a['state']}" for a in row["asked"])
+            answers = {a["key"]: a["value"] for a in row["answers"]}
             values = [row["submitted_at"].isoformat(timespec="seconds"), row["form"], row["form_version"]]
-            values += [csv_cell(row[c]) for c in ("email", "name", "company", "phone", "page")] + [asked]
+            values += [csv_cell(row[c]) for c in CSV_COLUMNS[3:-1]] + [csv_cell(asked)]
+            values += [csv_cell(answers.get(key, "")) for key in questions]
             writer.writerow(values)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
         if before is None:
             return
+
+
+def question_keys(session: Session, slug: str = "") -> list[str]:
+    """The custom fields' keys of every version of a form (or of all forms), first seen first: the CSV's end."""
+    stmt = select(FormVersion).order_by(FormVersion.id)
+    if slug:
+        stmt = stmt.join(Form, FormVersion.form_id == Form.id).where(Form.slug == slug)
+    keys: dict[str, None] = {}
+    for version in session.scalars(stmt):
+        keys.update((field["key"], None) for field in fields_of(version.definition))
+    return list(keys)
+
+
+def sources(session: Session) -> list[str]:
+    """The utm_source values leads came with, to offer as a filter ("direct" first)."""
+    found = session.scalars(
+        select(Submission.utm_source)
+        .where(Submission.utm_source.is_not(None))
+        .group_by(Submission.utm_source)
+        .order_by(Submission.utm_source)
+        .limit(MAX_SOURCES)
+    )
+    return [DIRECT, *found]
 
 
 def forms_and_purposes(session: Session) -> tuple[list[str], list[str]]:

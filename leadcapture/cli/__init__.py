@@ -11,17 +11,20 @@ from __future__ import annotations
 import click
 import dramatiq
 
-from leadcapture.cli import bounces, campaigns, db, forms, ledger, privacy, run, users, webhooks
+from leadcapture.cli import bounces, brands, campaigns, db, forms, ledger, privacy, run, users, webhooks
 from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
 from workers import relay
 from workers.boot import boot
-from workers.broker import get_broker
+from workers.broker import get_broker, pace_publishers
 from workers.supervisor import Supervisor
 
 
 def _start_worker(services: Services) -> dramatiq.Worker:
-    worker = dramatiq.Worker(get_broker(), worker_threads=services.settings.worker_threads)
+    threads = services.settings.worker_threads
+    if not services.settings.broker_url:  # the in-process worker: web requests wait for room in its queue
+        pace_publishers(2 * threads)
+    worker = dramatiq.Worker(get_broker(), worker_threads=threads)
     worker.start()
     return worker
 
@@ -55,5 +58,6 @@ for _command in (
     campaigns.campaigns,
     webhooks.webhooks_cmd,
     bounces.bounces,
+    brands.brands_cmd,
 ):
     main.add_command(_command)

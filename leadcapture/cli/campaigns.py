@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from leadcapture.cli.context import JobSystem, Runtime, relay_if_broker
 from leadcapture.consent import outbox
+from leadcapture.delivery import campaign_admin, content
 from leadcapture.delivery import campaigns as campaigns_mod
-from leadcapture.delivery import content
 from leadcapture.models import DONE, PAUSED
 from leadcapture.services import Services
 
@@ -30,6 +30,11 @@ def campaigns() -> None:
 @click.option("--subject", help="Subject line (overrides the front matter).")
 @click.option("--language", type=click.Choice(content.LANGUAGES), help="Language (overrides the front matter).")
 @click.option("--welcome", is_flag=True, help="Send this item to each person who confirms the purpose.")
+@click.option(
+    "--brand",
+    "brand_slug",
+    help="Slug of the brand whose audience of the purpose gets it (needed with several brands).",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def create(
@@ -38,6 +43,7 @@ def create(
     subject: str | None,
     language: str | None,
     welcome: bool,
+    brand_slug: str | None,
     files: tuple[Path, ...],
 ) -> None:
     """Create a content item from Markdown FILES (one per language) and a draft campaign for it."""
@@ -47,10 +53,11 @@ def create(
     try:
         drafts = [content.load_file(f, subject=subject, language=language) for f in files]
         with services.db.session() as session:
+            brand_id = None if welcome else campaign_admin.parse_audience(session, purpose_key, brand_slug)[0]
             item = content.create_item(session, purpose_key, drafts, welcome=welcome)
-            campaign = None if welcome else campaigns_mod.create_campaign(session, item.id)
+            campaign = None if welcome else campaigns_mod.create_campaign(session, item.id, brand_id)
             item_id, campaign_id = item.id, campaign.id if campaign else None
-    except content.ContentError as exc:
+    except (content.ContentError, campaigns_mod.CampaignError) as exc:
         click.echo(f"not created: {exc}", err=True)
         sys.exit(2)
     languages = ", ".join(d.language for d in drafts)
@@ -72,12 +79,13 @@ def list_(runtime: Runtime) -> None:
         click.echo("no campaigns yet: leadcapture campaigns create --purpose KEY FILE.md")
         return
     click.echo(
-        f"{'id':>4}  {'status':<8} {'purpose':<16} {'sent':>8} {'skipped':>8} {'failed':>7} {'total':>8} "
+        f"{'id':>4}  {'status':<8} {'brand':<16} {'purpose':<16} {'sent':>8} {'skipped':>8} {'failed':>7} {'total':>8} "
         f"{'bounced':>7} {'complnt':>7}  subject"
     )
     for p in rows:
         click.echo(
-            f"{p.id:>4}  {p.status:<8} {p.purpose_key:<16} {p.sent:>8} {p.skipped:>8} {p.failed:>7} {p.total:>8} "
+            f"{p.id:>4}  {p.status:<8} {p.brand:<16} {p.purpose_key:<16} "
+            f"{p.sent:>8} {p.skipped:>8} {p.failed:>7} {p.total:>8} "
             f"{p.bounced:>7} {p.complained:>7}  "
             f"{p.subject}"
         )
@@ -85,7 +93,7 @@ def list_(runtime: Runtime) -> None:
 
 def _progress_line(p: campaigns_mod.Progress) -> str:
     return (
-        f"campaign {p.id} ({p.purpose_key}): {p.status}; sent {p.sent}, skipped (no consent) {p.skipped}, "
+        f"campaign {p.id} ({p.purpose_key} of {p.brand}): {p.status}; sent {p.sent}, skipped (no consent) {p.skipped}, "
         f"failed {p.failed}, pending {p.pending}, recipients {p.total}{'' if p.fanout_done else ' so far'}; "
         f"bounced {p.bounced}, complaints {p.complained}"
     )

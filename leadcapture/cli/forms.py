@@ -29,9 +29,15 @@ def forms_import(runtime: Runtime, file: Path) -> None:
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(2)
-    with services.db.session() as session:
-        version, created = save(session, definition, asset)
-        number, chash = version.number, version.content_hash
+    try:
+        with services.db.session() as session:
+            version, created = save(session, definition, asset)
+            number, chash = version.number, version.content_hash
+    except FormDefinitionError as exc:  # a brand it names does not exist
+        click.echo(f"{file}: not imported:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)
     state = "imported as" if created else "unchanged, still"
     click.echo(f"form {definition['slug']!r} {state} version {number} ({chash[:12]})")
     click.echo(f"  hosted form: {services.settings.base_url}/f/{definition['slug']}")

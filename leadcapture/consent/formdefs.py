@@ -18,8 +18,9 @@ from pypdf.errors import FileNotDecryptedError
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from leadcapture.consent import brands, customfields
 from leadcapture.i18n import LANGUAGES
-from leadcapture.models import Asset, Form, FormVersion
+from leadcapture.models import Asset, Brand, Form, FormVersion
 
 OPTIONAL_FIELDS = ("name", "company", "phone")
 CHANNELS = ("email", "phone")
@@ -39,6 +40,8 @@ _TOP_KEYS = {
     "fields",
     "purposes",
     "wording",
+    "brand",
+    "custom_fields",
 }
 _PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
 
@@ -93,6 +96,9 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     language = text("language", limit=8)
     if language and language not in LANGUAGES:
         problems.append(f"language must be one of {', '.join(LANGUAGES)}")
+    brand = text("brand", required=False, limit=64)
+    if brand and not _SLUG.match(brand):
+        problems.append("brand must be a brand's slug: lower-case letters, digits and dashes")
     privacy_url = text("privacy_url")
     if privacy_url and urlsplit(privacy_url).scheme not in ("https", "http"):
         problems.append("privacy_url must be an http(s) URL")
@@ -160,7 +166,8 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         "intro": text("intro", required=False),
         "asset": text("asset", limit=255),
         "privacy_url": privacy_url,
-        "controller": text("controller", limit=500),
+        # A form of a brand may leave the controller out: the brand's text goes in when it is saved.
+        "controller": text("controller", required=not brand, limit=500),
         "allowed_origins": [o.rstrip("/").lower() for o in origins],
         "fields": [f for f in OPTIONAL_FIELDS if f in fields],
         "purposes": purposes,
@@ -169,6 +176,11 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     own_wording = _wording(raw.get("wording", {}), problems)
     if own_wording:  # absent when empty, so definitions without it keep their content hash
         definition["wording"] = own_wording
+    if brand:  # only when given, so definitions written before brands keep their content hash
+        definition["brand"] = brand
+    custom = customfields.validate(raw.get("custom_fields", []), problems)
+    if custom:  # absent when empty: a definition without questions keeps the content hash it always had
+        definition["custom_fields"] = custom
     if problems:
         raise FormDefinitionError(problems)
     return definition
@@ -273,8 +285,28 @@ def check_asset(filename: str, data: bytes) -> None:
         raise FormDefinitionError([f"asset {filename!r} is a PDF file without pages"])
 
 
+def form_brand(session: Session, definition: dict[str, Any]) -> Brand:
+    """The brand a definition belongs to: the one it names, or the one of its controller text.
+
+    The brand's controller text is the one shown, so it is written into the definition (and so into
+    the version and the ledger's proof); a definition naming another controller than its brand is refused.
+    """
+    if not definition.get("brand"):
+        return brands.for_controller(session, definition["controller"])
+    brand = brands.by_slug(session, definition["brand"])
+    if brand is None:
+        raise FormDefinitionError([f"brand {definition['brand']!r} does not exist (leadcapture brands add)"])
+    if definition.get("controller") and definition["controller"] != brand.controller:
+        raise FormDefinitionError(
+            [f"controller differs from brand {brand.slug!r}'s controller text; leave it out or change the brand"]
+        )
+    definition["controller"] = brand.controller
+    return brand
+
+
 def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tuple[FormVersion, bool]:
-    """Store a definition as a new version unless identical to an existing one."""
+    """Store a definition as a new version unless identical to an existing one (FormDefinitionError: no such brand)."""
+    brand = form_brand(session, definition)
     digest = hashlib.sha256(asset_data).hexdigest()
     if session.get(Asset, digest) is None:
         session.add(
@@ -290,9 +322,10 @@ def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tup
     chash = content_hash(stored)
     form = session.scalar(select(Form).where(Form.slug == definition["slug"]))
     if form is None:
-        form = Form(slug=definition["slug"])
+        form = Form(slug=definition["slug"], brand_id=brand.id)
         session.add(form)
         session.flush()
+    form.brand_id = brand.id
     existing = session.scalar(
         select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.content_hash == chash)
     )
@@ -308,6 +341,29 @@ def save(session: Session, definition: dict[str, Any], asset_data: bytes) -> tup
     form.current_version_id = version.id
     form.archived_at = None
     return version, created
+
+
+def rebrand(session: Session, brand: Brand) -> list[FormVersion]:
+    """New versions of the brand's forms whose controller text is not the brand's any more (after an edit).
+
+    Wording shown is versioned: consents keep pointing at the text the person saw.
+    """
+    made = []
+    forms = session.scalars(select(Form).where(Form.brand_id == brand.id, Form.current_version_id.is_not(None)))
+    for form in forms:
+        current = form.current_version
+        if current.definition.get("controller") == brand.controller:
+            continue
+        definition = {k: v for k, v in current.definition.items() if k != "asset_sha256"}
+        definition["controller"] = brand.controller
+        definition["brand"] = brand.slug
+        asset = session.get(Asset, current.definition["asset_sha256"])
+        archived = form.archived_at
+        version, created = save(session, definition, asset.data)
+        form.archived_at = archived  # a new wording does not bring an archived form back
+        if created:
+            made.append(version)
+    return made
 
 
 def to_toml(version: FormVersion) -> str:

@@ -27,27 +27,32 @@ from leadcapture.models import (
 )
 
 
-def contactable(purpose_key: Any = None, channel: Any = None) -> ColumnElement[bool]:
+def contactable(purpose_key: Any = None, channel: Any = None, brand_id: Any = None) -> ColumnElement[bool]:
     """SQL over Consent (joined to its Person): consent confirmed now and the address not suppressed.
 
     Only `confirmed` counts: an `unverified` (imported) consent reaches nobody until the person confirms it.
 
-    purpose_key and channel narrow it (values or bind parameters); None means any.
+    purpose_key, channel and brand_id narrow it (values or bind parameters); None means any. An
+    audience is a purpose of a brand: consent to `newsletter` given to one brand never lets another mail.
     """
     rule = and_(Consent.state == CONFIRMED, ~exists().where(Suppression.email_index == Person.email_index))
     if purpose_key is not None:
         rule = and_(rule, Consent.purpose_key == purpose_key)
+    if brand_id is not None:
+        rule = and_(rule, Consent.brand_id == brand_id)
     return rule if channel is None else and_(rule, Consent.channel == channel)
 
 
-def may_contact(session: Session, person: Person | None, purpose_key: str, channel: str | None = None) -> bool:
-    """Whether this person may be contacted now for the purpose (and channel)."""
+def may_contact(
+    session: Session, person: Person | None, purpose_key: str, channel: str | None = None, brand_id: int | None = None
+) -> bool:
+    """Whether this person may be contacted now for the purpose (and channel) of the brand (None: of any brand)."""
     if person is None:
         return False
     found = session.scalar(
         select(Consent.id)
         .join(Person, Person.id == Consent.person_id)
-        .where(Consent.person_id == person.id, contactable(purpose_key, channel))
+        .where(Consent.person_id == person.id, contactable(purpose_key, channel, brand_id))
         .limit(1)
     )
     return found is not None

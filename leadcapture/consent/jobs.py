@@ -9,7 +9,8 @@ from __future__ import annotations
 SEND_CONFIRMATION = "send_confirmation"  # (submission_id)
 DELIVER_ASSET = "deliver_asset"  # (request_id)
 SEND_REPERMISSION = "send_repermission"  # (repermission_id)
-SEND_WELCOME = "send_welcome"  # (person_id, purpose_key)
+SEND_WELCOME = "send_welcome"  # (person_id, purpose_key, brand_id: None in rows written before brands)
+NOTIFY_SALES = "notify_sales"  # (consent_id, confirmed_at ISO): a lead to call, to the brand's sales address
 CAMPAIGN_FANOUT = "campaign_fanout"  # (campaign_id, requeue)
 CAMPAIGN_SEND = "campaign_send"  # (campaign_id, first_person_id, last_person_id)
 WEBHOOK_EVENT = "webhook_event"  # (event_id, event_type, person_public_id, purpose_key, reason, occurred_at)
@@ -21,6 +22,7 @@ NAMES = frozenset(
         DELIVER_ASSET,
         SEND_REPERMISSION,
         SEND_WELCOME,
+        NOTIFY_SALES,
         CAMPAIGN_FANOUT,
         CAMPAIGN_SEND,
         WEBHOOK_EVENT,

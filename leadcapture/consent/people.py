@@ -79,7 +79,10 @@ def mailbox_index(vault: Vault, address: str) -> str:
 
 def is_suppressed(session: Session, person: Person) -> bool:
     """Whether the person's address is on the suppression list."""
-    return session.get(Suppression, person.email_index) is not None
+    return session.scalar(_SUPPRESSED, {"index": person.email_index}) is not None
+
+
+_SUPPRESSED = select(Suppression.email_index).where(Suppression.email_index == bindparam("index"))
 
 
 # Why an address gets no mail: erased (R6.2), "this wasn't me" (lifted when the person confirms

@@ -21,11 +21,24 @@ ASSET_KEY = "asset"  # the whitepaper's row; a form's views have the key ""
 
 
 def count(
-    session: Session, form_id: int, stage: str, purpose_keys: Iterable[str], *, n: int = 1, day: date | None = None
+    session: Session,
+    form_id: int,
+    stage: str,
+    purpose_keys: Iterable[str],
+    *,
+    n: int = 1,
+    day: date | None = None,
+    source: str = "",
 ) -> None:
-    """Count `n` of one step for each purpose key (ASSET_KEY for the whitepaper) of a form, today."""
+    """Count `n` of one step for each purpose key (ASSET_KEY for the whitepaper) of a form, today.
+
+    source is where the visitors came from (consent.source.funnel_source), "" where it is not counted.
+    """
     day = day or utcnow().date()
-    rows = [{"day": day, "form_id": form_id, "purpose_key": key, "stage": stage, "count": n} for key in purpose_keys]
+    rows = [
+        {"day": day, "form_id": form_id, "purpose_key": key, "stage": stage, "count": n, "source": source}
+        for key in purpose_keys
+    ]
     if rows:
         session.connection().execute(_ADD, rows)
 

@@ -87,11 +87,20 @@ class NotMe(_Payload):
 
 @dataclass(frozen=True)
 class Withdraw(_Payload):
-    """Withdraw one purpose of a person, or every purpose (purpose_key None)."""
+    """Withdraw one purpose of a person, or every purpose (purpose_key None), of one brand (None: of every brand,
+    as links made before brands do)."""
 
-    kind, letters = UNSUBSCRIBE, ("p", "k")
+    kind, letters = UNSUBSCRIBE, ("p", "k", "b")
     person_public_id: str
     purpose_key: str | None
+    brand_id: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The payload as it is signed; without a brand, exactly as links made before brands."""
+        wire = super().wire()
+        if self.brand_id is None:
+            del wire["b"]
+        return wire
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,9 @@ def parse(kind: str, data: dict[str, Any]) -> LinkPayload:
         raise TokenInvalid(kind)
     key = data.get("k")
     if key is not None and not isinstance(key, str):
+        raise TokenInvalid(kind)
+    brand = data.get("b")
+    if brand is not None and type(brand) is not int:
         raise TokenInvalid(kind)
     values = {**data, "k": key or None}  # an empty key, like None, means every purpose
     for payload in _PAYLOADS.get(kind, ()):

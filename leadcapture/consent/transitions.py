@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import jobs, ledger, outbox, tally, window
+from leadcapture.consent import customfields, jobs, ledger, outbox, tally, window
 from leadcapture.consent.people import (
     Visitor,
     detail_terms,
@@ -19,6 +19,7 @@ from leadcapture.consent.people import (
     suppress,
     trace,
 )
+from leadcapture.consent.source import Source, funnel_source
 from leadcapture.crypto import Vault
 from leadcapture.models import (
     ASSET,
@@ -27,7 +28,9 @@ from leadcapture.models import (
     PENDING,
     PURPOSE,
     WITHDRAWN,
+    Brand,
     Consent,
+    Form,
     FormVersion,
     LeadRequest,
     Person,
@@ -58,15 +61,19 @@ def submit(
     fields: dict[str, str],
     purpose_keys: list[str],
     visitor: Visitor,
+    answers: dict[str, str] | None = None,
+    source: Source | None = None,
 ) -> int:
     """Record a submission and its requests; queue one confirmation if the address may get one.
 
+    answers are the form's own questions answered (key to value), source where the visitor came from.
     Every form's hot path, so it writes with single statements rather than the ORM's unit of work:
     about ten, each one round trip. Returns the submission's id.
     """
     definition = version.definition
     person = find_or_add(session, vault, email, definition["language"])
     now = utcnow()
+    source = source or Source()
     mail_at = None if person.suppressed else window.reserve(session, vault, settings, email, now)
     conn = session.connection()
     submission_id = conn.execute(
@@ -79,6 +86,11 @@ def submit(
             "ip_enc": vault.encrypt(minimise_ip(visitor.ip, settings.ip_minimisation)),
             "user_agent_enc": vault.encrypt(visitor.user_agent),
             "fields_enc": vault.encrypt(json.dumps(fields)) if fields else None,
+            "answers_enc": vault.encrypt(json.dumps(answers)) if answers else None,
+            "utm_source": source.utm_source or None,
+            "utm_medium": source.utm_medium or None,
+            "utm_campaign": source.utm_campaign or None,
+            "referrer_enc": vault.encrypt(source.referrer) if source.referrer else None,
             "sends_confirmation": not person.suppressed,
             "mailed_in": None,
             "created_at": now,
@@ -91,7 +103,7 @@ def submit(
     terms = detail_terms(vault, fields)
     if terms:
         conn.execute(_ADD_TERMS, [{"submission_id": submission_id, "term_index": t} for t in terms])
-    tally.count(session, version.form_id, tally.SUBMITTED, asked)
+    tally.count(session, version.form_id, tally.SUBMITTED, asked, source=source.funnel_source)
     for key, request_id in zip(asked, request_ids, strict=True):
         if key != ASSET:
             ledger.append(
@@ -145,7 +157,8 @@ def confirm(
         request.state, request.confirmed_at = CONFIRMED, now
         submission = request.submission
         confirmed.setdefault(submission.id, submission)
-        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label])
+        source = funnel_source(submission.utm_source)  # counted under the source its submission was
+        tally.count(session, submission.form_version.form_id, tally.CONFIRMED, [label], source=source)
         if request.kind == ASSET:
             asset = submission.form_version.definition.get("asset_sha256") or f"request:{request.id}"
             if asset not in mailed_assets:
@@ -160,6 +173,7 @@ def confirm(
         if keep_details:
             for name, value in submitted_details(vault, [submission]).items():
                 setattr(person, f"{name}_enc", vault.encrypt(value) if value else None)
+            customfields.keep_answers(vault, person, submission)
         lift_not_me(session, person)
     session.flush()
     return outcome
@@ -203,14 +217,21 @@ def opt_in(
     common = {"method": "preference_centre", "person_id": person.id, "purpose_key": purpose_key}
     shown = {**trace(visitor, settings), **purpose_notice(version, purpose_key)}
     ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
-    consent = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose_key))
+    brand_id = brand_of(session, version)
+    consent = session.scalar(
+        select(Consent).where(
+            Consent.person_id == person.id, Consent.brand_id == brand_id, Consent.purpose_key == purpose_key
+        )
+    )
     if consent is None:
-        consent = Consent(person_id=person.id, purpose_key=purpose_key)
+        consent = Consent(person_id=person.id, brand_id=brand_id, purpose_key=purpose_key)
     set_confirmed(consent, version, now)
     session.add(consent)
+    session.flush()
+    notify_sales(session, consent)
     payload = {**trace(visitor, settings), "form_version_hash": version.content_hash}
     ledger.append(session, vault, event="confirmed", payload=payload, occurred_at=now, **common)
-    outbox.enqueue(session, jobs.SEND_WELCOME, person.id, purpose_key)
+    outbox.enqueue(session, jobs.SEND_WELCOME, person.id, purpose_key, brand_id)
     lift_not_me(session, person)
     session.flush()
 
@@ -225,8 +246,9 @@ def withdraw(
     method: str,
     visitor: Visitor,
     reason: str | None = None,
+    brand_id: int | None = None,
 ) -> Outcome:
-    """Withdraw consent for the given purposes (None: all). Repeating it changes nothing.
+    """Withdraw consent for the given purposes (None: all) of one brand (None: any brand). Repeating it changes nothing.
 
     reason, when given, is recorded in each withdrawn event (say "complaint" for a spam report).
     """
@@ -235,6 +257,8 @@ def withdraw(
     stmt = select(Consent).where(Consent.person_id == person.id)
     if purpose_keys is not None:
         stmt = stmt.where(Consent.purpose_key.in_(purpose_keys))
+    if brand_id is not None:
+        stmt = stmt.where(Consent.brand_id == brand_id)
     for consent in session.scalars(stmt):
         if consent.state in (WITHDRAWN, "expired"):
             outcome.unchanged.append(consent.purpose_key)
@@ -260,6 +284,12 @@ def withdraw(
     )
     if purpose_keys is not None:
         pending = pending.where(LeadRequest.purpose_key.in_(purpose_keys))
+    if brand_id is not None:
+        pending = pending.where(
+            Submission.form_version_id.in_(
+                select(FormVersion.id).join(Form, Form.id == FormVersion.form_id).where(Form.brand_id == brand_id)
+            )
+        )
     session.execute(update(LeadRequest).where(LeadRequest.id.in_(pending)).values(state=DROPPED))
     session.flush()
     return outcome
@@ -310,16 +340,23 @@ def _confirm_purpose(
     now: datetime,
 ) -> None:
     submission = request.submission
+    brand_id = submission.form_version.form.brand_id
     consent = session.scalar(
-        select(Consent).where(Consent.person_id == submission.person_id, Consent.purpose_key == request.purpose_key)
+        select(Consent).where(
+            Consent.person_id == submission.person_id,
+            Consent.brand_id == brand_id,
+            Consent.purpose_key == request.purpose_key,
+        )
     )
     event = "renewed" if consent is not None and consent.state == CONFIRMED else "confirmed"
     if consent is None:
-        consent = Consent(person_id=submission.person_id, purpose_key=request.purpose_key)
+        consent = Consent(person_id=submission.person_id, brand_id=brand_id, purpose_key=request.purpose_key)
     set_confirmed(consent, submission.form_version, now)
     session.add(consent)  # after set_confirmed: an autoflush must never see it half-filled
+    session.flush()
+    notify_sales(session, consent)
     if event == "confirmed":  # the purpose's welcome item, if it has one (sent by a worker)
-        outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key)
+        outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key, brand_id)
     ledger.append(
         session,
         vault,
@@ -335,6 +372,20 @@ def _confirm_purpose(
         },
         occurred_at=now,
     )
+
+
+def brand_of(session: Session, version: FormVersion) -> int:
+    """The brand of a version's form (the version may be a detached, shared one)."""
+    return session.scalar(select(Form.brand_id).where(Form.id == version.form_id))
+
+
+def notify_sales(session: Session, consent: Consent) -> None:
+    """A confirmed phone purpose is a lead to call: its brand's sales address gets one mail (if it has one)."""
+    if consent.channel != "phone":
+        return
+    sales = session.scalar(select(Brand.sales_address).where(Brand.id == consent.brand_id))
+    if sales:
+        outbox.enqueue(session, jobs.NOTIFY_SALES, consent.id, consent.confirmed_at.isoformat())
 
 
 def _notice(version, purpose_key, submission_id, request_id, visitor, settings) -> dict[str, Any]:

@@ -79,11 +79,19 @@ def mail_due(session: Session, vault: Vault, settings: Settings, submission_id: 
 
 def listed_in(session: Session, submission: Submission) -> list[LeadRequest]:
     """Every request the confirmation mail of this submission lists (its own first), whatever their state now."""
-    others = select(Submission.id).where(Submission.mailed_in == submission.id, Submission.id != submission.id)
-    more = session.scalars(
-        select(LeadRequest).where(LeadRequest.submission_id.in_(others)).order_by(LeadRequest.id)
-    ).all()
+    more = session.scalars(_LISTED_BY_OTHERS, {"b_id": submission.id}).all()
     return [*submission.requests, *more]
+
+
+_LISTED_BY_OTHERS = (
+    select(LeadRequest)
+    .where(
+        LeadRequest.submission_id.in_(
+            select(Submission.id).where(Submission.mailed_in == bindparam("b_id"), Submission.id != bindparam("b_id"))
+        )
+    )
+    .order_by(LeadRequest.id)
+)
 
 
 def _take_slot(session: Session, settings: Settings, index: str, now: datetime) -> bool:

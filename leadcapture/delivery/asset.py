@@ -10,9 +10,9 @@ from leadcapture.consent import formdefs, gates
 from leadcapture.consent.tokens import DOWNLOAD, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, compose_to, render
+from leadcapture.delivery.templates import compose_for, compose_to, mail_brand, render
 from leadcapture.delivery.wire import OutgoingMessage
-from leadcapture.models import LeadRequest
+from leadcapture.models import Brand, LeadRequest
 from leadcapture.services import Services
 
 KIND = "asset"
@@ -26,9 +26,11 @@ def send(services: Services, request_id: int, *, attempt: Attempt = NO_JOB) -> s
         if not gates.may_deliver_asset(session, request):
             return None
         submission = request.submission
+        brand = submission.form_version.form.brand
         context = _context(
             services,
             submission.form_version.definition,
+            brand=brand,
             download_url=links.download(services, request),
             # The whitepaper mail is not sent under a marketing purpose: its one-click
             # unsubscribe withdraws every purpose of this person.
@@ -36,17 +38,26 @@ def send(services: Services, request_id: int, *, attempt: Attempt = NO_JOB) -> s
             preferences_url=links.preferences(services, submission.person),
         )
         rendered = render(KIND, submission.language, context)
-        msg = compose_for(services, submission.person, rendered, unsubscribe_url=context["unsubscribe_url"])
+        msg = compose_for(
+            services, submission.person, rendered, unsubscribe_url=context["unsubscribe_url"], brand=brand
+        )
         return Outgoing(msg, submission.person_id)
 
     return deliver(services, f"{KIND}:{request_id}", KIND, prepare, attempt)
 
 
 def _context(
-    services: Services, definition: dict[str, Any], *, download_url: str, unsubscribe_url: str, preferences_url: str
+    services: Services,
+    definition: dict[str, Any],
+    *,
+    brand: Brand | None,
+    download_url: str,
+    unsubscribe_url: str,
+    preferences_url: str,
 ) -> dict[str, Any]:
-    """What the templates read: the form version's definition and wording, and the links."""
+    """What the templates read: the brand, the form version's definition and wording, and the links."""
     return {
+        "brand": mail_brand(services, brand),
         "form": definition,
         "wording": formdefs.wording(definition),
         "download_url": download_url,
@@ -56,14 +67,16 @@ def _context(
     }
 
 
-def preview(services: Services, definition: dict[str, Any], to: str) -> OutgoingMessage:
+def preview(services: Services, definition: dict[str, Any], brand: Brand | None, to: str) -> OutgoingMessage:
     """The whitepaper mail of this definition, with example links."""
     unsubscribe_url = links.example(services, UNSUBSCRIBE)
     context = _context(
         services,
         definition,
+        brand=brand,
         download_url=links.example(services, DOWNLOAD),
         unsubscribe_url=unsubscribe_url,
         preferences_url=links.example(services, PREFERENCES),
     )
-    return compose_to(services, to, render(KIND, definition["language"], context), unsubscribe_url=unsubscribe_url)
+    rendered = render(KIND, definition["language"], context)
+    return compose_to(services, to, rendered, unsubscribe_url=unsubscribe_url, brand=brand)

@@ -35,6 +35,7 @@ from leadcapture.models import (
     SENT,
     SKIPPED,
     SOFT_BOUNCED,
+    Brand,
     Campaign,
     CampaignRecipient,
     Consent,
@@ -66,6 +67,7 @@ class Progress:
     failed: int
     pending: int
     fanout_done: bool
+    brand: str = ""  # the slug of the brand whose audience it goes to
     bounced: int = 0  # sent messages that bounced (hard or soft) since
     complained: int = 0  # sent messages whose recipient reported them as spam
 
@@ -79,17 +81,31 @@ class CampaignError(ValueError):
     """A campaign action that cannot be done; the message says why."""
 
 
-def create_campaign(session: Session, item_id: int) -> Campaign:
-    """A draft campaign for a (non-welcome) content item."""
+def create_campaign(session: Session, item_id: int, brand_id: int | None = None) -> Campaign:
+    """A draft campaign for a (non-welcome) content item, to the item's purpose of a brand.
+
+    brand_id may be left out only while there is one brand.
+    """
     item = session.get(ContentItem, item_id)
     if item is None:
         raise CampaignError(f"no content item {item_id}")
     if item.welcome:
         raise CampaignError(f"content item {item_id} is a welcome item: it is sent on confirmation, not as a campaign")
-    campaign = Campaign(item_id=item.id, purpose_key=item.purpose_key, status=DRAFT)
+    brand = session.get(Brand, brand_id) if brand_id is not None else only_brand(session)
+    if brand is None:
+        raise CampaignError(
+            f"no brand {brand_id}" if brand_id is not None else "choose the brand whose audience to send to"
+        )
+    campaign = Campaign(item_id=item.id, purpose_key=item.purpose_key, brand_id=brand.id, status=DRAFT)
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def only_brand(session: Session) -> Brand | None:
+    """The brand when there is exactly one (a campaign needs no choice then), else None."""
+    brands = session.scalars(select(Brand).order_by(Brand.id).limit(2)).all()
+    return brands[0] if len(brands) == 1 else None
 
 
 def locked(session: Session, campaign_id: int) -> Campaign:
@@ -154,6 +170,7 @@ def progress(session: Session, campaign_id: int) -> Progress:
     return Progress(
         id=campaign.id,
         purpose_key=campaign.purpose_key,
+        brand=session.scalar(select(Brand.slug).where(Brand.id == campaign.brand_id)) or "",
         subject=item.translations[0].subject if item and item.translations else "",
         status=campaign.status,
         total=sum(counts.values()),
@@ -209,6 +226,7 @@ def fanout(services: Services, campaign_id: int, requeue: bool = False) -> None:
                 select(Consent.person_id)
                 .where(
                     Consent.purpose_key == campaign.purpose_key,
+                    Consent.brand_id == campaign.brand_id,
                     Consent.state == CONFIRMED,
                     Consent.person_id > campaign.cursor_person_id,
                 )
@@ -236,7 +254,7 @@ def send_page(
         campaign = session.get(Campaign, campaign_id)
         if campaign is None or campaign.status != SENDING_CAMPAIGN:
             return {}
-        key = campaign.purpose_key
+        key, brand_id = campaign.purpose_key, campaign.brand_id
         item = session.scalar(
             select(ContentItem)
             .where(ContentItem.id == campaign.item_id)
@@ -247,15 +265,20 @@ def send_page(
         rows = session.execute(
             select(CampaignRecipient.id, CampaignRecipient.person_id, Person, Consent.form_version_id)
             .outerjoin(Person, Person.id == CampaignRecipient.person_id)
-            .outerjoin(Consent, (Consent.person_id == CampaignRecipient.person_id) & (Consent.purpose_key == key))
+            .outerjoin(
+                Consent,
+                (Consent.person_id == CampaignRecipient.person_id)
+                & (Consent.purpose_key == key)
+                & (Consent.brand_id == brand_id),
+            )
             .where(*page)
             .order_by(CampaignRecipient.person_id)
         ).all()
-        renderer = ContentRenderer(services, item, key)
+        renderer = ContentRenderer(services, item, key, brand_id)
         renderer.load_versions(session, {version_id for *_, version_id in rows})
     throttle = throttle_for(services)
     outcome: dict[str, list[int]] = {SENT: [], SKIPPED: [], FAILED: []}
-    batch = Batch(services, KIND, key, attempt)
+    batch = Batch(services, KIND, key, attempt, brand_id)
     try:
         with services.db.engine.connect() as conn:  # one connection for the page, a transaction per chunk
             for start_at in range(0, len(rows), Batch.CHUNK):

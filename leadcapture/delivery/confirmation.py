@@ -15,15 +15,19 @@ from leadcapture.consent import formdefs, gates, window
 from leadcapture.consent.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, compose_to, render
+from leadcapture.delivery.templates import compose_for, compose_to, mail_brand, render
 from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.i18n import gettext_in
-from leadcapture.models import PENDING, PURPOSE, LeadRequest, Submission
+from leadcapture.models import PENDING, PURPOSE, Brand, Form, FormVersion, LeadRequest, Submission
 from leadcapture.services import Services
 
 KIND = "confirmation"
 # What the gate and the message read, in one round trip (the requests in a second) instead of four.
-_WITH_ALL = (joinedload(Submission.person), joinedload(Submission.form_version), selectinload(Submission.requests))
+_WITH_ALL = (
+    joinedload(Submission.person),
+    joinedload(Submission.form_version).joinedload(FormVersion.form).joinedload(Form.brand),
+    selectinload(Submission.requests),
+)
 
 # NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
 
@@ -57,10 +61,12 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
         language = submission.language
         requests = [r for r in listed if r.state == PENDING]
         labels = list(dict.fromkeys(label_of(r, language) for r in requests))  # a whitepaper asked twice: once
+        brand = submission.form_version.form.brand
         context = _context(
             services,
             submission.form_version.definition,
             labels,
+            brand=brand,
             confirm_url=links.confirm_submission(services, submission),
             not_me_url=links.not_me(services, submission),
             preferences_url=links.preferences(services, submission.person),
@@ -68,7 +74,12 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
         rendered = render(KIND, language, context)
         # The one-click target of a confirmation is 'this wasn't me'; it carries no promotion.
         msg = compose_for(
-            services, submission.person, rendered, unsubscribe_url=context["not_me_url"], auto_submitted=True
+            services,
+            submission.person,
+            rendered,
+            unsubscribe_url=context["not_me_url"],
+            auto_submitted=True,
+            brand=brand,
         )
         return Outgoing(msg, submission.person_id)
 
@@ -80,12 +91,14 @@ def _context(
     definition: dict[str, Any],
     items: list[str],
     *,
+    brand: Brand | None,
     confirm_url: str,
     not_me_url: str,
     preferences_url: str,
 ) -> dict[str, Any]:
-    """What the templates read: the form version's definition and wording, what was asked, the links."""
+    """What the templates read: the brand, the form version's definition and wording, what was asked, the links."""
     return {
+        "brand": mail_brand(services, brand),
         "form": definition,
         "wording": formdefs.wording(definition),
         "items": items,
@@ -96,7 +109,7 @@ def _context(
     }
 
 
-def preview(services: Services, definition: dict[str, Any], to: str) -> OutgoingMessage:
+def preview(services: Services, definition: dict[str, Any], brand: Brand | None, to: str) -> OutgoingMessage:
     """The mail a visitor who asked for everything the definition offers would get, with example links."""
     language = definition["language"]
     items = [
@@ -108,8 +121,10 @@ def preview(services: Services, definition: dict[str, Any], to: str) -> Outgoing
         services,
         definition,
         items,
+        brand=brand,
         confirm_url=links.example(services, CONFIRM),
         not_me_url=not_me_url,
         preferences_url=links.example(services, PREFERENCES),
     )
-    return compose_to(services, to, render(KIND, language, context), unsubscribe_url=not_me_url, auto_submitted=True)
+    rendered = render(KIND, language, context)
+    return compose_to(services, to, rendered, unsubscribe_url=not_me_url, auto_submitted=True, brand=brand)

@@ -105,9 +105,10 @@ def to_text(body_markdown: str) -> str:
     return _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1) else m.group(2), body_markdown)
 
 
-def live_version_with(session: Session, key: str) -> FormVersion | None:
-    """The live form version that has a purpose with this key (the newest form wins)."""
-    forms = session.scalars(select(Form).where(Form.archived_at.is_(None)).order_by(Form.id.desc()))
+def live_version_with(session: Session, key: str, brand_id: int | None = None) -> FormVersion | None:
+    """The live form version (of the brand, if given) that has a purpose with this key (the newest form wins)."""
+    query = select(Form).where(Form.archived_at.is_(None)).order_by(Form.id.desc())
+    forms = session.scalars(query.where(Form.brand_id == brand_id) if brand_id is not None else query)
     for form in forms:
         if form.current_version is not None and form.current_version.purpose(key):
             return form.current_version
@@ -118,6 +119,16 @@ def purpose_of(session: Session, key: str) -> dict[str, Any] | None:
     """The purpose with this key in any live form (the newest form's wording wins)."""
     version = live_version_with(session, key)
     return version.purpose(key) if version is not None else None
+
+
+def brand_email_purposes(session: Session) -> list[tuple[int, str, str]]:
+    """(brand id, key, label) of every email purpose of the live forms: the audiences a campaign can have."""
+    seen: dict[tuple[int, str], str] = {}
+    for form in session.scalars(select(Form).where(Form.archived_at.is_(None)).order_by(Form.id.desc())):
+        for purpose in form.current_version.definition["purposes"] if form.current_version else []:
+            if purpose["channel"] == "email":
+                seen.setdefault((form.brand_id, purpose["key"]), purpose["label"])
+    return [(brand_id, key, label) for (brand_id, key), label in sorted(seen.items())]
 
 
 def email_purposes(session: Session) -> list[tuple[str, str]]:

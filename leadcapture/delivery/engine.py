@@ -114,11 +114,14 @@ _MARK = (
     .where(_MESSAGES.c.id == bindparam("row_id"))
     .values(status=bindparam("b_status"), detail=bindparam("b_detail"), sent_at=bindparam("b_sent_at"))
 )
-# The send-time gate (gates.contactable) as one statement, for one person and purpose at a time.
+# The send-time gate (gates.contactable) as one statement, for one person and a purpose of a brand at a time.
 _GATE = (
     select(Consent.id)
     .join(Person, Person.id == Consent.person_id)
-    .where(Consent.person_id == bindparam("person_id"), contactable(bindparam("purpose_key")))
+    .where(
+        Consent.person_id == bindparam("person_id"),
+        contactable(bindparam("purpose_key"), brand_id=bindparam("brand_id")),
+    )
 )
 
 
@@ -233,8 +236,9 @@ class Batch:
 
     CHUNK = 10  # messages claimed per transaction: a commit per 10 messages, at most 10 in the duplicate window
 
-    def __init__(self, services: Services, kind: str, purpose_key: str, attempt: Attempt):
+    def __init__(self, services: Services, kind: str, purpose_key: str, attempt: Attempt, brand_id: int):
         self.services, self.kind, self.purpose_key, self.attempt = services, kind, purpose_key, attempt
+        self.brand_id = brand_id  # the audience is a purpose of this brand
         self.claimant = attempt.job_id or uuid.uuid4().hex
         self.marks: list[Mark] = []  # outcomes of transmitted messages not yet written
         self.busy = 0
@@ -304,7 +308,11 @@ class Batch:
         self, conn: Connection, dedupe_key: str, person: Person | None, build: Callable[[], OutgoingMessage]
     ) -> _Claim:
         def gate() -> Outgoing | None:
-            params = {"person_id": person.id, "purpose_key": self.purpose_key} if person is not None else None
+            params = (
+                {"person_id": person.id, "purpose_key": self.purpose_key, "brand_id": self.brand_id}
+                if person is not None
+                else None
+            )
             if params is None or conn.execute(_GATE, params).first() is None:
                 return None
             return Outgoing(build(), params["person_id"], self.purpose_key)

@@ -41,9 +41,9 @@ def not_me(services: Services, submission: Submission) -> str:
     return _link(services, NotMe(submission.public_id))
 
 
-def unsubscribe(services: Services, person: Person, purpose_key: str | None) -> str:
-    """One-click withdrawal of one purpose (None: every purpose) of a person."""
-    return _link(services, Withdraw(person.public_id, purpose_key))
+def unsubscribe(services: Services, person: Person, purpose_key: str | None, brand_id: int | None = None) -> str:
+    """One-click withdrawal of one purpose of a brand (None: every purpose; of every brand) of a person."""
+    return _link(services, Withdraw(person.public_id, purpose_key, brand_id))
 
 
 def preferences(services: Services, person: Person) -> str:

@@ -12,7 +12,7 @@ from leadcapture.consent import gates, ledger
 from leadcapture.consent.lifecycle import cycle_of, lapses_at
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
-from leadcapture.delivery.templates import compose_for, render
+from leadcapture.delivery.templates import compose_for, mail_brand, render
 from leadcapture.models import UNVERIFIED, Consent, LedgerEvent, Repermission
 from leadcapture.services import Services
 
@@ -31,6 +31,7 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
         purpose = consent.form_version.purpose(consent.purpose_key) or {}
         preferences_url = links.preferences(services, person)
         context = {
+            "brand": mail_brand(services, consent.brand),
             "form": consent.form_version.definition,
             "label": purpose.get("label", consent.purpose_key),
             "lapses_on": lapses_at(consent),
@@ -38,10 +39,17 @@ def send(services: Services, repermission_id: int, *, attempt: Attempt = NO_JOB)
             "imported": _provenance(services, session, consent),
             "renew_url": f"{preferences_url}#purpose-{consent.purpose_key}",
             "preferences_url": preferences_url,
-            "unsubscribe_url": links.unsubscribe(services, person, consent.purpose_key),
+            "unsubscribe_url": links.unsubscribe(services, person, consent.purpose_key, consent.brand_id),
         }
         rendered = render("repermission", person.language, context)
-        msg = compose_for(services, person, rendered, unsubscribe_url=context["unsubscribe_url"], auto_submitted=True)
+        msg = compose_for(
+            services,
+            person,
+            rendered,
+            unsubscribe_url=context["unsubscribe_url"],
+            auto_submitted=True,
+            brand=consent.brand,
+        )
         return Outgoing(msg, person.id, consent.purpose_key)
 
     return deliver(services, f"{KIND}:{repermission_id}", KIND, prepare, attempt)

@@ -13,9 +13,11 @@ from typing import Any
 import jinja2
 
 import emails
+from leadcapture.consent import brands
 from leadcapture.delivery.wire import OutgoingMessage, mail_address
 from leadcapture.i18n import format_date, format_number, translations
-from leadcapture.models import Person, utcnow
+from leadcapture.models import Brand, Person, utcnow
+from leadcapture.models.brands import DEFAULT_AUTHORITY_NAME, DEFAULT_AUTHORITY_URL, DEFAULT_COLOUR
 from leadcapture.services import Services
 
 TEMPLATE_DIR = Path(emails.__file__).parent
@@ -55,9 +57,33 @@ def _env(language: str) -> jinja2.Environment:
     return env
 
 
+@dataclass(frozen=True)
+class MailBrand:
+    """What a mail shows of its brand: the header in its colour (and logo), the authority in the footer."""
+
+    name: str = ""
+    colour: str = DEFAULT_COLOUR
+    text_colour: str = "#ffffff"
+    logo_url: str | None = None
+    authority_name: str = DEFAULT_AUTHORITY_NAME
+    authority_url: str = DEFAULT_AUTHORITY_URL
+
+
+def mail_brand(services: Services, brand: Brand | None) -> MailBrand:
+    """The brand's look for a mail; the logo is served from our own origin (BASE_URL)."""
+    if brand is None:
+        return MailBrand()
+    logo = services.url(f"/b/{brand.slug}/logo?v={brand.logo_version}") if brand.logo else None
+    look = brands.look(brand, logo)
+    return MailBrand(brand.name, look.colour, look.text, look.logo_url, brand.authority_name, brand.authority_url)
+
+
 def render(name: str, language: str, context: dict[str, Any]) -> Rendered:
-    """Render emails/<name>/{subject.txt, body.txt, body.html} in language (its gettext catalog)."""
-    env, ctx = _env(language), {**context, "language": language}
+    """Render emails/<name>/{subject.txt, body.txt, body.html} in language (its gettext catalog).
+
+    `brand` is a MailBrand, plain if left out.
+    """
+    env, ctx = _env(language), {"brand": MailBrand(), **context, "language": language}
     subject = env.get_template(f"{name}/subject.txt").render(ctx)
     return Rendered(
         subject=" ".join(subject.split()),  # one line, whatever the template or title holds
@@ -74,6 +100,7 @@ def compose(
     unsubscribe_url: str,
     unsubscribe_mailto: str = "",
     auto_submitted: bool = False,
+    reply_to: str = "",
 ) -> OutgoingMessage:
     """A complete RFC 5322 message with List-Unsubscribe (RFC 2369) and one-click (RFC 8058).
 
@@ -81,18 +108,20 @@ def compose(
     like an EmailMessage: msg["Subject"], msg.get_body(...), msg.as_bytes(policy=SMTP).
     """
     sender_header, domain = _sender(sender)
-    targets = f"<{unsubscribe_url}>"
-    if unsubscribe_mailto:
-        targets += f", <mailto:{unsubscribe_mailto}?subject=unsubscribe>"
     headers = [
         ("From", sender_header),
         ("To", mail_address(to)),
         ("Subject", rendered.subject),
         ("Date", format_datetime(utcnow())),
         ("Message-ID", make_msgid(domain=domain)),
-        ("List-Unsubscribe", targets),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
+    if unsubscribe_url:  # every mail to a person; only internal mail (to a brand's sales team) has none
+        targets = f"<{unsubscribe_url}>"
+        if unsubscribe_mailto:
+            targets += f", <mailto:{unsubscribe_mailto}?subject=unsubscribe>"
+        headers += [("List-Unsubscribe", targets), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+    if reply_to:
+        headers.append(("Reply-To", mail_address(reply_to)))
     if auto_submitted:
         headers.append(("Auto-Submitted", "auto-generated"))
     return OutgoingMessage(headers, rendered.text, rendered.html)
@@ -105,14 +134,16 @@ def compose_for(
     *,
     unsubscribe_url: str,
     auto_submitted: bool = False,
+    brand: Brand | None = None,
 ) -> OutgoingMessage:
-    """compose() from the configured sender to a person's (decrypted) address."""
+    """compose() from the brand's sender (LEADCAPTURE_MAIL_FROM if it has none) to a person's (decrypted) address."""
     return compose_to(
         services,
         services.vault.decrypt(person.email_enc),
         rendered,
         unsubscribe_url=unsubscribe_url,
         auto_submitted=auto_submitted,
+        brand=brand,
     )
 
 
@@ -123,15 +154,17 @@ def compose_to(
     *,
     unsubscribe_url: str,
     auto_submitted: bool = False,
+    brand: Brand | None = None,
 ) -> OutgoingMessage:
-    """compose() from the configured sender, with its List-Unsubscribe mailto, to an address."""
+    """compose() from the brand's sender, with the List-Unsubscribe mailto, to an address."""
     return compose(
         rendered,
-        sender=services.settings.mail_from,
+        sender=brands.sender(brand, services.settings.mail_from),
         to=to,
         unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=services.settings.list_unsubscribe_mailto,
         auto_submitted=auto_submitted,
+        reply_to=brand.reply_to if brand is not None else "",
     )
 
 

@@ -16,21 +16,24 @@ KIND = "welcome"
 NONE = "none"  # the purpose has no welcome item: nothing to send
 
 
-def send(services: Services, person_id: int, purpose_key: str, *, attempt: Attempt = NO_JOB) -> str:
-    """Send the purpose's newest welcome item once per item and person, behind the purpose's gate."""
+def send(
+    services: Services, person_id: int, purpose_key: str, brand_id: int | None = None, *, attempt: Attempt = NO_JOB
+) -> str:
+    """Send the purpose's newest welcome item once per item and person, behind the gate of the brand's purpose."""
     with services.db.session() as session:
         item = welcome_item(session, purpose_key)
     if item is None:
         return NONE
-    renderer = ContentRenderer(services, item, purpose_key)
+    renderer = ContentRenderer(services, item, purpose_key, brand_id)
 
     def prepare(session: Session) -> Outgoing | None:
         person = session.get(Person, person_id)
-        if not gates.may_contact(session, person, purpose_key):
+        if not gates.may_contact(session, person, purpose_key, brand_id=brand_id):
             return None
-        version_id = session.scalar(
-            select(Consent.form_version_id).where(Consent.person_id == person_id, Consent.purpose_key == purpose_key)
+        query = select(Consent.form_version_id).where(
+            Consent.person_id == person_id, Consent.purpose_key == purpose_key
         )
+        version_id = session.scalar(query.where(Consent.brand_id == brand_id) if brand_id else query.limit(1))
         renderer.load_versions(session, {version_id})
         return Outgoing(renderer.message(person, version_id), person_id, purpose_key)
 

@@ -248,9 +248,13 @@ def _apply(session: Session, vault: Vault, claim: _Claim, provenance: Provenance
     if session.get(Suppression, index) is not None:  # erased, bounced, "this wasn't me": the list wins
         return Result(line, SUPPRESSED)
     person = session.scalar(select(Person).where(Person.email_index == index))
+    version = session.get(FormVersion, claim.version.id)
+    brand_id = version.form.brand_id  # the audience the consent joins is the form's brand's
     if person is not None:
         state = session.scalar(
-            select(Consent.state).where(Consent.person_id == person.id, Consent.purpose_key == claim.purpose)
+            select(Consent.state).where(
+                Consent.person_id == person.id, Consent.brand_id == brand_id, Consent.purpose_key == claim.purpose
+            )
         )
         if state is not None:
             return Result(line, _EXISTING.get(state, f"skipped: {state}"))
@@ -260,8 +264,9 @@ def _apply(session: Session, vault: Vault, claim: _Claim, provenance: Provenance
         return Result(line, LAPSED, f"given {claim.consented_at.date()}, the purpose keeps consent {retention} months")
     missing = claim.missing_proof
     person = get_or_create_person(session, vault, claim.email, claim.version.language)
-    version = session.get(FormVersion, claim.version.id)
-    consent = Consent(person_id=person.id, purpose_key=claim.purpose, channel=purpose.get("channel", "email"))
+    consent = Consent(
+        person_id=person.id, brand_id=brand_id, purpose_key=claim.purpose, channel=purpose.get("channel", "email")
+    )
     if missing:
         consent.state, consent.form_version, consent.last_activity_at = UNVERIFIED, version, now
     else:

@@ -19,6 +19,7 @@ from leadcapture.models.base import (
     utcnow,
 )
 from leadcapture.models.bounces import COMPLAINT, HARD, SOFT, Bounce
+from leadcapture.models.brands import Brand
 from leadcapture.models.delivery import (
     BOUNCED,
     CANCELLED,
@@ -73,6 +74,7 @@ __all__ = [
     "new_public_id",
     "UTCDateTime",
     "Base",
+    "Brand",
     "Asset",
     "Form",
     "FormVersion",

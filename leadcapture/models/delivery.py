@@ -92,6 +92,7 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id"))
     purpose_key: Mapped[str] = mapped_column(String(64))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))  # the audience: a purpose of a brand
     status: Mapped[str] = mapped_column(String(16), default=DRAFT)  # draft, sending, paused, done, cancelled
     scheduled_at: Mapped[datetime | None]  # a draft with a time starts by itself then (the scheduler)
     # Keyset position of the fan-out: recipients up to this person id have a row.

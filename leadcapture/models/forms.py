@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadcapture.models.base import Base, utcnow
+from leadcapture.models.brands import Brand
 
 
 class Asset(Base):
@@ -42,7 +43,9 @@ class Form(Base):
     )
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
 
+    brand: Mapped[Brand] = relationship()
     current_version: Mapped[FormVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
 
 
@@ -91,6 +94,9 @@ class FunnelCount(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
     purpose_key: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(16))
+    # Where the visitors came from: utm_source, "direct" without one, "" where it is not counted
+    # (withdrawals, downloads, and the counts from before sources were recorded).
+    source: Mapped[str] = mapped_column(String(100), default="", server_default="")
     count: Mapped[int] = mapped_column(Integer)
 
 

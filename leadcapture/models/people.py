@@ -15,6 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadcapture.models.base import PENDING, Base, new_public_id, utcnow
+from leadcapture.models.brands import Brand
 from leadcapture.models.forms import FormVersion
 
 # Links name people, submissions and requests by their public id, never by id. SQLite reuses the
@@ -37,6 +38,8 @@ class Person(Base):
     name_enc: Mapped[str | None] = mapped_column(Text)
     company_enc: Mapped[str | None] = mapped_column(Text)
     phone_enc: Mapped[str | None] = mapped_column(Text)
+    # Answers to forms' own questions (custom fields), key to {label, value}, copied on confirmation.
+    answers_enc: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -70,6 +73,14 @@ class Submission(Base):
     # Name, company and phone as submitted; copied to the person only on confirmation, so a
     # third party typing someone's address cannot overwrite their details.
     fields_enc: Mapped[str | None] = mapped_column(Text)
+    # Answers to the form's own questions, key to value; the labels shown are in the form version.
+    answers_enc: Mapped[str | None] = mapped_column(Text)
+    # Campaign tags, as the link the visitor followed had them: marketing data, not personal data.
+    utm_source: Mapped[str | None] = mapped_column(String(100), index=True)
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    # The page the visitor came from (origin and path), tied to their submission: encrypted.
+    referrer_enc: Mapped[str | None] = mapped_column(Text)
     # The address may be mailed about it (not suppressed when it was made): it has a confirmation job.
     sends_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
     # The submission whose confirmation mail lists this one's requests (itself when it took its
@@ -111,12 +122,14 @@ class LeadRequest(Base):
 
 
 class Consent(Base):
-    """The current state of one person's consent for one purpose."""
+    """The current state of one person's consent for one purpose of one brand."""
 
     __tablename__ = "consents"
-    __table_args__ = (UniqueConstraint("person_id", "purpose_key"), _NEVER_REUSE_IDS)
+    __table_args__ = (UniqueConstraint("person_id", "brand_id", "purpose_key"), _NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # A purpose's audience is one brand's: consent to `newsletter` on forms of two brands is two consents.
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     purpose_key: Mapped[str] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
@@ -127,6 +140,7 @@ class Consent(Base):
 
     person: Mapped[Person] = relationship()
     form_version: Mapped[FormVersion] = relationship()
+    brand: Mapped[Brand] = relationship()
 
 
 class Suppression(Base):

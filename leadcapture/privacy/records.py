@@ -15,6 +15,7 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadcapture.consent.customfields import fields_of
 from leadcapture.consent.formdefs import asked_fields
 from leadcapture.models import Form, WebhookEndpoint, utcnow
 from leadcapture.settings import Settings
@@ -42,6 +43,8 @@ def build(session: Session, settings: Settings) -> dict[str, Any]:
         if d["controller"] not in controllers:
             controllers.append(d["controller"])
         data = ["email address", *(FIELD_CATEGORIES.get(f, f) for f in asked_fields(d))]
+        data += [f"answer to {q['label']!r}" for q in fields_of(d)]
+        data.append("referring page (origin and path)")
         technical = _technical_data(settings)
         activities.append(
             {

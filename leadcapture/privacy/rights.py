@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import ledger
+from leadcapture.consent import customfields, ledger
 from leadcapture.consent.lifecycle import lapses_at
 from leadcapture.consent.people import mailbox_index, suppress
 from leadcapture.crypto import Vault
@@ -74,6 +74,8 @@ def export_person(session: Session, vault: Vault, person: Person) -> dict[str, A
             "name": vault.decrypt(person.name_enc),
             "company": vault.decrypt(person.company_enc),
             "phone": vault.decrypt(person.phone_enc),
+            # Answers to forms' own questions, as confirmed: key to the label shown and the value.
+            "answers": json.loads(vault.decrypt(person.answers_enc)) if person.answers_enc else {},
             "language": person.language,
             "first_seen": _iso(person.created_at),
             "last_activity": _iso(person.last_activity_at),
@@ -202,6 +204,13 @@ def _submission_record(submission: Submission, vault: Vault) -> dict[str, Any]:
         "ip": vault.decrypt(submission.ip_enc),
         "user_agent": vault.decrypt(submission.user_agent_enc),
         "fields": fields,
+        "answers": customfields.submitted_answers(vault, [submission]),
+        "source": {
+            "utm_source": submission.utm_source,
+            "utm_medium": submission.utm_medium,
+            "utm_campaign": submission.utm_campaign,
+            "referrer": vault.decrypt(submission.referrer_enc),
+        },
         "requests": [
             {"kind": r.kind, "purpose": r.purpose_key, "state": r.state, "confirmed_at": _iso(r.confirmed_at)}
             for r in submission.requests

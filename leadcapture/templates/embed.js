@@ -29,8 +29,18 @@
     return;
   }
   var frame = document.createElement("iframe");
+  /* Where the visitor came from: the host page's campaign tags and its referrer, read here and
+     passed in the frame's URL (no cookie). The server cleans them and keeps the referrer's origin
+     and path only; the page's own address loses its query there too. */
+  var source = "";
+  var params = new URLSearchParams(window.location.search);
+  ["utm_source", "utm_medium", "utm_campaign"].forEach(function (name) {
+    var value = params.get(name);
+    if (value) source += "&" + name + "=" + encodeURIComponent(value.slice(0, 200));
+  });
+  if (document.referrer) source += "&ref=" + encodeURIComponent(document.referrer.split(/[?#]/)[0].slice(0, 1000));
   frame.src = {{ frame_url|tojson }} + "&origin=" + encodeURIComponent(here) +
-    "&page=" + encodeURIComponent(window.location.href.slice(0, 2000));
+    "&page=" + encodeURIComponent(window.location.href.slice(0, 2000)) + source;
   frame.title = {{ title|tojson }};
   frame.className = "leadcapture-form";
   frame.setAttribute("data-leadcapture", {{ slug|tojson }});

@@ -229,13 +229,16 @@ def test_the_listener_refuses_a_report_over_the_size_limit(app, jan):
 
 def test_campaign_figures_count_bounced_and_complained_messages(app, services):
     # Given a campaign's messages, one bounced and one complained about
-    from leadcapture.models import Campaign, ContentItem, Message
+    from leadcapture.models import Brand, Campaign, ContentItem, Message
 
     with services.db.session() as session:
         item = ContentItem(purpose_key="newsletter")
         session.add(item)
         session.flush()
-        campaign = Campaign(item_id=item.id, purpose_key="newsletter")
+        brand = Brand(slug="b", name="B", controller="B")
+        session.add(brand)
+        session.flush()
+        campaign = Campaign(item_id=item.id, purpose_key="newsletter", brand_id=brand.id)
         session.add(campaign)
         session.flush()
         for n, feedback in enumerate(["bounced", "complained", None, "soft_bounced"]):

@@ -19,6 +19,7 @@ from leadcapture.models import (
     Campaign,
     CampaignRecipient,
     Consent,
+    Form,
     Message,
     Person,
     utcnow,
@@ -99,6 +100,7 @@ def test_markdown_is_sanitised_and_every_message_has_its_purposes_one_click(
         session.add(
             Consent(
                 person_id=person_id,
+                brand_id=session.get(Form, demo_form.form_id).brand_id,
                 purpose_key="product_news",
                 channel="email",
                 state=CONFIRMED,
@@ -114,7 +116,13 @@ def test_markdown_is_sanitised_and_every_message_has_its_purposes_one_click(
     unsubscribe = re.search(r"<(\S+)>", msg["List-Unsubscribe"]).group(1)
     with services.db.session() as session:
         public_id = session.get(Person, person_id).public_id
-    assert services.tokens.load("unsubscribe", unsubscribe.rsplit("/", 1)[1]) == {"p": public_id, "k": "newsletter"}
+        brand_id = session.get(Form, demo_form.form_id).brand_id
+    # The one-click withdraws the campaign's audience: the purpose of the brand.
+    assert services.tokens.load("unsubscribe", unsubscribe.rsplit("/", 1)[1]) == {
+        "p": public_id,
+        "k": "newsletter",
+        "b": brand_id,
+    }
     assert unsubscribe in text_part(msg) and unsubscribe in html_part(msg)
     assert any("/p/" in link for link in links(msg))  # the preference centre
     assert "Voorbeeld B.V." in text_part(msg)  # the shared footer names the controller
@@ -203,7 +211,7 @@ def test_send_with_a_progress_bar_runs_to_the_end(services, runner, demo_form, c
         add_person(services, demo_form, f"p{n}@example.com")
     result = runner.invoke(["campaigns", "send", str(campaign_id)])
     assert result.exit_code == 0, result.output
-    assert f"campaign {campaign_id} (newsletter): done; sent 3" in result.output
+    assert f"campaign {campaign_id} (newsletter of voorbeeld-b-v): done; sent 3" in result.output
     assert len(mailbox.messages()) == 3
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from leadcapture.crypto import normalise_email
 from leadcapture.delivery import campaigns
-from leadcapture.models import CONFIRMED, Consent, Person, Suppression, utcnow
+from leadcapture.models import CONFIRMED, Consent, Form, Person, Suppression, utcnow
 from tests.support.app import path_of, submit, text_part
 
 
@@ -32,6 +34,7 @@ def add_person(services, version, email, state=CONFIRMED, language="nl", purpose
             session.add(
                 Consent(
                     person_id=person.id,
+                    brand_id=session.scalar(select(Form.brand_id).where(Form.id == version.form_id)),
                     purpose_key=purpose,
                     channel="email",
                     state=state,

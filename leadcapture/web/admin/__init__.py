@@ -7,6 +7,7 @@ imported here so their routes register.
 
 from leadcapture.web.admin import (  # noqa: F401  (their routes register on bp)
     account,
+    brands,
     campaigns,
     forms,
     funnel,

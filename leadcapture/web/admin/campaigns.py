@@ -12,7 +12,7 @@ from leadcapture.delivery import campaign_admin, content
 from leadcapture.delivery import campaigns as campaigns_mod
 from leadcapture.delivery.renderer import ContentRenderer
 from leadcapture.delivery.transports import MailError
-from leadcapture.models import Campaign, ContentItem, utcnow
+from leadcapture.models import Brand, Campaign, ContentItem, utcnow
 from leadcapture.web.admin.auth import audit, bp, current_user, require
 from leadcapture.web.context import get_services, get_session
 
@@ -37,10 +37,10 @@ def _drafts() -> list[content.Draft]:
 
 def _compose_page(status: int = 200, error: str | None = None):
     session = get_session()
-    purposes = [(key, label, campaign_admin.audience(session, key)) for key, label in content.email_purposes(session)]
+    audiences = campaign_admin.audiences(session)
     values = {k: v for k, v in (request.form or request.args).items() if k != "csrf_token"}
     return render_template(
-        "admin/campaign_new.html", purposes=purposes, languages=content.LANGUAGES, values=values, error=error
+        "admin/campaign_new.html", audiences=audiences, languages=content.LANGUAGES, values=values, error=error
     ), status
 
 
@@ -63,12 +63,15 @@ def campaign_new():
     session = get_session()
     welcome = bool(request.form.get("welcome"))
     try:
-        item = content.create_item(session, request.form.get("purpose", ""), _drafts(), welcome=welcome)
-        campaign = None if welcome else campaigns_mod.create_campaign(session, item.id)
+        value = request.form.get("purpose", "")
+        # A welcome message belongs to the purpose wherever it is confirmed; a campaign to one brand's audience.
+        brand_id, key = (None, value.rpartition(":")[2]) if welcome else campaign_admin.parse_audience(session, value)
+        item = content.create_item(session, key, _drafts(), welcome=welcome)
+        campaign = None if welcome else campaigns_mod.create_campaign(session, item.id, brand_id)
     except (content.ContentError, campaigns_mod.CampaignError) as exc:
         session.rollback()
         return _compose_page(400, str(exc))
-    audit("content.create", f"item {item.id}", purpose=item.purpose_key, welcome=welcome)
+    audit("content.create", f"item {item.id}", purpose=item.purpose_key, brand=brand_id, welcome=welcome)
     session.commit()
     if campaign is None:
         flash(f"Saved: the welcome message of {item.purpose_key!r} goes to each person who confirms it from now on.")
@@ -86,7 +89,10 @@ def campaign_preview():
     if draft is None:
         return render_template("admin/preview_problems.html", problems=[f"Nothing written in {language} yet."])
     session = get_session()
-    key = request.form.get("purpose", "")
+    try:
+        brand_id, key = campaign_admin.parse_audience(session, request.form.get("purpose", ""))
+    except campaigns_mod.CampaignError as exc:
+        return render_template("admin/preview_problems.html", problems=[str(exc)])
     item = ContentItem(purpose_key=key)
     item.translations.append(
         content.ContentTranslation(
@@ -97,8 +103,8 @@ def campaign_preview():
             body_text=content.to_text(draft.body_markdown),
         )
     )
-    version = content.live_version_with(session, key)
-    renderer = ContentRenderer(get_services(), item, key)
+    version = content.live_version_with(session, key, brand_id)
+    renderer = ContentRenderer(get_services(), item, key, brand_id)
     renderer.load_versions(session, {version.id if version else None})
     message = renderer.test_message(current_user().email, language, version.id if version else None, "#")
     response = make_response(message.get_body(("html",)).get_content())
@@ -128,7 +134,8 @@ def campaign(campaign_id: int):
         c=row,
         p=figures,
         item=session.get(ContentItem, row.item_id),
-        audience=campaign_admin.audience(session, row.purpose_key),
+        audience=campaign_admin.audience(session, row.purpose_key, row.brand_id),
+        brand=session.get(Brand, row.brand_id),
         unsubscribed=campaign_admin.unsubscribed_since(session, row),
     )
 
@@ -174,9 +181,9 @@ def _send_test(row: Campaign) -> str:
     session = get_session()
     services = get_services()
     item = session.scalar(select(ContentItem).where(ContentItem.id == row.item_id))
-    version = content.live_version_with(session, row.purpose_key)
+    version = content.live_version_with(session, row.purpose_key, row.brand_id)
     version_id = version.id if version else None
-    renderer = ContentRenderer(services, item, row.purpose_key)
+    renderer = ContentRenderer(services, item, row.purpose_key, row.brand_id)
     renderer.load_versions(session, {version_id})
     back = services.url(url_for("admin.campaign", campaign_id=row.id))
     to = current_user().email

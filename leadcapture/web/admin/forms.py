@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 
 from forms import make_form
-from leadcapture.consent import formdefs
+from leadcapture.consent import customfields, formdefs
 from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, WORDING_KEYS, FormDefinitionError
-from leadcapture.models import Asset, Form, FormVersion, Submission, utcnow
+from leadcapture.models import Asset, Brand, Form, FormVersion, Submission, utcnow
 from leadcapture.web.admin import previews
 from leadcapture.web.admin.auth import audit, bp, download, require
 from leadcapture.web.context import get_session, use_language
@@ -53,6 +53,8 @@ def raw_from_request(values: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         key: values.get(key, "") for key in ("slug", "language", "title", "intro", "privacy_url", "controller")
     }
+    if values.get("brand"):  # only when chosen: "by its controller text" keeps a definition as it was
+        raw["brand"] = values["brand"]
     raw["asset"] = values.get("asset_name", "")
     raw["allowed_origins"] = [o.strip() for o in values.get("allowed_origins", "").splitlines() if o.strip()]
     raw["fields"] = [f for f in OPTIONAL_FIELDS if values.get(f"field_{f}")]
@@ -68,7 +70,30 @@ def raw_from_request(values: Any) -> dict[str, Any]:
         purposes.append(p)
     raw["purposes"] = purposes
     raw["wording"] = {key: values.get(f"wording-{key}", "") for key in WORDING_KEYS}
+    # The questions are edited as their TOML tables; text that does not parse is kept to show again.
+    text = values.get("custom_fields", "")
+    try:
+        raw["custom_fields"] = customfields.from_toml(text)
+    except ValueError:
+        raw["custom_fields"] = text
     return raw
+
+
+def validate_edited(raw: dict[str, Any]) -> dict[str, Any]:
+    """formdefs.validate, with custom fields text that is not TOML named among the other problems."""
+    custom = raw.get("custom_fields", [])
+    if not isinstance(custom, str):
+        return formdefs.validate(raw)
+    problems: list[str] = []
+    try:
+        customfields.from_toml(custom)
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        formdefs.validate({**raw, "custom_fields": []})
+    except FormDefinitionError as exc:
+        problems += exc.problems
+    raise FormDefinitionError(problems)
 
 
 def _keep_upload(raw: dict[str, Any], form: Form | None) -> list[str]:
@@ -134,6 +159,7 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
     asset = None
     if form is not None and form.current_version is not None:
         asset = get_session().get(Asset, form.current_version.definition["asset_sha256"])
+    custom = raw.get("custom_fields") or []
     page = render_template(
         "admin/form_edit.html",
         raw=raw,
@@ -146,6 +172,8 @@ def _editor(raw: dict[str, Any], form: Form | None, problems: list[str] | None =
         languages=formdefs.LANGUAGES,
         wording_keys=WORDING_KEYS,
         shown_in=previews.SHOWN_IN,
+        brands=get_session().scalars(select(Brand).order_by(Brand.name)).all(),
+        custom_fields_text=custom if isinstance(custom, str) else customfields.to_toml(custom),
     )
     return page, status
 
@@ -159,14 +187,18 @@ def _save(raw: dict[str, Any], form: Form | None):
         return _editor(raw, form, exc.problems, 400)
     raw["asset"] = name
     try:
-        definition = formdefs.validate(raw)
+        definition = validate_edited(raw)
     except FormDefinitionError as exc:
         if request.files.get("asset") or request.form.get("pending_asset"):
             _stash(raw, name, data)  # fixing a typo does not mean choosing the file again
         return _editor(raw, form, exc.problems, 400)
     if form is None and db.scalar(select(Form.id).where(Form.slug == definition["slug"])) is not None:
         return _editor(raw, form, [f"a form with slug {definition['slug']!r} already exists"], 400)
-    version, created = formdefs.save(db, definition, data)
+    try:
+        version, created = formdefs.save(db, definition, data)
+    except FormDefinitionError as exc:  # its brand is gone, or names another controller text
+        db.rollback()
+        return _editor(raw, form, exc.problems, 400)
     audit("form.save", definition["slug"], version=version.number, new_version=created)
     db.commit()
     flash(f"Saved as version {version.number}." if created else f"Nothing changed: still version {version.number}.")
@@ -249,7 +281,7 @@ def form_preview():
     if not raw["slug"]:
         raw["slug"] = "preview"
     try:
-        definition = formdefs.validate(raw)
+        definition = validate_edited(raw)
     except FormDefinitionError as exc:
         return render_template("admin/preview_problems.html", problems=exc.problems)
     which = request.form.get("preview_of", "form")
@@ -344,7 +376,11 @@ def form_import():
         problems = exc.problems
     if problems:
         return render_template("admin/form_import.html", problems=problems), 400
-    version, created = formdefs.save(get_session(), definition, data)
+    try:
+        version, created = formdefs.save(get_session(), definition, data)
+    except FormDefinitionError as exc:
+        get_session().rollback()
+        return render_template("admin/form_import.html", problems=exc.problems), 400
     audit("form.import", definition["slug"], version=version.number, new_version=created)
     get_session().commit()
     flash(f"Imported as version {version.number}." if created else f"Unchanged: still version {version.number}.")

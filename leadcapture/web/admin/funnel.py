@@ -68,4 +68,5 @@ def funnel(slug: str):
         stages=funnel_mod.STAGES,
         stage_names=STAGE_NAMES,
         chart_data=chart_data,
+        sources=funnel_mod.by_source(get_session(), form.id, since, until),
     )

@@ -34,11 +34,13 @@ def _filter() -> LeadFilter:
         until=_date("until"),
         email=form.get("email", "").strip()[:254],
         words=form.get("words", "").strip()[:200],
+        source=form.get("source", "").strip()[:100],
     )
 
 
 def _audit(action: str, f: LeadFilter) -> None:
-    narrowed = {k: True for k in ("form", "purpose", "state", "since", "until", "email", "words") if getattr(f, k)}
+    parts = ("form", "purpose", "state", "since", "until", "email", "words", "source")
+    narrowed = {k: True for k in parts if getattr(f, k)}
     audit(action, "leads", **narrowed)  # which filters, never what was typed into them
     get_session().commit()
 
@@ -58,5 +60,12 @@ def leads_page():
     _audit("leads.view", f)
     slugs, purposes = leads.forms_and_purposes(get_session())
     return render_template(
-        "admin/leads.html", rows=rows, older=older, f=f, slugs=slugs, purposes=purposes, states=leads.STATES
+        "admin/leads.html",
+        rows=rows,
+        older=older,
+        f=f,
+        slugs=slugs,
+        purposes=purposes,
+        states=leads.STATES,
+        sources=leads.sources(get_session()),
     )

@@ -10,11 +10,12 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from sqlalchemy import func, select
 
 from leadcapture.backoffice.contacts import contact_rows
+from leadcapture.consent import brands
 from leadcapture.consent.formdefs import CHANNELS
 from leadcapture.consent.gates import contactable
 from leadcapture.consent.people import find_person
 from leadcapture.crypto import normalise_email
-from leadcapture.models import Consent, Person, Suppression
+from leadcapture.models import Brand, Consent, Person, Suppression
 from leadcapture.privacy import rights
 from leadcapture.web.admin.auth import audit, bp, download, require
 from leadcapture.web.context import get_services, get_session
@@ -132,11 +133,12 @@ def person_erase(person_id: int):
 def contacts():
     """Each purpose and channel with the number of people we may contact now."""
     stmt = (
-        select(Consent.purpose_key, Consent.channel, func.count())
+        select(Brand.slug, Brand.name, Consent.purpose_key, Consent.channel, func.count())
         .join(Person, Consent.person_id == Person.id)
+        .join(Brand, Brand.id == Consent.brand_id)
         .where(contactable())
-        .group_by(Consent.purpose_key, Consent.channel)
-        .order_by(Consent.purpose_key, Consent.channel)
+        .group_by(Brand.slug, Brand.name, Consent.purpose_key, Consent.channel)
+        .order_by(Brand.name, Consent.purpose_key, Consent.channel)
     )
     rows = get_session().execute(stmt).all()
     return render_template("admin/contacts.html", rows=rows)
@@ -145,11 +147,17 @@ def contacts():
 @bp.get("/contacts/<purpose>/<channel>.csv")
 @require("contacts")
 def contacts_csv(purpose: str, channel: str):
-    """People with a current consent for this purpose and channel, as CSV (streamed)."""
+    """People with a current consent for this purpose and channel (of the brand ?brand=, else of any), as CSV."""
     if channel not in CHANNELS or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", purpose):
         abort(404)
-    audit("contacts.export", f"{purpose}/{channel}")
+    slug = request.args.get("brand")
+    brand = brands.by_slug(get_session(), slug) if slug else None
+    if slug and brand is None:
+        abort(404)
+    audit("contacts.export", f"{purpose}/{channel}", **({"brand": slug} if slug else {}))
     get_session().commit()
-    response = Response(contact_rows(get_services(), purpose, channel), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="contacts-{purpose}-{channel}.csv"'
+    rows = contact_rows(get_services(), purpose, channel, brand_id=brand.id if brand else None)
+    response = Response(rows, mimetype="text/csv")
+    name = f"contacts-{slug}-{purpose}-{channel}" if slug else f"contacts-{purpose}-{channel}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response

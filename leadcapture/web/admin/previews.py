@@ -11,12 +11,13 @@ from typing import Any
 
 from flask import g, make_response, render_template
 
+from leadcapture.consent import brands
 from leadcapture.consent.formdefs import WORDING_KEYS
 from leadcapture.consent.tokens import DOWNLOAD, PREFERENCES
 from leadcapture.delivery import asset, confirmation, links
 from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.models import ASSET
-from leadcapture.web.context import get_services, use_language
+from leadcapture.web.context import get_services, get_session, use_language
 
 EXAMPLE_ADDRESS = "visitor@example.com"
 MAILS = {"confirmation": confirmation.preview, "asset": asset.preview}
@@ -33,7 +34,8 @@ def render_preview(which: str, definition: dict[str, Any]):
     use_language(definition["language"])
     g.frame_ancestors = "'self'"  # shown inside the editor's frame
     if which in MAILS:
-        return _mail_page(which, MAILS[which](get_services(), definition, EXAMPLE_ADDRESS))
+        brand = brands.of_definition(get_session(), definition)
+        return _mail_page(which, MAILS[which](get_services(), definition, brand, EXAMPLE_ADDRESS))
     if which == "check_inbox":
         return render_template("check_mail.html", definition=definition, embedded=False)
     return _thank_you_page(definition)

@@ -16,10 +16,10 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from leadcapture.backoffice import accounts, contacts
-from leadcapture.consent import gates
+from leadcapture.consent import brands, gates
 from leadcapture.consent.formdefs import CHANNELS
 from leadcapture.consent.people import find_person, is_suppressed
-from leadcapture.models import PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
+from leadcapture.models import CONFIRMED, PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
 from leadcapture.models.backoffice import CONTACTS_READ, MAY_CONTACT_READ
 from leadcapture.web.api.openapi import document
 from leadcapture.web.context import get_services, get_session
@@ -130,18 +130,24 @@ def may_contact():
     except EmailNotValidError as exc:
         raise Problem(400, f"email is not a valid address: {exc}") from exc
     session = get_session()
+    brand_id = _brand_id(session, body.get("brand"))
     answer: dict[str, Any] = {"email": email, "purpose": purpose, "may_contact": False, "state": "none"}
     person = find_person(session, get_services().vault, email)
     if person is not None and is_suppressed(session, person):
         answer["state"] = "suppressed"
     elif person is not None:
-        row = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose))
+        query = select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == purpose)
+        if brand_id is not None:
+            query = query.where(Consent.brand_id == brand_id)
+        # Of several brands' consents, a current one answers (audiences are per brand: ask with "brand").
+        row = session.scalar(query.order_by((Consent.state != CONFIRMED), Consent.id).limit(1))
         if row is not None:
             version = row.form_version
             answer.update(
                 state=row.state,
                 channel=row.channel,
-                may_contact=gates.may_contact(session, person, purpose, channel),
+                may_contact=gates.may_contact(session, person, purpose, channel, brand_id),
+                brand=row.brand.slug,
                 confirmed_at=row.confirmed_at.isoformat() if row.confirmed_at else None,
                 withdrawn_at=row.withdrawn_at.isoformat() if row.withdrawn_at else None,
                 form=version.definition["slug"],
@@ -161,6 +167,16 @@ def may_contact():
     return jsonify(answer)
 
 
+def _brand_id(session: Any, slug: Any) -> int | None:
+    """The brand a request narrows to (None: any brand); 400 for one that does not exist."""
+    if slug is None:
+        return None
+    brand = brands.by_slug(session, str(slug))
+    if brand is None:
+        raise Problem(400, f"no brand {str(slug)[:64]!r}")
+    return brand.id
+
+
 @bp.get("/contacts")
 @token_required(CONTACTS_READ)
 def contact_list():
@@ -171,7 +187,8 @@ def contact_list():
     limit = _whole_number("limit", 100, 1, MAX_PAGE)
     after = _whole_number("after", 0, 0, MAX_ID)
     session = get_session()
-    stmt = contacts.contact_details(purpose, channel).where(Consent.id > after).limit(limit + 1)
+    brand_id = _brand_id(session, request.args.get("brand"))
+    stmt = contacts.contact_details(purpose, channel, brand_id).where(Consent.id > after).limit(limit + 1)
     rows = session.execute(stmt).all()
     vault = get_services().vault
     page = [contacts.decrypt_row(vault, row) for row in rows[:limit]]

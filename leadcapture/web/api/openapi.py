@@ -64,6 +64,13 @@ def document(base_url: str) -> dict[str, Any]:
                     "parameters": [
                         {"name": "purpose", "in": "query", "required": True, "schema": _PURPOSE},
                         {
+                            "name": "brand",
+                            "in": "query",
+                            "required": False,
+                            "description": "Slug of the brand whose audience to list (left out: every brand).",
+                            "schema": {"type": "string"},
+                        },
+                        {
                             "name": "channel",
                             "in": "query",
                             "required": True,
@@ -110,6 +117,10 @@ def document(base_url: str) -> dict[str, Any]:
                         "email": {"type": "string", "format": "email"},
                         "purpose": _PURPOSE,
                         "channel": {"type": "string", "enum": ["email", "phone"]},
+                        "brand": {
+                            "type": "string",
+                            "description": "Slug of the brand whose audience to ask about (left out: any brand).",
+                        },
                     },
                 },
                 "MayContactAnswer": {
@@ -124,6 +135,7 @@ def document(base_url: str) -> dict[str, Any]:
                             "enum": ["none", "pending", "confirmed", "withdrawn", "expired", "suppressed"],
                         },
                         "channel": {"type": "string"},
+                        "brand": {"type": "string", "description": "Slug of the brand the consent was given to."},
                         "confirmed_at": _TIME,
                         "withdrawn_at": _TIME,
                         **_AGREED_TO,

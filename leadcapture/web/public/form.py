@@ -15,13 +15,14 @@ from markupsafe import escape
 from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
+from leadcapture.consent.source import UTM_KEYS, Source
 from leadcapture.consent.tokens import spend_form_token
-from leadcapture.i18n import SUPERVISORY_AUTHORITY
 from leadcapture.models import FormVersion
 from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
 from leadcapture.web.context import get_services, get_session, use_language
 from leadcapture.web.errors import page
+from leadcapture.web.public.brand import page_brand
 from leadcapture.web.public.common import FIELD_LABELS, this_url, visitor
 
 bp = Blueprint("form", __name__)
@@ -72,10 +73,11 @@ def form(slug: str):
     lead_form = make_form(definition)
     if request.method != "POST":  # GET and HEAD only ever show a page
         lead_form.page_url.data = request.args.get("page", "")[:2000] or this_url()
+        source = _carry_source(lead_form, embedded)
         response = make_response(render_form_page(definition, lead_form, embedded))
         if request.method == "GET":
             views = current_app.extensions["leadcapture.views"]
-            views.seen(version.form_id)
+            views.seen(version.form_id, source.funnel_source)
             response.call_on_close(views.flush_if_due)  # after this request's transaction ended
         return response
     if not _origin_allowed(definition):
@@ -107,11 +109,30 @@ def form(slug: str):
             fields=lead_form.extra_fields(),
             purpose_keys=keys,
             visitor=visitor(lead_form.page_url.data),
+            answers=lead_form.answers(),
+            source=lead_form.source(),
         )
         session.commit()
         ratelimit.mark_stored()
     # Bots get the same answer as people; so does every address, whatever its state.
-    return render_template("check_mail.html", definition=definition, embedded=embedded)
+    return render_template("check_mail.html", definition=definition, embedded=embedded, **page_brand(definition))
+
+
+def _carry_source(lead_form: Any, embedded: bool) -> Source:
+    """Put where the visitor came from into the form, so the submission records it (no cookie needed).
+
+    The hosted page reads its own query and the Referer. In the embed, embed.js passes the host
+    page's tags and its referrer (`ref`): this frame's own Referer is only the host page. A
+    referrer on our own site (a reload, the page after a submit) says nothing about the source.
+    """
+    referrer = request.args.get("ref", "") if embedded else (request.referrer or "")
+    if referrer.startswith(_own_origin() + "/") or referrer == _own_origin():
+        referrer = ""
+    source = Source.clean(*(request.args.get(name, "") for name in UTM_KEYS), referrer)
+    for name in UTM_KEYS:
+        lead_form[name].data = getattr(source, name)
+    lead_form.referrer.data = source.referrer
+    return source
 
 
 def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool) -> str:
@@ -125,8 +146,8 @@ def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool)
         retention_days=settings.unconfirmed_retention_days,
         pow_bits=settings.pow_difficulty,
         field_labels=FIELD_LABELS,
-        authority=SUPERVISORY_AUTHORITY,
         form_query=_embed_query() if embedded else {},
+        **page_brand(definition),
     )
 
 

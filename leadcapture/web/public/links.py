@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.consent import tally, window
 from leadcapture.consent import transitions as consent
+from leadcapture.consent.customfields import submitted_answers
 from leadcapture.consent.people import is_suppressed
 from leadcapture.consent.tokens import (
     CONFIRM,
@@ -90,7 +91,10 @@ def _page(
     chosen = _chosen(pending, left_out)
     leaving = [r for r in pending if r.kind == PURPOSE and r.purpose_key in left_out]
     confirmed = [r for r in requests if r.state == CONFIRMED]
-    details = consent.submitted_details(services.vault, list({r.submission.id: r.submission for r in pending}.values()))
+    typed_in = list({r.submission.id: r.submission for r in pending}.values())
+    typed = consent.submitted_details(services.vault, typed_in)
+    details = [(FIELD_LABELS[name], value) for name, value in typed.items()]
+    details += [(a["label"], a["value"]) for a in submitted_answers(services.vault, typed_in)]
     downloads: dict[str, str] = {}  # one per whitepaper title
     for r in confirmed:
         if r.kind == ASSET:
@@ -113,7 +117,7 @@ def _page(
         leaving=[{**item, "toggle": toggled(item["key"])} for item in described(leaving)],
         confirmed=described(confirmed),
         dropped=described([r for r in requests if r.state == DROPPED]),
-        details=[(FIELD_LABELS[name], value) for name, value in details.items() if value],
+        details=[(name, value) for name, value in details if value],
         details_kept=DETAILS not in left_out,
         details_toggle=toggled(DETAILS),
         left_out=sorted(left_out),
@@ -214,12 +218,21 @@ def _withdraw(payload: Withdraw, token: str):
     use_language(person.language)
     key = payload.purpose_key
     if request.method != "POST":  # GET and HEAD only ever show a page
-        label, controller = _withdrawal_notice(session, person, key)
+        label, controller = _withdrawal_notice(session, person, key, payload.brand_id)
         return render_template("unsubscribe.html", not_me=False, label=label, controller=controller, token=token)
     services = get_services()
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "confirm_page"
     keys = [key] if key else None
-    consent.withdraw(session, services.vault, services.settings, person, keys, method=method, visitor=visitor())
+    consent.withdraw(
+        session,
+        services.vault,
+        services.settings,
+        person,
+        keys,
+        method=method,
+        visitor=visitor(),
+        brand_id=payload.brand_id,
+    )
     session.commit()
     return render_template(
         "message.html",
@@ -231,12 +244,16 @@ def _withdraw(payload: Withdraw, token: str):
     )
 
 
-def _withdrawal_notice(session: Session, person: Person, key: str | None) -> tuple[str | None, str | None]:
+def _withdrawal_notice(
+    session: Session, person: Person, key: str | None, brand_id: int | None
+) -> tuple[str | None, str | None]:
     """What a withdrawal link stops (the label the person agreed to; None: everything) and from whom (the controllers).
 
     The key itself stands in for a label nothing is left to name; None for controllers nothing names.
     """
     query = select(Consent).where(Consent.person_id == person.id)
+    if brand_id is not None:
+        query = query.where(Consent.brand_id == brand_id)
     rows = session.scalars(query.where(Consent.purpose_key == key) if key else query).all()
     versions = [row.form_version for row in rows]
     if not versions:  # only a whitepaper asked for: the forms they used name the controller

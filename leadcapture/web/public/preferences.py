@@ -29,6 +29,7 @@ from leadcapture.models import (
     EXPIRED,
     UNVERIFIED,
     WITHDRAWN,
+    Brand,
     Consent,
     Form,
     FormVersion,
@@ -72,14 +73,55 @@ def preferences(token: str):
     rows = [_row(session, c, utcnow()) for c in consents]
     offers = _offers(session, person)
     for row in rows:
-        if row["state"] == WITHDRAWN and row["key"] in offers:
-            row["optin"] = _offered(row["key"], offers.pop(row["key"]))
-    others = [_offered(key, version) for key, version in offers.items() if key not in {c.purpose_key for c in consents}]
-    return render_template("preferences.html", rows=rows, others=others, form=form, saved=saved, token=token)
+        if row["state"] == WITHDRAWN and row["target"] in offers:
+            row["optin"] = _offered(row["key"], offers.pop(row["target"]))
+    given = {_target(c.brand_id, c.purpose_key) for c in consents}
+    others = [
+        {**_offered(target.partition(":")[2], version), "target": target, "brand_id": int(target.partition(":")[0])}
+        for target, version in offers.items()
+        if target not in given
+    ]
+    groups = _by_brand(session, rows, others)
+    return render_template(
+        "preferences.html", groups=groups, rows=rows, others=others, form=form, saved=saved, token=token
+    )
+
+
+def _target(brand_id: int, key: str) -> str:
+    """A purpose of a brand as a button names it: audiences are per brand, so a key alone is not enough."""
+    return f"{brand_id}:{key}"
+
+
+def _parse_target(session: Session, person: Person, value: str) -> tuple[int, str] | None:
+    """The (brand, purpose) a button names; a bare key (a page from before brands) names the person's only one."""
+    brand, colon, key = value.partition(":")
+    if colon:
+        return (int(brand), key) if brand.isdigit() and key else None
+    candidates = set(
+        session.scalars(select(Consent.brand_id).where(Consent.person_id == person.id, Consent.purpose_key == value))
+    )
+    candidates |= {int(t.partition(":")[0]) for t in _offers(session, person) if t.partition(":")[2] == value}
+    return (candidates.pop(), value) if len(candidates) == 1 else None
+
+
+def _by_brand(session: Session, rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The purposes grouped per brand (controller), in the order the brands were made."""
+    ids = sorted({row["brand_id"] for row in [*rows, *others]})
+    named = {b.id: b for b in session.scalars(select(Brand).where(Brand.id.in_(ids)))}
+    return [
+        {
+            "brand": named[brand_id],
+            "rows": [row for row in rows if row["brand_id"] == brand_id],
+            "others": [other for other in others if other["brand_id"] == brand_id],
+        }
+        for brand_id in ids
+        if brand_id in named
+    ]
 
 
 def _offers(session: Session, person: Person) -> dict[str, FormVersion]:
-    """Each purpose the live versions of the person's forms offer, with the version whose wording is shown.
+    """Each purpose of a brand ("<brand id>:<key>") the live versions of the person's forms offer, with the
+    version whose wording is shown.
 
     The person's forms: those they submitted (the newest first names a purpose), then those of their
     consents (an imported one has no submission). Archived forms offer nothing.
@@ -102,7 +144,7 @@ def _offers(session: Session, person: Person) -> dict[str, FormVersion]:
         if form is None or form.archived_at is not None or form.current_version is None:
             continue
         for purpose in form.current_version.definition["purposes"]:
-            offers.setdefault(purpose["key"], form.current_version)
+            offers.setdefault(_target(form.brand_id, purpose["key"]), form.current_version)
     return offers
 
 
@@ -113,7 +155,11 @@ def _offered(key: str, version: FormVersion) -> dict[str, Any]:
 
 
 def _consents(session: Session, person: Person) -> list[Consent]:
-    return list(session.scalars(select(Consent).where(Consent.person_id == person.id).order_by(Consent.purpose_key)))
+    return list(
+        session.scalars(
+            select(Consent).where(Consent.person_id == person.id).order_by(Consent.brand_id, Consent.purpose_key)
+        )
+    )
 
 
 def _act(session: Session, person: Person) -> str | None:
@@ -121,15 +167,23 @@ def _act(session: Session, person: Person) -> str | None:
     services, now = get_services(), utcnow()
     if "withdraw" in request.form:
         action = request.form["withdraw"]
-        keys = None if action == "__all__" else [action]
+        target = None if action == "__all__" else _parse_target(session, person, action)
+        if action != "__all__" and target is None:
+            return None
         consent.withdraw(
-            session, services.vault, services.settings, person, keys, method="preference_centre", visitor=visitor()
+            session,
+            services.vault,
+            services.settings,
+            person,
+            None if target is None else [target[1]],
+            method="preference_centre",
+            visitor=visitor(),
+            brand_id=None if target is None else target[0],
         )
         done = gettext("Saved. Your choices take effect at once.")
     elif "renew" in request.form:
-        row = session.scalar(
-            select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == request.form["renew"])
-        )
+        target = _parse_target(session, person, request.form["renew"])
+        row = _consent(session, person, *target) if target else None
         version = lifecycle.live_version(session, row) if row is not None else None
         if row is None or version is None or row.state not in (CONFIRMED, EXPIRED, UNVERIFIED):
             return None
@@ -140,9 +194,12 @@ def _act(session: Session, person: Person) -> str | None:
             else gettext("Thank you: we keep this permission.")
         )
     elif "optin" in request.form:
-        key = request.form["optin"]
-        version = _offers(session, person).get(key)
-        current = session.scalar(select(Consent).where(Consent.person_id == person.id, Consent.purpose_key == key))
+        target = _parse_target(session, person, request.form["optin"])
+        if target is None:
+            return None
+        key = target[1]
+        version = _offers(session, person).get(_target(*target))
+        current = _consent(session, person, *target)
         if version is None or (current is not None and current.state != WITHDRAWN):
             return None  # not offered to this person, or given already (expired: "Yes, again" renews it)
         consent.opt_in(session, services.vault, services.settings, person, version, key, visitor=visitor(), now=now)
@@ -154,10 +211,18 @@ def _act(session: Session, person: Person) -> str | None:
     return done
 
 
+def _consent(session: Session, person: Person, brand_id: int, key: str) -> Consent | None:
+    return session.scalar(
+        select(Consent).where(Consent.person_id == person.id, Consent.brand_id == brand_id, Consent.purpose_key == key)
+    )
+
+
 def _row(session: Session, c: Consent, now: datetime) -> dict[str, Any]:
     agreed = c.form_version.purpose(c.purpose_key) or {}
     row: dict[str, Any] = {
         "key": c.purpose_key,
+        "brand_id": c.brand_id,
+        "target": _target(c.brand_id, c.purpose_key),
         "label": agreed.get("label", c.purpose_key),
         "state": c.state,
         "since": (c.withdrawn_at if c.state == WITHDRAWN else c.confirmed_at) or c.last_activity_at,

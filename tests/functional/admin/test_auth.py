@@ -242,8 +242,11 @@ def test_nobody_unauthenticated_sees_anything(app, client, demo_form):
 
 
 FORBIDDEN = {
-    "marketer": {"people", "erase", "register", "users", "audit", "tokens", "webhooks"},
-    "privacy": {"forms", "funnel", "contacts", "leads", "campaigns", "import", "users", "audit", "tokens", "webhooks"},
+    "marketer": {"people", "erase", "register", "users", "audit", "tokens", "webhooks", "brands"},
+    "privacy": {
+        *("forms", "funnel", "contacts", "leads", "campaigns", "import"),
+        *("users", "audit", "tokens", "webhooks", "brands"),
+    },
     "admin": set(),
 }
 

@@ -201,7 +201,11 @@ def test_confirming_queues_the_asset_and_each_purposes_welcome(consents, service
     with services.db.session() as session:
         asset_request = session.get(Submission, submission).requests[0]
         person_id = session.get(Submission, submission).person_id
-    assert consents.jobs()[1:] == [("deliver_asset", [asset_request.id]), ("send_welcome", [person_id, "newsletter"])]
+        brand_id = session.get(Submission, submission).form_version.form.brand_id
+    assert consents.jobs()[1:] == [
+        ("deliver_asset", [asset_request.id]),
+        ("send_welcome", [person_id, "newsletter", brand_id]),  # the welcome of the brand's purpose
+    ]
 
 
 def test_confirming_ledgers_the_version_and_the_request_confirmed(consents, demo_form):
