@@ -38,7 +38,7 @@ from leadcapture.consent.formdefs import LEGAL_BASES
 from leadcapture.consent.people import get_or_create_person
 from leadcapture.consent.transitions import set_confirmed
 from leadcapture.crypto import Vault, normalise_email
-from leadcapture.db import Database
+from leadcapture.db import Database, row_id
 from leadcapture.integrations.csvrows import OPTIONAL, REQUIRED, Row, read_rows
 from leadcapture.models import (
     CONFIRMED,
@@ -151,12 +151,14 @@ class _Forms:
             raise InvalidRow(f"form {slug!r} does not exist or is archived")
         version_id = self._live[slug]
         if number:
-            if not number.isdigit():
-                raise InvalidRow(f"form_version {number!r} is not a version number")
+            try:
+                number = row_id(number)
+            except ValueError:
+                raise InvalidRow(f"form_version {number!r} is not a version number") from None
             version_id = session.scalar(
                 select(FormVersion.id)
                 .join(Form, Form.id == FormVersion.form_id)
-                .where(Form.slug == slug, FormVersion.number == int(number))
+                .where(Form.slug == slug, FormVersion.number == number)
             )
             if version_id is None:
                 raise InvalidRow(f"form {slug!r} has no version {number}")

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, g
+from werkzeug.routing import IntegerConverter
 
+from leadcapture.db import MAX_ID
 from leadcapture.web import accesslog
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,16 @@ def valid_host(host: str) -> bool:
     except UnicodeError:
         return False
     return True
+
+
+class RowIdConverter(IntegerConverter):
+    """The `<int:...>` of every route: ASCII digits up to the largest id a row can have, else 404."""
+
+    regex = r"[0-9]+"  # ASCII only: \d also matches the digits of other scripts
+
+    def __init__(self, map: Any, **options: Any):
+        options.setdefault("max", MAX_ID)
+        super().__init__(map, **options)
 
 
 class HostCheck:

@@ -95,7 +95,7 @@ def _edit_purposes(raw: dict[str, Any], action: str) -> None:
     """Add, remove or move a purpose row (the editor's buttons; no JavaScript needed)."""
     purposes = raw["purposes"]
     name, _, index = action.partition(":")
-    i = int(index) if index.isdigit() else -1
+    i = int(index) if index.isascii() and index.isdigit() else -1
     if name == "add":
         purposes.append(dict(BLANK_PURPOSE))
     elif name == "remove" and 0 <= i < len(purposes):

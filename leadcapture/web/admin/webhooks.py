@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events, outbox
+from leadcapture.db import row_id
 from leadcapture.integrations import endpoints, webhooks
 from leadcapture.models import utcnow
 from leadcapture.web.admin.auth import audit, bp, require
@@ -65,7 +66,7 @@ def _endpoint_action(db: Session, action: str) -> str | None:
         audit("webhook.add", endpoint.url, id=endpoint.id, events=endpoint.events, personal_data=endpoint.personal_data)
         flash(f"Added endpoint {endpoint.id} for {endpoint.url}. Give the receiver its secret now: it is shown once.")
         return secret
-    endpoint = endpoints.get(db, request.form.get("endpoint_id", type=int) or 0)
+    endpoint = endpoints.get(db, request.form.get("endpoint_id", type=row_id) or 0)
     if action == "rotate":
         secret = endpoints.rotate_secret(db, services.vault, endpoint)
         audit("webhook.rotate_secret", endpoint.url, id=endpoint.id)

@@ -14,6 +14,7 @@ from leadcapture.backoffice.contacts import contact_rows
 from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.db import Database
 from leadcapture.migrations import upgrade
+from tests.functional.admin.test_ids import assert_huge_ids_are_refused
 from tests.support.admin import confirm_all, signed_in, withdraw
 from tests.support.app import DEMO_FORM, make_config, submit
 
@@ -72,3 +73,11 @@ def test_funnel_and_contact_export_on_postgres(pg_app):
     assert "Confirmation rate: <strong>67%</strong>" in marketer.get("/admin/forms/sales-machine/funnel").get_data(
         as_text=True
     )
+
+
+def test_huge_ids_in_admin_urls_are_a_404_on_postgres(pg_app):
+    services = pg_app.extensions["leadcapture"]
+    definition, asset = load_toml(DEMO_FORM)
+    with services.db.session() as session:
+        save(session, definition, asset)
+    assert_huge_ids_are_refused(pg_app, services)
