@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -55,6 +56,31 @@ def minimise_ip(ip: str | None, mode: str) -> str | None:
         return None
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+class AddressError(ValueError):
+    """An address we refuse: not an address at all, or one written with look-alike characters."""
+
+    def __init__(self, reason: str, suggestion: str | None = None):
+        super().__init__(reason)
+        self.suggestion = suggestion
+
+
+def valid_address(text: str) -> str:
+    """The address in the one form every way in accepts (email-validator's normal form), else AddressError.
+
+    email-validator maps the domain through IDNA (UTS 46: a full-width "ｅxample.com" is example.com)
+    but keeps the local part as typed (NFC). A local part that NFKC changes ("ｊan", "ﬁnance") looks
+    like another person's address, and some mail systems deliver it there, so it is refused with
+    the plain spelling as a suggestion rather than silently becoming a second person.
+    """
+    try:
+        address = validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise AddressError(f"is not a valid address: {exc}") from exc
+    if (plain := unicodedata.normalize("NFKC", address)) != address:
+        raise AddressError(f"has look-alike characters (did you mean {plain}?)", suggestion=plain)
+    return address
 
 
 def find_person(session: Session, vault: Vault, email: str) -> Person | None:

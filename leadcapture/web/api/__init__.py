@@ -11,14 +11,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from leadcapture.backoffice import accounts, contacts
 from leadcapture.consent import gates
 from leadcapture.consent.formdefs import CHANNELS
-from leadcapture.consent.people import find_person, is_suppressed
+from leadcapture.consent.people import AddressError, find_person, is_suppressed, valid_address
 from leadcapture.models import PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
 from leadcapture.models.backoffice import CONTACTS_READ, MAY_CONTACT_READ
 from leadcapture.web.api.openapi import document
@@ -126,9 +125,9 @@ def may_contact():
         raise Problem(400, 'send a JSON object like {"email": "...", "purpose": "newsletter"}')
     purpose, channel = _purpose_and_channel(body)
     try:
-        email = validate_email(str(body.get("email") or ""), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise Problem(400, f"email is not a valid address: {exc}") from exc
+        email = valid_address(str(body.get("email") or ""))
+    except AddressError as exc:
+        raise Problem(400, f"email {exc}") from exc
     session = get_session()
     answer: dict[str, Any] = {"email": email, "purpose": purpose, "may_contact": False, "state": "none"}
     person = find_person(session, get_services().vault, email)
