@@ -18,6 +18,7 @@ from leadcapture.backoffice import accounts, contacts
 from leadcapture.consent import gates
 from leadcapture.consent.formdefs import CHANNELS
 from leadcapture.consent.people import AddressError, find_person, is_suppressed, valid_address
+from leadcapture.db import MAX_ID
 from leadcapture.models import PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
 from leadcapture.models.backoffice import CONTACTS_READ, MAY_CONTACT_READ
 from leadcapture.web.api.openapi import document
@@ -26,7 +27,6 @@ from leadcapture.web.context import get_services, get_session
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_PAGE = 1000
-MAX_ID = 2**63 - 1  # the largest row id a database holds
 
 
 class Problem(Exception):
