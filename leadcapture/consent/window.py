@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -78,6 +78,12 @@ def listed_in(session: Session, submission: Submission) -> list[LeadRequest]:
         select(LeadRequest).where(LeadRequest.submission_id.in_(others)).order_by(LeadRequest.id)
     ).all()
     return [*submission.requests, *more]
+
+
+def prune(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete the windows that have passed: a mailbox without a row takes the slot just as one whose window ended."""
+    cutoff = now - timedelta(seconds=settings.confirmation_window)
+    return session.execute(delete(MailboxWindow).where(MailboxWindow.last_confirmation_at <= cutoff)).rowcount
 
 
 def _take_slot(session: Session, settings: Settings, index: str, now: datetime) -> bool:
