@@ -190,6 +190,15 @@ def test_at_most_one_confirmation_per_address_per_window(client, worker, mailbox
 
 
 @pytest.mark.parametrize(
+    ("seconds", "words"), [(900, "één bevestiging per 15 minuten:"), (3600, "per 60 minuten:"), (30, "per 1 minuut:")]
+)
+def test_the_check_mail_page_names_the_configured_window(app, client, seconds, words):
+    reconfigure(app, confirmation_window=seconds)
+    page = submit(client, "jan@example.com").get_data(as_text=True)
+    assert words in page
+
+
+@pytest.mark.parametrize(
     "email", ["not-an-address", "jan@", "a" * 300 + "@example.com", "", "jan@example.com\r\nBcc: x@y.z"]
 )
 def test_a_bad_address_gets_a_400_page_and_nothing_is_stored(client, services, email):

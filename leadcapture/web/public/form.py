@@ -15,7 +15,7 @@ from forms import make_form
 from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.tokens import spend_form_token
-from leadcapture.i18n import translate
+from leadcapture.i18n import format_minutes, translate
 from leadcapture.models import FormVersion
 from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
@@ -108,7 +108,8 @@ def form(slug: str):
         session.commit()
         ratelimit.mark_stored()
     # Bots get the same answer as people; so does every address, whatever its state.
-    return render_template("check_mail.html", definition=definition, embedded=embedded)
+    window = format_minutes(services.settings.confirmation_window)
+    return render_template("check_mail.html", definition=definition, embedded=embedded, window=window)
 
 
 def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool) -> str:
