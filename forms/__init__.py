@@ -164,7 +164,8 @@ def build_form_class(definition: dict[str, Any], limit: int) -> type[LeadForm]:
             checks.append(valid_phone(PHONE_REGIONS.get(definition["language"])))
         attrs[name] = StringField(validators=checks)
     for purpose in definition["purposes"]:
-        # default=False and the template never writes `checked`: boxes are always unticked.
+        # default=False: a box is unticked until the visitor ticks it (the page shows it ticked again only
+        # when their own post comes back with an error).
         attrs[f"purpose_{purpose['key']}"] = BooleanField(default=False)
     return type("DefinedLeadForm", (LeadForm,), attrs)
 
