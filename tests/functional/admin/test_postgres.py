@@ -15,6 +15,7 @@ from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.db import Database
 from leadcapture.migrations import upgrade
 from tests.functional.admin.test_ids import assert_huge_ids_are_refused
+from tests.functional.test_hostile_input import assert_nul_is_refused
 from tests.support.admin import confirm_all, signed_in, withdraw
 from tests.support.app import DEMO_FORM, make_config, submit
 
@@ -81,3 +82,11 @@ def test_huge_ids_in_admin_urls_are_a_404_on_postgres(pg_app):
     with services.db.session() as session:
         save(session, definition, asset)
     assert_huge_ids_are_refused(pg_app, services)
+
+
+def test_a_nul_anywhere_is_refused_on_postgres(pg_app):
+    services = pg_app.extensions["leadcapture"]
+    definition, asset = load_toml(DEMO_FORM)
+    with services.db.session() as session:
+        save(session, definition, asset)
+    assert_nul_is_refused(pg_app, services)
