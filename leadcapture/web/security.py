@@ -65,14 +65,19 @@ class NoNulRequest(Request):
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
-        if any("\x00" in value for value in self.form.values()):
-            self.form = ImmutableMultiDict()
+        names = [file.filename or "" for file in self.files.values()]
+        if _has_nul(self.form) or any("\x00" in name for name in names):
+            self.form, self.files = ImmutableMultiDict(), ImmutableMultiDict()
             raise BadRequest(NUL_REFUSED)
+
+
+def _has_nul(values: Any) -> bool:
+    return any("\x00" in name or "\x00" in value for name, value in values.items(multi=True))
 
 
 def refuse_nul_in_query() -> None:
     """A NUL in a query value or name is a 400 before any view runs."""
-    if any("\x00" in name or "\x00" in value for name, value in request.args.items(multi=True)):
+    if _has_nul(request.args):
         raise BadRequest(NUL_REFUSED)
 
 
@@ -107,8 +112,8 @@ class HostCheck:
 
 
 def register(app: Flask) -> None:
-    """Check the Host header before Flask sees it, keep personal data out of the request log, and add CSP,
-    framing, sniffing and referrer headers to every response."""
+    """Check the Host header before Flask sees it, refuse NUL in query and form values, keep personal data out
+    of the request log, and add CSP, framing, sniffing and referrer headers to every response."""
     app.wsgi_app = HostCheck(app.wsgi_app)  # type: ignore[method-assign]
     app.request_class = NoNulRequest
     app.before_request(refuse_nul_in_query)

@@ -50,6 +50,9 @@ def assert_nul_is_refused(app, services) -> None:
         == 400
     )
     assert admin.post("/admin/leads/", {"q": "Jan\x00"}).status_code == 400
+    repeated = f"csrf_token={admin.token('/admin/')}&action=create&name=CRM&name=C%00RM&scope_contacts:read=y"
+    response = admin.client.post("/admin/tokens", data=repeated, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400  # the second value of a field counts too
     assert state(services) == before
 
 
