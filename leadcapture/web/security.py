@@ -72,7 +72,7 @@ class NoNulRequest(Request):
 
 
 def _has_nul(values: Any) -> bool:
-    return any("\x00" in name or "\x00" in value for name, value in values.items(multi=True))
+    return any("\x00" in str(name) + str(value) for name, value in values.items(multi=True))
 
 
 def refuse_nul_in_query() -> None:
