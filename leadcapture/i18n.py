@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel.dates import format_date as babel_format_date
+from babel.units import format_unit
 from flask import g
 
 DEFAULT_LANGUAGE = "nl"
@@ -34,10 +35,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rights": "You have the right to access, correct and erase your data, to object, and to complain to the {authority}.",
         "check_mail_title": "Check your inbox",
         "check_mail_body": "We have sent a confirmation email to the address you entered. Click the button in that email to get the whitepaper. Nothing is sent until you confirm.",
-        "check_mail_hint": "No email within a few minutes? Look in your spam folder. For your security we send at most one confirmation every 15 minutes: what you ask for within them comes together in one email when they have passed.",
+        "check_mail_hint": "No email within a few minutes? Look in your spam folder. For your security we send at most one confirmation every {minutes}: what you ask for within them comes together in one email when they have passed.",
         "errors_title": "Please check the form",
         "form_already_sent": "This form was already sent from this page. Check your details and send it again.",
         "invalid_email": "Enter a valid email address, like name@example.com.",
+        "lookalike_email": "This address has look-alike characters (such as full-width letters). Did you mean {suggestion}?",
         "phone_for_calls": "required if we may call you",
         "phone_needed": "Enter your phone number: you ticked that we may call you.",
         "invalid_phone": "Enter a valid phone number with its country code, like +31 20 123 4567.",
@@ -162,10 +164,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rights": "Je hebt recht op inzage, correctie en verwijdering van je gegevens, op bezwaar, en op een klacht bij de {authority}.",
         "check_mail_title": "Kijk in je mailbox",
         "check_mail_body": "We hebben een bevestigingsmail gestuurd naar het adres dat je invulde. Klik op de knop in die e-mail om de whitepaper te ontvangen. We sturen niets voordat je bevestigt.",
-        "check_mail_hint": "Binnen een paar minuten geen e-mail? Kijk in je spammap. Voor je veiligheid sturen we hooguit één bevestiging per 15 minuten: wat je binnen die tijd aanvraagt, krijg je daarna samen in één e-mail.",
+        "check_mail_hint": "Binnen een paar minuten geen e-mail? Kijk in je spammap. Voor je veiligheid sturen we hooguit één bevestiging per {minutes}: wat je binnen die tijd aanvraagt, krijg je daarna samen in één e-mail.",
         "errors_title": "Controleer het formulier",
         "form_already_sent": "Dit formulier is vanaf deze pagina al verstuurd. Controleer je gegevens en verstuur het opnieuw.",
         "invalid_email": "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.",
+        "lookalike_email": "Dit adres bevat tekens die op andere lijken (zoals brede letters). Bedoel je {suggestion}?",
         "phone_for_calls": "verplicht als we je mogen bellen",
         "phone_needed": "Vul je telefoonnummer in: je hebt aangevinkt dat we je mogen bellen.",
         "invalid_phone": "Vul een geldig telefoonnummer in, zoals 030 123 4567 of +31 30 123 4567.",
@@ -286,3 +289,10 @@ def format_date(value: date | datetime, language: str | None = None) -> str:
     """
     lang = language or g.get("language") or DEFAULT_LANGUAGE
     return babel_format_date(value, format="long", locale=DATE_LOCALES.get(lang, DATE_LOCALES[DEFAULT_LANGUAGE]))
+
+
+def format_minutes(seconds: int, language: str | None = None) -> str:
+    """A duration as whole minutes in words: "15 minutes", "15 minuten" (a part of a minute counts as one)."""
+    lang = language or g.get("language") or DEFAULT_LANGUAGE
+    locale = DATE_LOCALES.get(lang, DATE_LOCALES[DEFAULT_LANGUAGE])
+    return format_unit(max(1, -(-seconds // 60)), "duration-minute", locale=locale, length="long")
