@@ -197,14 +197,14 @@ def submit_directly(env: dict[str, str], n: int) -> None:
 
 def transport_throughput(sink: Sink, n: int = 2000) -> float:
     """compose + SMTP send of n confirmation-sized messages on one thread, one reused connection."""
-    from leadcapture.consent.formdefs import wording
+    from leadcapture.consent import wording
     from leadcapture.delivery.templates import Rendered, compose, render
     from leadcapture.delivery.transports import SMTPTransport
 
     form = {"title": "Whitepaper", "controller": "Voorbeeld B.V.", "privacy_url": "https://x.test/p"}
     ctx = {
         "form": form,
-        "wording": wording(form),
+        "wording": wording.of(form),
         "items": ["Stuur mij de whitepaper", "Nieuwsbrief"],
         "confirm_url": "https://lc.test/c/a",
         "not_me_url": "https://lc.test/u/x",

@@ -10,7 +10,6 @@ import unicodedata
 from typing import Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
@@ -21,6 +20,7 @@ from wtforms.validators import Optional, StopValidation
 from forms import pow as proof_of_work
 from leadcapture.consent.customfields import fields_of
 from leadcapture.consent.formdefs import asked_fields, phone_purpose_keys
+from leadcapture.consent.people import AddressError, valid_address
 from leadcapture.consent.source import UTM_KEYS, Source
 from leadcapture.consent.tokens import FORM, TokenError
 
@@ -96,12 +96,18 @@ def max_length(limit: int):
 
 
 def valid_email(_form: Any, field: Any) -> None:
-    """Syntax check with email-validator; no DNS lookups at submit time."""
+    """The address rule of every way in (consent.people.valid_address); no DNS lookups at submit time."""
     try:
-        info = validate_email(field.data or "", check_deliverability=False)
-    except EmailNotValidError as exc:
+        field.data = valid_address(field.data or "")
+    except AddressError as exc:
+        if exc.suggestion:
+            raise ValidationError(
+                gettext(
+                    "This address has look-alike characters (such as full-width letters). Did you mean %(suggestion)s?",
+                    suggestion=exc.suggestion,
+                )
+            ) from exc
         raise ValidationError(gettext("Enter a valid email address, like name@example.com.")) from exc
-    field.data = info.normalized
 
 
 def valid_phone(region: str | None):
@@ -131,6 +137,10 @@ class LeadForm(FlaskForm):
 
     class Meta:
         csrf_class = FormTokenCSRF
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            """The posted form fields only: Flask-WTF would also read a JSON body, which may not be an object."""
+            return request.form if request.method == "POST" and request.form else None
 
     email = StringField(validators=[max_length(254), no_control_characters, valid_email])
     page_url = HiddenField(validators=[Optional(), max_length(2000), no_control_characters])
@@ -207,7 +217,8 @@ def build_form_class(definition: dict[str, Any], limit: int) -> type[LeadForm]:
     for custom in fields_of(definition):
         attrs[CUSTOM_PREFIX + custom["key"]] = _custom_field(custom)
     for purpose in definition["purposes"]:
-        # default=False and the template never writes `checked`: boxes are always unticked.
+        # default=False: a box is unticked until the visitor ticks it (the page shows it ticked again only
+        # when their own post comes back with an error).
         attrs[f"purpose_{purpose['key']}"] = BooleanField(default=False)
     return type("DefinedLeadForm", (LeadForm,), attrs)
 

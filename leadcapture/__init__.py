@@ -22,12 +22,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
     from leadcapture.web.context import close_session, local_date, local_number, page_language
+    from leadcapture.web.security import RowIdConverter, TextConverter
     from workers.boot import boot
 
     settings = load_settings(test_config)
     app = Flask(__name__)
     # No "add a trailing slash" redirects: werkzeug builds them from the request's Host header.
     app.url_map.strict_slashes = False
+    # Before the routes are added: a huge id or a NUL in a URL is a 404, not a database error.
+    app.url_map.converters.update(int=RowIdConverter, default=TextConverter, string=TextConverter)
     app.config.update(flask_config(settings))
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in DEFAULTS})  # Flask's own, in tests
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -13,6 +13,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+# The largest value of an INTEGER column on PostgreSQL; a larger id names no row, and binding it
+# would fail ("integer out of range"; on SQLite beyond 2**63, "int too large").
+MAX_ID = 2**31 - 1
+
+
+def row_id(text: str) -> int:
+    """A row id typed into a URL or a form: ASCII digits, 1 to MAX_ID; ValueError for anything else."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= (value := int(text)) <= MAX_ID:
+        raise ValueError(f"{text[:40]!r} is not a row id")
+    return value
+
 
 class Database:
     """Holds the engine and the session factory for one database URL."""

@@ -17,6 +17,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal
 from babel.support import Translations
+from babel.units import format_unit
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "nl"
@@ -64,6 +65,12 @@ def format_number(value: int | float, language: str | None = None) -> str:
     The Jinja filter `local_number` calls this, in pages and mails alike (as `local_date`).
     """
     return format_decimal(value, locale=locale_of(language or DEFAULT_LANGUAGE))
+
+
+def format_minutes(seconds: int, language: str | None = None) -> str:
+    """A duration as whole minutes in words: "15 minuten", "15 minutes" (a part of a minute counts as one)."""
+    minutes = max(1, -(-seconds // 60))
+    return format_unit(minutes, "duration-minute", locale=locale_of(language or DEFAULT_LANGUAGE), length="long")
 
 
 def language_name(language: str) -> str:

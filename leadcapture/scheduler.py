@@ -1,4 +1,4 @@
-"""Periodic jobs: retention purge, consent expiry, re-permission mail, webhook retries, outbox clean-up.
+"""Periodic jobs: retention purge, consent expiry, re-permission mail, webhook retries, outbox and window clean-up.
 
 They run in exactly one place at a time: whoever holds the `scheduler` lease (a row in the
 `locks` table, taken with one conditional UPDATE, which works the same on SQLite and
@@ -23,7 +23,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from leadcapture.backoffice import funnel
-from leadcapture.consent import ledger, lifecycle, outbox, tokens
+from leadcapture.consent import ledger, lifecycle, outbox, tokens, window
 from leadcapture.db import Database
 from leadcapture.delivery import campaign_admin
 from leadcapture.integrations import inbound, webhooks
@@ -86,6 +86,10 @@ def run_jobs(services: Services, now: datetime) -> dict[str, Any]:
         report["outbox_purged"] = outbox.purge_published(session)
     with services.db.session() as session:
         report["form_tokens_purged"] = tokens.purge_spent_form_tokens(session, now)
+    with services.db.session() as session:
+        report["outbox_failed_purged"] = outbox.purge_failed(session, now)
+    with services.db.session() as session:
+        report["mailbox_windows_pruned"] = window.prune(session, services.settings, now)
     with services.db.session() as session:
         report["campaigns_started"] = campaign_admin.start_due(session, now)
     with services.db.session() as session:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from leadcapture.cli.context import JobSystem, Runtime, relay_if_broker
+from leadcapture.cli.context import ROW_ID, JobSystem, Runtime, relay_if_broker
 from leadcapture.consent import outbox
 from leadcapture.delivery import campaign_admin, content
 from leadcapture.delivery import campaigns as campaigns_mod
@@ -100,7 +100,7 @@ def _progress_line(p: campaigns_mod.Progress) -> str:
 
 
 @campaigns.command("status")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ROW_ID)
 @click.pass_obj
 def status(runtime: Runtime, campaign_id: int) -> None:
     """Show how far a campaign is."""
@@ -155,7 +155,7 @@ def _watch(services: Services, jobs: JobSystem, campaign_id: int) -> None:
 
 
 @campaigns.command("send")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ROW_ID)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Show a progress bar until it is done.")
 @click.pass_obj
 def send(runtime: Runtime, campaign_id: int, wait: bool) -> None:
@@ -169,7 +169,7 @@ def send(runtime: Runtime, campaign_id: int, wait: bool) -> None:
 
 
 @campaigns.command("pause")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ROW_ID)
 @click.pass_obj
 def pause(runtime: Runtime, campaign_id: int) -> None:
     """Pause a sending campaign; nobody gets a second copy on resume."""
@@ -177,7 +177,7 @@ def pause(runtime: Runtime, campaign_id: int) -> None:
 
 
 @campaigns.command("resume")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ROW_ID)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Show a progress bar until it is done.")
 @click.pass_obj
 def resume(runtime: Runtime, campaign_id: int, wait: bool) -> None:

@@ -12,10 +12,13 @@ from flask import Flask
 
 from leadcapture import create_app
 from leadcapture.consent import outbox
+from leadcapture.db import MAX_ID
 from leadcapture.services import Services
 from leadcapture.settings import ConfigError
 
 T = TypeVar("T")
+
+ROW_ID = click.IntRange(1, MAX_ID)  # an id argument: a larger one is a usage error, not a database error
 
 
 class Worker(Protocol):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from leadcapture import scheduler
 from leadcapture.cli.context import Runtime
 from leadcapture.consent import outbox
-from leadcapture.consent.people import find_person
+from leadcapture.consent.people import AddressError, find_person, valid_address
 from leadcapture.crypto import normalise_email
 from leadcapture.integrations import imports
 from leadcapture.integrations.csvrows import FileError
@@ -48,6 +48,11 @@ def _find(session: Session, services: Services, email: str) -> Person:
         )
     else:
         click.echo(f"no person with address {email}", err=True)
+        try:
+            valid_address(email)
+        except AddressError as exc:  # looked up as typed all the same: such an address may predate the rule
+            if exc.suggestion:
+                click.echo(f"the address {exc}", err=True)
     sys.exit(1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from leadcapture.backoffice.accounts import audit
-from leadcapture.cli.context import Runtime, relay_if_broker
+from leadcapture.cli.context import ROW_ID, Runtime, relay_if_broker
 from leadcapture.consent import events
 from leadcapture.integrations import endpoints, webhooks
 from leadcapture.models import WEBHOOK_DELIVERED, WEBHOOK_PENDING, WEBHOOK_RETRYING, WebhookDelivery, utcnow
@@ -121,7 +121,7 @@ def webhooks_enable(runtime: Runtime, endpoint_id: int) -> None:
 
 
 @webhooks_cmd.command("deliveries")
-@click.option("--endpoint", "endpoint_id", type=int, help="Only this endpoint's deliveries.")
+@click.option("--endpoint", "endpoint_id", type=ROW_ID, help="Only this endpoint's deliveries.")
 @click.option("--status", type=click.Choice([WEBHOOK_PENDING, WEBHOOK_RETRYING, WEBHOOK_DELIVERED]))
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.pass_obj

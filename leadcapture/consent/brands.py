@@ -12,7 +12,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadcapture.models import Brand, utcnow
+from leadcapture.consent import jobs, outbox
+from leadcapture.models import Brand, Consent, Form, FormVersion, utcnow
 from leadcapture.models.brands import DEFAULT_AUTHORITY_NAME, DEFAULT_AUTHORITY_URL, DEFAULT_COLOUR
 
 MAX_LOGO_BYTES = 200 * 1024
@@ -202,3 +203,17 @@ def look(brand: Brand | None, logo_url: str | None = None) -> Look:
         logo_url=logo_url if brand is not None and brand.logo else None,
         name=brand.name if brand is not None else "",
     )
+
+
+def of_version(session: Session, version: FormVersion) -> int:
+    """The brand of a version's form (the version may be a detached, shared one)."""
+    return session.scalar(select(Form.brand_id).where(Form.id == version.form_id))
+
+
+def notify_sales(session: Session, consent: Consent) -> None:
+    """A confirmed phone purpose is a lead to call: its brand's sales address gets one mail (if it has one)."""
+    if consent.channel != "phone":
+        return
+    sales = session.scalar(select(Brand.sales_address).where(Brand.id == consent.brand_id))
+    if sales:
+        outbox.enqueue(session, jobs.NOTIFY_SALES, consent.id, consent.confirmed_at.isoformat())

@@ -18,7 +18,7 @@ from pypdf.errors import FileNotDecryptedError
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import brands, customfields
+from leadcapture.consent import brands, customfields, wording
 from leadcapture.i18n import LANGUAGES
 from leadcapture.models import Asset, Brand, Form, FormVersion
 
@@ -44,22 +44,6 @@ _TOP_KEYS = {
     "custom_fields",
 }
 _PURPOSE_KEYS = {"key", "label", "description", "channel", "legal_basis", "retention_months", "stream"}
-
-# The marketer's own wording of the mails and pages, each key optional, and its longest length.
-# Each is one line: a line break would end a header, and a paragraph of HTML would drop it anyway.
-WORDING_KEYS = {
-    "confirmation_subject": 150,
-    "confirmation_intro": 500,
-    "confirmation_button": 40,
-    "asset_subject": 150,
-    "asset_intro": 500,
-    "asset_button": 40,
-    "check_inbox": 500,
-    "thank_you": 500,
-}
-# Control characters, line and paragraph separators, and the bidirectional overrides that can
-# make a subject read differently from what it says.
-_NOT_IN_WORDING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?/?")
 
@@ -173,7 +157,7 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         "purposes": purposes,
     }
     definition["fields"] = asked_fields(definition)
-    own_wording = _wording(raw.get("wording", {}), problems)
+    own_wording = wording.check(raw.get("wording", {}), problems)
     if own_wording:  # absent when empty, so definitions without it keep their content hash
         definition["wording"] = own_wording
     if brand:  # only when given, so definitions written before brands keep their content hash
@@ -184,38 +168,6 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise FormDefinitionError(problems)
     return definition
-
-
-def _wording(raw: Any, problems: list[str]) -> dict[str, str]:
-    """The [wording] table checked: known keys, plain one-line text within its limit; empty means the default.
-
-    The values are data, never templates: the mails and pages print them escaped, as they print a label.
-    """
-    if not isinstance(raw, dict):
-        problems.append("wording must be a table of texts ([wording])")
-        return {}
-    for key in sorted(set(raw) - set(WORDING_KEYS)):
-        problems.append(f"wording: unknown setting {key!r}")
-    own = {}
-    for key, limit in WORDING_KEYS.items():
-        value = raw.get(key, "")
-        if not isinstance(value, str):
-            problems.append(f"wording: {key} must be text")
-            continue
-        value = value.strip()
-        if _NOT_IN_WORDING.search(value):
-            problems.append(f"wording: {key} must be one line of plain text (no line breaks or control characters)")
-        elif len(value) > limit:
-            problems.append(f"wording: {key} is longer than {limit} characters")
-        elif value:
-            own[key] = value
-    return own
-
-
-def wording(definition: dict[str, Any]) -> dict[str, str]:
-    """Every wording key of a definition: the marketer's text, or "" where the default applies."""
-    own = definition.get("wording", {})
-    return {key: own.get(key, "") for key in WORDING_KEYS}
 
 
 def phone_purpose_keys(definition: dict[str, Any]) -> frozenset[str]:

@@ -173,7 +173,8 @@ def relay(
                 try:
                     publish(row.actor, _arguments(row), row.id)
                 except BadJob as exc:
-                    row.failed_at, row.error = utcnow(), str(exc)
+                    # Never published, whatever a redelivery stamped: so it is kept for FAILED_KEPT.
+                    row.failed_at, row.published_at, row.error = utcnow(), None, str(exc)
                     bad += 1
                     log.error("outbox job %s cannot be published and is marked failed: %s", row.id, exc)
                     continue
@@ -235,3 +236,14 @@ def purge_published(session: Session, older_than: timedelta = timedelta(days=7))
     """Delete published jobs older than the given age."""
     result = session.execute(OutboxJob.__table__.delete().where(OutboxJob.published_at < utcnow() - older_than))
     return result.rowcount
+
+
+# Long enough for an operator to notice a failed job (the relay logs it) and read why in `error`.
+FAILED_KEPT = timedelta(days=30)
+
+
+def purge_failed(session: Session, now: datetime, older_than: timedelta = FAILED_KEPT) -> int:
+    """Delete jobs that failed (could never be published) longer ago than the given age."""
+    # A failed row is never published: the condition on published_at lets its index find them.
+    stmt = OutboxJob.__table__.delete().where(OutboxJob.published_at.is_(None), OutboxJob.failed_at < now - older_than)
+    return session.execute(stmt).rowcount

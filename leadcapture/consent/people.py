@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -55,6 +56,31 @@ def minimise_ip(ip: str | None, mode: str) -> str | None:
         return None
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+class AddressError(ValueError):
+    """An address we refuse: not an address at all, or one written with look-alike characters."""
+
+    def __init__(self, reason: str, suggestion: str | None = None):
+        super().__init__(reason)
+        self.suggestion = suggestion
+
+
+def valid_address(text: str) -> str:
+    """The address in the one form every way in accepts (email-validator's normal form), else AddressError.
+
+    email-validator maps the domain through IDNA (UTS 46: a full-width "ｅxample.com" is example.com)
+    but keeps the local part as typed (NFC). A local part that NFKC changes ("ｊan", "ﬁnance") looks
+    like another person's address, and some mail systems deliver it there, so it is refused with
+    the plain spelling as a suggestion rather than silently becoming a second person.
+    """
+    try:
+        address = validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise AddressError(f"is not a valid address: {exc}") from exc
+    if (plain := unicodedata.normalize("NFKC", address)) != address:
+        raise AddressError(f"has look-alike characters (did you mean {plain}?)", suggestion=plain)
+    return address
 
 
 def find_person(session: Session, vault: Vault, email: str) -> Person | None:
@@ -146,6 +172,15 @@ _LOOKUP = select(
     select(_SUPPRESSIONS.c.reason).where(_SUPPRESSIONS.c.email_index == bindparam("index")).scalar_subquery(),
 )
 _ADD = {db: insert(_PEOPLE).on_conflict_do_nothing().returning(_PEOPLE.c.id) for db, insert in UPSERTS.items()}
+
+
+def lift_not_me(session: Session, person: Person) -> None:
+    """The person acted from their own mailbox: a 'this wasn't me' block on the address no longer holds."""
+    session.execute(
+        Suppression.__table__.delete().where(
+            Suppression.email_index == person.email_index, Suppression.reason == "not_me"
+        )
+    )
 
 
 def get_or_create_person(session: Session, vault: Vault, email: str, language: str) -> Person:

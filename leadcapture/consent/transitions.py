@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import customfields, jobs, ledger, outbox, tally, window
+from leadcapture.consent import brands, customfields, jobs, ledger, outbox, tally, window
 from leadcapture.consent.people import (
     Visitor,
     detail_terms,
     find_or_add,
+    lift_not_me,
     minimise_ip,
     suppress,
     trace,
@@ -28,7 +29,6 @@ from leadcapture.models import (
     PENDING,
     PURPOSE,
     WITHDRAWN,
-    Brand,
     Consent,
     Form,
     FormVersion,
@@ -36,7 +36,6 @@ from leadcapture.models import (
     Person,
     Submission,
     SubmissionTerm,
-    Suppression,
     utcnow,
 )
 from leadcapture.settings import Settings
@@ -179,15 +178,6 @@ def confirm(
     return outcome
 
 
-def lift_not_me(session: Session, person: Person) -> None:
-    """The person acted from their own mailbox: a 'this wasn't me' block on the address no longer holds."""
-    session.execute(
-        Suppression.__table__.delete().where(
-            Suppression.email_index == person.email_index, Suppression.reason == "not_me"
-        )
-    )
-
-
 def submitted_details(vault: Vault, submissions: list[Submission]) -> dict[str, str]:
     """The name, company and phone typed with these submissions (a later one wins), stored on confirmation."""
     details: dict[str, str] = {}
@@ -217,7 +207,7 @@ def opt_in(
     common = {"method": "preference_centre", "person_id": person.id, "purpose_key": purpose_key}
     shown = {**trace(visitor, settings), **purpose_notice(version, purpose_key)}
     ledger.append(session, vault, event="requested", payload=shown, occurred_at=now, **common)
-    brand_id = brand_of(session, version)
+    brand_id = brands.of_version(session, version)
     consent = session.scalar(
         select(Consent).where(
             Consent.person_id == person.id, Consent.brand_id == brand_id, Consent.purpose_key == purpose_key
@@ -228,7 +218,7 @@ def opt_in(
     set_confirmed(consent, version, now)
     session.add(consent)
     session.flush()
-    notify_sales(session, consent)
+    brands.notify_sales(session, consent)
     payload = {**trace(visitor, settings), "form_version_hash": version.content_hash}
     ledger.append(session, vault, event="confirmed", payload=payload, occurred_at=now, **common)
     outbox.enqueue(session, jobs.SEND_WELCOME, person.id, purpose_key, brand_id)
@@ -354,7 +344,7 @@ def _confirm_purpose(
     set_confirmed(consent, submission.form_version, now)
     session.add(consent)  # after set_confirmed: an autoflush must never see it half-filled
     session.flush()
-    notify_sales(session, consent)
+    brands.notify_sales(session, consent)
     if event == "confirmed":  # the purpose's welcome item, if it has one (sent by a worker)
         outbox.enqueue(session, jobs.SEND_WELCOME, submission.person_id, request.purpose_key, brand_id)
     ledger.append(
@@ -372,20 +362,6 @@ def _confirm_purpose(
         },
         occurred_at=now,
     )
-
-
-def brand_of(session: Session, version: FormVersion) -> int:
-    """The brand of a version's form (the version may be a detached, shared one)."""
-    return session.scalar(select(Form.brand_id).where(Form.id == version.form_id))
-
-
-def notify_sales(session: Session, consent: Consent) -> None:
-    """A confirmed phone purpose is a lead to call: its brand's sales address gets one mail (if it has one)."""
-    if consent.channel != "phone":
-        return
-    sales = session.scalar(select(Brand.sales_address).where(Brand.id == consent.brand_id))
-    if sales:
-        outbox.enqueue(session, jobs.NOTIFY_SALES, consent.id, consent.confirmed_at.isoformat())
 
 
 def _notice(version, purpose_key, submission_id, request_id, visitor, settings) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs, outbox
@@ -92,6 +92,12 @@ _LISTED_BY_OTHERS = (
     )
     .order_by(LeadRequest.id)
 )
+
+
+def prune(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete the windows that have passed: a mailbox without a row takes the slot just as one whose window ended."""
+    cutoff = now - timedelta(seconds=settings.confirmation_window)
+    return session.execute(delete(MailboxWindow).where(MailboxWindow.last_confirmation_at <= cutoff)).rowcount
 
 
 def _take_slot(session: Session, settings: Settings, index: str, now: datetime) -> bool:

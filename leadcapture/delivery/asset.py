@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leadcapture.consent import formdefs, gates
+from leadcapture.consent import gates, wording
 from leadcapture.consent.tokens import DOWNLOAD, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
@@ -59,7 +59,7 @@ def _context(
     return {
         "brand": mail_brand(services, brand),
         "form": definition,
-        "wording": formdefs.wording(definition),
+        "wording": wording.of(definition),
         "download_url": download_url,
         "download_days": services.settings.download_max_age // 86400,
         "unsubscribe_url": unsubscribe_url,

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from leadcapture.consent import formdefs, gates, window
+from leadcapture.consent import gates, window, wording
 from leadcapture.consent.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
@@ -100,7 +100,7 @@ def _context(
     return {
         "brand": mail_brand(services, brand),
         "form": definition,
-        "wording": formdefs.wording(definition),
+        "wording": wording.of(definition),
         "items": items,
         "confirm_url": confirm_url,
         "not_me_url": not_me_url,

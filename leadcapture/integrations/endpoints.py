@@ -6,17 +6,17 @@ import base64
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events
 from leadcapture.crypto import Vault
+from leadcapture.db import MAX_ID
 from leadcapture.integrations import outbound
 from leadcapture.models import WebhookDelivery, WebhookEndpoint
 from leadcapture.settings import Settings
 
 MAX_URL_LENGTH = 2000
-MAX_ID = 2**63 - 1  # the largest row id a database holds; a larger one names nothing
 
 
 class EndpointError(ValueError):
@@ -107,6 +107,16 @@ def enable(session: Session, endpoint: WebhookEndpoint) -> None:
     endpoint.enabled = True
     endpoint.failing_since = endpoint.disabled_at = endpoint.disabled_reason = None
     session.flush()
+
+
+def delivery_counts(session: Session, endpoint: WebhookEndpoint) -> dict[str, int]:
+    """How many deliveries of the endpoint are in each status (what removing it deletes)."""
+    stmt = (
+        select(WebhookDelivery.status, func.count())
+        .where(WebhookDelivery.endpoint_id == endpoint.id)
+        .group_by(WebhookDelivery.status)
+    )
+    return {status: count for status, count in session.execute(stmt)}
 
 
 def remove(session: Session, endpoint: WebhookEndpoint) -> None:

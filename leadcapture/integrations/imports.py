@@ -28,17 +28,16 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, BinaryIO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import ledger, lifecycle
 from leadcapture.consent.formdefs import LEGAL_BASES
-from leadcapture.consent.people import get_or_create_person
+from leadcapture.consent.people import AddressError, get_or_create_person, valid_address
 from leadcapture.consent.transitions import set_confirmed
 from leadcapture.crypto import Vault, normalise_email
-from leadcapture.db import Database
+from leadcapture.db import Database, row_id
 from leadcapture.integrations.csvrows import OPTIONAL, REQUIRED, Row, read_rows
 from leadcapture.models import (
     CONFIRMED,
@@ -151,12 +150,14 @@ class _Forms:
             raise InvalidRow(f"form {slug!r} does not exist or is archived")
         version_id = self._live[slug]
         if number:
-            if not number.isdigit():
-                raise InvalidRow(f"form_version {number!r} is not a version number")
+            try:
+                number = row_id(number)
+            except ValueError:
+                raise InvalidRow(f"form_version {number!r} is not a version number") from None
             version_id = session.scalar(
                 select(FormVersion.id)
                 .join(Form, Form.id == FormVersion.form_id)
-                .where(Form.slug == slug, FormVersion.number == int(number))
+                .where(Form.slug == slug, FormVersion.number == number)
             )
             if version_id is None:
                 raise InvalidRow(f"form {slug!r} has no version {number}")
@@ -218,11 +219,9 @@ def _claim(session: Session, forms: _Forms, row: Row, now: datetime) -> _Claim:
         raise InvalidRow(row.error)
     cells = _clean(row.cells)
     try:
-        email = validate_email(cells["email"], check_deliverability=False).normalized  # as the form does
-    except EmailNotValidError as exc:
-        raise InvalidRow(f"email is not a valid address: {exc}") from exc
-    if (plain := unicodedata.normalize("NFKC", email)) != email:  # a fullwidth "ｊ" looks like "j" but is not
-        raise InvalidRow(f"email has look-alike characters (did you mean {plain}?)")
+        email = valid_address(cells["email"])  # as the form does
+    except AddressError as exc:
+        raise InvalidRow(f"email {exc}") from exc
     if cells["lawful_basis"] not in LEGAL_BASES:
         raise InvalidRow(f"lawful_basis {cells['lawful_basis']!r} is not one of {', '.join(LEGAL_BASES)}")
     version = forms.resolve(session, cells["purpose"], cells["form"], cells["form_version"])

@@ -24,6 +24,7 @@ from standardwebhooks.webhooks import Webhook
 
 from leadcapture.consent import events, jobs, outbox
 from leadcapture.crypto import Vault
+from leadcapture.db import MAX_ID
 from leadcapture.integrations import endpoints, outbound
 from leadcapture.models import (
     WEBHOOK_DELIVERED,
@@ -215,7 +216,7 @@ def resume(session: Session, endpoint: WebhookEndpoint, now: datetime) -> int:
 
 def get_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
     """The delivery with this id, or None."""
-    return session.get(WebhookDelivery, delivery_id) if 0 < delivery_id <= endpoints.MAX_ID else None
+    return session.get(WebhookDelivery, delivery_id) if 0 < delivery_id <= MAX_ID else None
 
 
 def resend(session: Session, delivery: WebhookDelivery) -> None:

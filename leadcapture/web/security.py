@@ -7,8 +7,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Request, Response, g, request
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
+from leadcapture.db import MAX_ID
 from leadcapture.web import accesslog
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,52 @@ def valid_host(host: str) -> bool:
     except UnicodeError:
         return False
     return True
+
+
+class RowIdConverter(IntegerConverter):
+    """The `<int:...>` of every route: ASCII digits up to the largest id a row can have, else 404."""
+
+    regex = r"[0-9]+"  # ASCII only: \d also matches the digits of other scripts
+
+    def __init__(self, map: Any, **options: Any):
+        options.setdefault("max", MAX_ID)
+        super().__init__(map, **options)
+
+
+class TextConverter(UnicodeConverter):
+    """The `<name>` of every route: one path segment without control characters (a NUL is a 404, not a DB error)."""
+
+    def __init__(self, map: Any, **options: Any):
+        super().__init__(map, **options)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]", 1)
+
+
+NUL_REFUSED = "A NUL character is not allowed in a form or query value."
+
+
+class NoNulRequest(Request):
+    """Flask's request, refusing a NUL in any form value (400) when a view first reads the form.
+
+    No field needs one and PostgreSQL text cannot hold one. Checked where the form is parsed, so
+    after each blueprint has set its body limit; the query string is checked before any view.
+    """
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        names = [file.filename or "" for file in self.files.values()]
+        if _has_nul(self.form) or any("\x00" in name for name in names):
+            self.form, self.files = ImmutableMultiDict(), ImmutableMultiDict()
+            raise BadRequest(NUL_REFUSED)
+
+
+def _has_nul(values: Any) -> bool:
+    return any("\x00" in str(name) + str(value) for name, value in values.items(multi=True))
+
+
+def refuse_nul_in_query() -> None:
+    """A NUL in a query value or name is a 400 before any view runs."""
+    if _has_nul(request.args):
+        raise BadRequest(NUL_REFUSED)
 
 
 class HostCheck:
@@ -62,9 +112,11 @@ class HostCheck:
 
 
 def register(app: Flask) -> None:
-    """Check the Host header before Flask sees it, keep personal data out of the request log, and add CSP,
-    framing, sniffing and referrer headers to every response."""
+    """Check the Host header before Flask sees it, refuse NUL in query and form values, keep personal data out
+    of the request log, and add CSP, framing, sniffing and referrer headers to every response."""
     app.wsgi_app = HostCheck(app.wsgi_app)  # type: ignore[method-assign]
+    app.request_class = NoNulRequest
+    app.before_request(refuse_nul_in_query)
     accesslog.install_dev_server_filter(app.extensions["leadcapture"].settings.ip_minimisation)
 
     @app.after_request

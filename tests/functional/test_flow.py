@@ -60,6 +60,28 @@ def test_the_form_renders_every_purpose_unticked(client):
     assert 'name="website"' in page  # honeypot
 
 
+def ticked_boxes(page: str) -> list[str]:
+    return re.findall(r'<input[^>]*name="(purpose_\w+)"[^>]*\bchecked\b[^>]*>', page)
+
+
+def test_a_form_sent_back_with_an_error_keeps_the_boxes_the_visitor_ticked(client):
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}  # what Chromium sends under no-referrer
+    data = {"csrf_token": form_token(client), "email": "not-an-address", "purpose_newsletter": "y"}
+    page = client.post("/f/sales-machine", data=data, headers=own)
+    assert page.status_code == 400 and ticked_boxes(page.get_data(as_text=True)) == ["purpose_newsletter"]
+    # A box the form does not offer is not drawn, and the first render stays unticked
+    assert ticked_boxes(client.get("/f/sales-machine").get_data(as_text=True)) == []
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Sec-Fetch-Site": "cross-site", "Origin": "null"}, {"Sec-Fetch-Site": "same-site"}]
+)
+def test_a_post_from_anywhere_but_the_forms_pages_never_comes_back_ticked(client, headers):
+    data = {"csrf_token": form_token(client), "email": "not-an-address", "purpose_newsletter": "y", "purpose_call": "y"}
+    page = client.post("/f/sales-machine", data=data, headers=headers)
+    assert page.status_code in (400, 403) and ticked_boxes(page.get_data(as_text=True)) == []
+
+
 def test_the_form_page_is_in_the_forms_language(client):
     page = client.get("/f/sales-machine").get_data(as_text=True)
     assert '<html lang="nl">' in page and "E-mailadres" in page
@@ -188,6 +210,15 @@ def test_at_most_one_confirmation_per_address_per_window(client, worker, mailbox
         assert submit(client, "Jan@Example.com", ["newsletter"]).status_code == 200
     worker.drain()
     assert len(mailbox.messages()) == 1
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"), [(900, "één bevestiging per 15 minuten:"), (3600, "per 60 minuten:"), (30, "per 1 minuut:")]
+)
+def test_the_check_mail_page_names_the_configured_window(app, client, seconds, words):
+    reconfigure(app, confirmation_window=seconds)
+    page = submit(client, "jan@example.com").get_data(as_text=True)
+    assert words in page
 
 
 @pytest.mark.parametrize(

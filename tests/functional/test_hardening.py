@@ -255,3 +255,10 @@ def test_the_suite_passes_with_the_callers_leadcapture_settings_exported(tmp_pat
     # Then it passes, and nothing was written where the exported settings point
     assert result.returncode == 0, result.stdout[-3000:]
     assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("body", ["0", "[1, 2]", '"x"', "null", '{"email": "json@example.com"}'])
+def test_a_json_body_is_no_form_post(client, services, body):
+    response = client.post("/f/sales-machine", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert count(services, Submission) == 0

@@ -11,6 +11,7 @@ from leadcapture.consent.brands import FIELDS, BrandError
 from leadcapture.models import Brand, Form
 from leadcapture.web.admin.auth import audit, bp, require
 from leadcapture.web.context import get_session
+from leadcapture.web.public.brand import forget_form_brands
 
 
 def _values() -> dict[str, str]:
@@ -86,6 +87,7 @@ def brand_edit(slug: str):
             if changed:
                 audit("brand.edit", slug, changed=changed, new_form_versions=len(versions))
             session.commit()
+            forget_form_brands()  # this process shows the change at once; others within BRAND_TTL
             flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
             return redirect(url_for("admin.brand_edit", slug=slug))
     forms = session.scalars(select(Form).where(Form.brand_id == brand.id).order_by(Form.slug)).all()

@@ -12,7 +12,8 @@ from werkzeug.utils import secure_filename
 
 from forms import make_form
 from leadcapture.consent import customfields, formdefs
-from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, WORDING_KEYS, FormDefinitionError
+from leadcapture.consent.formdefs import CHANNELS, LEGAL_BASES, OPTIONAL_FIELDS, FormDefinitionError
+from leadcapture.consent.wording import WORDING_KEYS
 from leadcapture.models import Asset, Brand, Form, FormVersion, Submission, utcnow
 from leadcapture.web.admin import previews
 from leadcapture.web.admin.auth import audit, bp, download, require
@@ -122,7 +123,7 @@ def _edit_purposes(raw: dict[str, Any], action: str) -> None:
     """Add, remove or move a purpose row (the editor's buttons; no JavaScript needed)."""
     purposes = raw["purposes"]
     name, _, index = action.partition(":")
-    i = int(index) if index.isdigit() else -1
+    i = int(index) if index.isascii() and index.isdigit() else -1
     if name == "add":
         purposes.append(dict(BLANK_PURPOSE))
     elif name == "remove" and 0 <= i < len(purposes):

@@ -12,6 +12,7 @@ from flask import Response, render_template, request
 
 from leadcapture.backoffice import leads
 from leadcapture.backoffice.leads import LeadFilter
+from leadcapture.db import row_id
 from leadcapture.web.admin.auth import audit, bp, require
 from leadcapture.web.context import get_services, get_session
 
@@ -55,7 +56,7 @@ def leads_page():
         response = Response(leads.csv_rows(get_session(), get_services().vault, f), mimetype="text/csv")
         response.headers["Content-Disposition"] = 'attachment; filename="leads.csv"'
         return response
-    before = request.form.get("before", type=int) if request.method == "POST" else None
+    before = request.form.get("before", type=row_id) if request.method == "POST" else None
     rows, older = leads.page(get_session(), get_services().vault, f, before)
     _audit("leads.view", f)
     slugs, purposes = leads.forms_and_purposes(get_session())

@@ -13,7 +13,7 @@ from leadcapture.backoffice.contacts import contact_rows
 from leadcapture.consent import brands
 from leadcapture.consent.formdefs import CHANNELS
 from leadcapture.consent.gates import contactable
-from leadcapture.consent.people import find_person
+from leadcapture.consent.people import AddressError, find_person, valid_address
 from leadcapture.crypto import normalise_email
 from leadcapture.models import Brand, Consent, Person, Suppression
 from leadcapture.privacy import rights
@@ -66,10 +66,13 @@ def people():
         suppressed = bool(email) and get_session().get(
             Suppression, get_services().vault.blind_index(normalise_email(email))
         )
-        flash(
-            "That address was erased and is suppressed." if suppressed else "We hold nothing for that address.",
-            "error",
-        )
+        nothing = "We hold nothing for that address."
+        try:
+            valid_address(email)
+        except AddressError as exc:  # looked up as typed all the same: such an address may predate the rule
+            if exc.suggestion:
+                nothing += f" It {exc}."
+        flash("That address was erased and is suppressed." if suppressed else nothing, "error")
     return render_template("admin/people.html", email=email)
 
 

@@ -12,10 +12,11 @@ from typing import Any
 from flask import g, make_response, render_template
 
 from leadcapture.consent import brands
-from leadcapture.consent.formdefs import WORDING_KEYS
 from leadcapture.consent.tokens import DOWNLOAD, PREFERENCES
+from leadcapture.consent.wording import WORDING_KEYS
 from leadcapture.delivery import asset, confirmation, links
 from leadcapture.delivery.wire import OutgoingMessage
+from leadcapture.i18n import format_minutes
 from leadcapture.models import ASSET
 from leadcapture.web.context import get_services, get_session, use_language
 
@@ -37,7 +38,8 @@ def render_preview(which: str, definition: dict[str, Any]):
         brand = brands.of_definition(get_session(), definition)
         return _mail_page(which, MAILS[which](get_services(), definition, brand, EXAMPLE_ADDRESS))
     if which == "check_inbox":
-        return render_template("check_mail.html", definition=definition, embedded=False)
+        window = format_minutes(get_services().settings.confirmation_window, definition["language"])
+        return render_template("check_mail.html", definition=definition, embedded=False, window=window)
     return _thank_you_page(definition)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from leadcapture.backoffice import accounts, funnel, twofactor
 from leadcapture.backoffice.accounts import AccountError
+from leadcapture.db import row_id
 from leadcapture.models import API_SCOPES, ROLES, AdminUser, ApiToken, AuditEntry, utcnow
 from leadcapture.web.admin.auth import audit, bp, current_user, require
 from leadcapture.web.context import get_session
@@ -63,7 +64,7 @@ def _user_action(db: Session, action: str) -> str | None:
             "they choose their own at the first sign-in."
         )
         return password
-    user = db.get(AdminUser, request.form.get("user_id", type=int) or 0)
+    user = db.get(AdminUser, request.form.get("user_id", type=row_id) or 0)
     if user is None:
         abort(404)
     if user.id == current_user().id:
@@ -99,7 +100,7 @@ def _user_action(db: Session, action: str) -> str | None:
 @require("audit")
 def audit_log():
     """The audit log, newest first, 100 entries a page."""
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=row_id)
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)
     if before:
         stmt = stmt.where(AuditEntry.id < before)
@@ -130,7 +131,7 @@ def _token_action(db: Session) -> str | None:
     """Revoke the named token or create one; a new token's secret, to show once."""
     new_token = None
     if request.form.get("action") == "revoke":
-        row = db.get(ApiToken, request.form.get("token_id", type=int) or 0)
+        row = db.get(ApiToken, request.form.get("token_id", type=row_id) or 0)
         if row is None:
             abort(404)
         row.revoked_at = row.revoked_at or utcnow()

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import events, outbox
+from leadcapture.db import row_id
 from leadcapture.integrations import endpoints, webhooks
 from leadcapture.models import utcnow
 from leadcapture.web.admin.auth import audit, bp, require
@@ -65,7 +66,7 @@ def _endpoint_action(db: Session, action: str) -> str | None:
         audit("webhook.add", endpoint.url, id=endpoint.id, events=endpoint.events, personal_data=endpoint.personal_data)
         flash(f"Added endpoint {endpoint.id} for {endpoint.url}. Give the receiver its secret now: it is shown once.")
         return secret
-    endpoint = endpoints.get(db, request.form.get("endpoint_id", type=int) or 0)
+    endpoint = endpoints.get(db, request.form.get("endpoint_id", type=row_id) or 0)
     if action == "rotate":
         secret = endpoints.rotate_secret(db, services.vault, endpoint)
         audit("webhook.rotate_secret", endpoint.url, id=endpoint.id)
@@ -75,10 +76,6 @@ def _endpoint_action(db: Session, action: str) -> str | None:
         queued = webhooks.resume(db, endpoint, utcnow())
         audit("webhook.enable", endpoint.url, id=endpoint.id)
         flash(f"Enabled endpoint {endpoint.id}; {queued} waiting delivery(ies) are sent again.")
-    elif action == "remove":
-        audit("webhook.remove", endpoint.url, id=endpoint.id)
-        endpoints.remove(db, endpoint)
-        flash(f"Removed endpoint {endpoint.id} and its delivery log.")
     else:
         abort(400)
     return None
@@ -95,6 +92,25 @@ def webhook_deliveries(endpoint_id: int):
         abort(404)
     rows = webhooks.log(db, endpoint_id=endpoint_id, limit=200)
     return render_template("admin/webhook_deliveries.html", endpoint=endpoint, rows=rows, labels=EVENT_LABELS)
+
+
+@bp.route("/webhooks/<int:endpoint_id>/remove", methods=["GET", "POST"])
+@require("webhooks")
+def webhook_remove(endpoint_id: int):
+    """Remove an endpoint after a page that says what goes with it (its delivery log, waiting deliveries)."""
+    db = get_session()
+    try:
+        endpoint = endpoints.get(db, endpoint_id)
+    except endpoints.EndpointError:
+        abort(404)
+    if request.method == "POST":
+        audit("webhook.remove", endpoint.url, id=endpoint.id)
+        endpoints.remove(db, endpoint)
+        db.commit()
+        flash(f"Removed endpoint {endpoint_id} ({endpoint.url}) and its delivery log.")
+        return redirect(url_for("admin.webhooks_list"))
+    counts = endpoints.delivery_counts(db, endpoint)
+    return render_template("admin/webhook_remove.html", endpoint=endpoint, counts=counts)
 
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/resend")

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from leadcapture.backoffice import accounts, contacts
 from leadcapture.consent import brands, gates
 from leadcapture.consent.formdefs import CHANNELS
-from leadcapture.consent.people import find_person, is_suppressed
+from leadcapture.consent.people import AddressError, find_person, is_suppressed, valid_address
+from leadcapture.db import MAX_ID
 from leadcapture.models import CONFIRMED, PENDING, PURPOSE, Consent, LeadRequest, Submission, utcnow
 from leadcapture.models.backoffice import CONTACTS_READ, MAY_CONTACT_READ
 from leadcapture.web.api.openapi import document
@@ -27,7 +27,6 @@ from leadcapture.web.context import get_services, get_session
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_PAGE = 1000
-MAX_ID = 2**63 - 1  # the largest row id a database holds
 
 
 class Problem(Exception):
@@ -126,9 +125,9 @@ def may_contact():
         raise Problem(400, 'send a JSON object like {"email": "...", "purpose": "newsletter"}')
     purpose, channel = _purpose_and_channel(body)
     try:
-        email = validate_email(str(body.get("email") or ""), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise Problem(400, f"email is not a valid address: {exc}") from exc
+        email = valid_address(str(body.get("email") or ""))
+    except AddressError as exc:
+        raise Problem(400, f"email {exc}") from exc
     session = get_session()
     brand_id = _brand_id(session, body.get("brand"))
     answer: dict[str, Any] = {"email": email, "purpose": purpose, "may_contact": False, "state": "none"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadcapture.db import MAX_ID
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _PURPOSE = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$", "example": "newsletter"}
@@ -85,7 +87,7 @@ def document(base_url: str) -> dict[str, Any]:
                             "name": "after",
                             "in": "query",
                             "description": "`next_after` of the previous page.",
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0},
                         },
                     ],
                     "responses": {

@@ -6,10 +6,12 @@ stylesheet; both are cached by version, and the logo is one of the raster types 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, abort, g, make_response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadcapture.consent import brands
 from leadcapture.models import Brand, Form
@@ -64,10 +66,36 @@ def page_brand(definition: dict[str, Any] | None = None) -> dict[str, Any]:
     version = g.get("form_version")
     brand = None
     if version is not None:
-        brand = session.scalar(select(Brand).join(Form, Form.brand_id == Brand.id).where(Form.id == version.form_id))
+        brand = _form_brand(session, version.form_id)
     elif definition is not None:
         brand = brands.of_definition(session, definition)
     return brand_context(brand)
+
+
+# A form's brand, read at most every BRAND_TTL seconds per process: every public page (the
+# submission's answer too) shows it, and a query for it would cost each of them a round trip.
+# An edited brand shows on the forms within that time.
+BRAND_TTL = 10.0
+_form_brands: dict[tuple[str, int], tuple[float, Brand | None]] = {}
+
+
+def forget_form_brands() -> None:
+    """Read every form's brand afresh (after a brand was edited in this process)."""
+    _form_brands.clear()
+
+
+def _form_brand(session: Session, form_id: int) -> Brand | None:
+    key = (str(session.get_bind().url), form_id)  # one process may serve several databases (tests)
+    cached = _form_brands.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    brand = session.scalar(select(Brand).join(Form, Form.brand_id == Brand.id).where(Form.id == form_id))
+    if brand is not None:
+        session.expunge(brand)  # shared by the threads, read only
+    if len(_form_brands) > 1024:
+        _form_brands.clear()
+    _form_brands[key] = (time.monotonic() + BRAND_TTL, brand)
+    return brand
 
 
 def brand_context(brand: Brand | None) -> dict[str, Any]:

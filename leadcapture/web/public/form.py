@@ -17,6 +17,7 @@ from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.source import UTM_KEYS, Source
 from leadcapture.consent.tokens import spend_form_token
+from leadcapture.i18n import format_minutes
 from leadcapture.models import FormVersion
 from leadcapture.services import FORM_TOKEN_MAX_AGE
 from leadcapture.web import ratelimit
@@ -84,7 +85,7 @@ def form(slug: str):
         return page(403)
     services = get_services()
     if not lead_form.validate() or not lead_form.proof_of_work_ok(services.settings.pow_difficulty):
-        return render_form_page(definition, lead_form, embedded), 400
+        return render_form_page(definition, lead_form, embedded, _ticked_by_visitor(lead_form)), 400
     session = get_session()
     token = (lead_form.csrf_token.raw_data or [""])[0]
     automated = lead_form.looks_automated(services.settings.min_fill_seconds)
@@ -96,7 +97,7 @@ def form(slug: str):
         lead_form.form_errors.append(
             gettext("This form was already sent from this page. Check your details and send it again.")
         )
-        return render_form_page(definition, lead_form, embedded), 409
+        return render_form_page(definition, lead_form, embedded, _ticked_by_visitor(lead_form)), 409
     if not automated:
         offered = {p["key"] for p in definition["purposes"]}
         keys = [k for k in lead_form.purpose_keys() if k in offered]
@@ -115,7 +116,10 @@ def form(slug: str):
         session.commit()
         ratelimit.mark_stored()
     # Bots get the same answer as people; so does every address, whatever its state.
-    return render_template("check_mail.html", definition=definition, embedded=embedded, **page_brand(definition))
+    window = format_minutes(services.settings.confirmation_window, definition["language"])
+    return render_template(
+        "check_mail.html", definition=definition, embedded=embedded, window=window, **page_brand(definition)
+    )
 
 
 def _carry_source(lead_form: Any, embedded: bool) -> Source:
@@ -135,13 +139,28 @@ def _carry_source(lead_form: Any, embedded: bool) -> Source:
     return source
 
 
-def render_form_page(definition: dict[str, Any], lead_form: Any, embedded: bool) -> str:
-    """The hosted form page for a definition (also the admin's live preview)."""
+def _ticked_by_visitor(lead_form: Any) -> frozenset[str]:
+    """The boxes to show ticked again on a form sent back with an error: those the visitor ticked on our page.
+
+    Only for a post the browser says came from our own page (`Sec-Fetch-Site: same-origin`; the
+    Origin header cannot tell, as under `Referrer-Policy: no-referrer` it is "null"): a post from
+    another site could otherwise show a person boxes they never ticked. Without the header, unticked.
+    """
+    if request.headers.get("Sec-Fetch-Site") != "same-origin":
+        return frozenset()
+    return frozenset(lead_form.purpose_keys())
+
+
+def render_form_page(
+    definition: dict[str, Any], lead_form: Any, embedded: bool, ticked: frozenset[str] = frozenset()
+) -> str:
+    """The hosted form page for a definition (also the admin's live preview); boxes unticked unless given."""
     settings = get_services().settings
     return render_template(
         "form.html",
         definition=definition,
         form=lead_form,
+        ticked=ticked,
         embedded=embedded,
         retention_days=settings.unconfirmed_retention_days,
         pow_bits=settings.pow_difficulty,

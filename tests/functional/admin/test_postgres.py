@@ -14,8 +14,10 @@ from leadcapture.backoffice.contacts import contact_rows
 from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.db import Database
 from leadcapture.migrations import upgrade
+from tests.functional.admin.test_ids import assert_huge_ids_are_refused
+from tests.functional.test_hostile_input import assert_nul_is_refused
 from tests.support.admin import confirm_all, signed_in, withdraw
-from tests.support.app import DEMO_FORM, make_config, submit
+from tests.support.app import DEMO_FORM, Runner, make_config, submit
 
 pytestmark = pytest.mark.integration
 SERVER = os.environ.get("LEADCAPTURE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -72,3 +74,28 @@ def test_funnel_and_contact_export_on_postgres(pg_app):
     assert "Confirmation rate: <strong>67%</strong>" in marketer.get("/admin/forms/sales-machine/funnel").get_data(
         as_text=True
     )
+
+
+def test_huge_ids_in_admin_urls_are_a_404_on_postgres(pg_app):
+    services = pg_app.extensions["leadcapture"]
+    definition, asset = load_toml(DEMO_FORM)
+    with services.db.session() as session:
+        save(session, definition, asset)
+    assert_huge_ids_are_refused(pg_app, services)
+
+
+def test_a_nul_anywhere_is_refused_on_postgres(pg_app):
+    services = pg_app.extensions["leadcapture"]
+    definition, asset = load_toml(DEMO_FORM)
+    with services.db.session() as session:
+        save(session, definition, asset)
+    assert_nul_is_refused(pg_app, services)
+
+
+def test_huge_ids_on_the_command_line_are_a_usage_error_on_postgres(pg_app):
+    runner = Runner(pg_app)
+    for args in (["campaigns", "status", "9" * 12], ["webhooks", "deliveries", "--endpoint", "9" * 12]):
+        result = runner.invoke(args)
+        assert result.exit_code == 2 and "is not in the range" in result.output, (args, result.output)
+    result = runner.invoke(["webhooks", "remove", "9" * 12, "--yes"])
+    assert result.exit_code == 1 and "there is no webhook endpoint" in result.output

@@ -191,3 +191,35 @@ def test_cli_ids_out_of_range_are_a_message(runner):
     for args in (["resend", "9" * 30], ["remove", "9" * 30, "--yes"]):
         result = runner.invoke(["webhooks", *args])
         assert result.exit_code == 1 and "there is no webhook" in result.output
+
+
+def test_removing_an_endpoint_asks_first_and_says_what_goes_with_it(app, services, receiver):
+    admin = signed_in(app, services, "admin")
+    added = admin.post("/admin/webhooks", {"action": "add", "url": receiver.url})
+    receiver.secret = SECRET.search(added.get_data(as_text=True)).group(1)
+    endpoint_id = endpoint_row(services).id
+    services.publish, publish = None, services.publish  # the delivery stays waiting
+    webhooks.fan_out(services, "msg_test2", "consent.expired", "p1", "newsletter", None, utcnow().isoformat())
+    services.publish = publish
+    # The list offers removal as a link to a page, not a button that acts
+    listing = admin.get("/admin/webhooks").get_data(as_text=True)
+    assert f'href="/admin/webhooks/{endpoint_id}/remove"' in listing and 'value="remove"' not in listing
+    # The old one-step post removes nothing
+    assert admin.post("/admin/webhooks", {"action": "remove", "endpoint_id": endpoint_id}).status_code == 400
+    assert endpoint_row(services).id == endpoint_id
+    # The page says what goes, and GET changes nothing
+    page = admin.get(f"/admin/webhooks/{endpoint_id}/remove").get_data(as_text=True)
+    assert (
+        f"Remove the endpoint {receiver.url}?" in page and "1 deliveries, of which <strong>1 not delivered yet" in page
+    )
+    assert endpoint_row(services).id == endpoint_id
+    # Its button removes the endpoint and its log, audited
+    done = admin.post(f"/admin/webhooks/{endpoint_id}/remove")
+    assert done.status_code == 302 and done.headers["Location"] == "/admin/webhooks"
+    with services.db.session() as session:
+        assert session.scalars(select(WebhookEndpoint)).all() == []
+        assert session.scalars(select(WebhookDelivery)).all() == []
+        assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "webhook.remove")).all()
+    assert admin.get(f"/admin/webhooks/{endpoint_id}/remove").status_code == 404
+    marketer = signed_in(app, services, "marketer")
+    assert marketer.get(f"/admin/webhooks/{endpoint_id}/remove").status_code == 403

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from leadcapture import scheduler
 from leadcapture.consent import jobs, outbox
 from leadcapture.models import OutboxJob, utcnow
 from tests.support.app import submit
@@ -159,3 +160,31 @@ def test_jobs_of_a_rolled_back_savepoint_are_not_published(services):
             pass
         outbox.enqueue(session, jobs.SEND_CONFIRMATION, 3)
     assert published == [[1], [3]]
+
+
+def test_failed_rows_are_kept_thirty_days_then_purged_by_the_scheduler(services):
+    def publish(job, args, outbox_id):
+        raise outbox.BadJob("no actor")
+
+    (failed,) = add_rows(services, (jobs.SEND_WELCOME, "[1]"))
+    outbox.relay(services.db.sessionmaker, publish)
+    failed_at = row(services, failed).failed_at
+    # Kept while an operator may still look (published rows go after 7 days: a failed one is not published)
+    assert scheduler.run_jobs(services, failed_at + timedelta(days=29))["outbox_failed_purged"] == 0
+    assert row(services, failed) is not None
+    assert scheduler.run_jobs(services, failed_at + timedelta(days=31))["outbox_failed_purged"] == 1
+    assert row(services, failed) is None
+
+
+def test_a_row_failing_when_published_again_counts_as_never_published(services):
+    (job_id,) = add_rows(services, (jobs.SEND_WELCOME, "[1]"))
+    with services.db.session() as session:
+        session.get(OutboxJob, job_id).published_at = utcnow() - timedelta(days=1)  # lost by the broker
+
+    def publish(job, args, outbox_id):
+        raise outbox.BadJob("no actor")
+
+    outbox.relay(services.db.sessionmaker, publish, redeliver_after=60)
+    assert row(services, job_id).failed_at is not None and row(services, job_id).published_at is None
+    with services.db.session() as session:
+        assert outbox.purge_published(session, older_than=timedelta(0)) == 0

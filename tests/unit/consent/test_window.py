@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from leadcapture import scheduler
 from leadcapture.consent import gates, window
 from leadcapture.models import MailboxWindow, Submission, utcnow
 
@@ -105,3 +106,19 @@ def test_a_waiting_request_of_an_address_suppressed_meanwhile_is_not_mailed(cons
     window_ends(services)
 
     assert not mail_due(services, second) and mailed_in(services, second) is None
+
+
+def test_the_scheduler_prunes_windows_that_have_passed_and_the_slot_is_taken_as_before(consents, services):
+    first = consents.submit(JAN, ["newsletter"])
+    consents.submit("piet@example.com", ["newsletter"])
+    now = utcnow()
+    # Inside the window nothing goes: it still holds back the next mail
+    assert scheduler.run_jobs(services, now)["mailbox_windows_pruned"] == 0
+    # Once passed, the rows go (they hold nothing a missing row does not say)
+    later = now + timedelta(seconds=services.settings.confirmation_window + 1)
+    assert scheduler.run_jobs(services, later)["mailbox_windows_pruned"] == 2
+    with services.db.session() as session:
+        assert session.scalars(select(MailboxWindow)).all() == []
+    # And the next submission takes the slot and is mailed at once
+    again = consents.submit(JAN, ["call"])
+    assert mailed_in(services, again) == again and mailed_in(services, first) == first

@@ -7,7 +7,9 @@ import tomllib
 import pytest
 from sqlalchemy import select
 
-from leadcapture.consent.formdefs import WORDING_KEYS, FormDefinitionError, content_hash, validate, wording
+from leadcapture.consent import wording
+from leadcapture.consent.formdefs import FormDefinitionError, content_hash, validate
+from leadcapture.consent.wording import WORDING_KEYS
 from leadcapture.models import FormVersion
 from tests.support.app import DEMO_FORM
 
@@ -45,7 +47,7 @@ def test_every_key_is_kept_as_written():
 def test_without_a_table_nothing_is_stored_and_every_key_is_the_default():
     definition = validate(demo())
     assert "wording" not in definition
-    assert wording(definition) == dict.fromkeys(WORDING_KEYS, "")
+    assert wording.of(definition) == dict.fromkeys(WORDING_KEYS, "")
 
 
 def test_empty_values_mean_the_default_and_keep_the_content_hash():
@@ -58,7 +60,7 @@ def test_empty_values_mean_the_default_and_keep_the_content_hash():
 def test_a_few_keys_leave_the_others_at_their_default():
     definition = validate(demo(thank_you="  Dank je!  "))
     assert definition["wording"] == {"thank_you": "Dank je!"}
-    assert wording(definition)["thank_you"] == "Dank je!" and wording(definition)["asset_button"] == ""
+    assert wording.of(definition)["thank_you"] == "Dank je!" and wording.of(definition)["asset_button"] == ""
 
 
 def test_an_unknown_key_is_refused_by_name():

@@ -3,7 +3,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from leadcapture.consent.formdefs import wording
+from leadcapture.consent import wording
 from leadcapture.delivery.templates import render
 from tests.support.mail import message
 
@@ -53,7 +53,7 @@ def test_confirmation_template_renders_in_both_languages(language):
         language,
         {
             "form": FORM,
-            "wording": wording(FORM),
+            "wording": wording.of(FORM),
             "items": ["Nieuwsbrief"],
             "confirm_url": "https://lc.test/c/all",
             "not_me_url": "https://lc.test/u/x",
@@ -73,7 +73,7 @@ def test_subject_stays_on_one_line_whatever_the_title():
         "en",
         {
             "form": dict(FORM, title="Two\nlines"),
-            "wording": wording(FORM),
+            "wording": wording.of(FORM),
             "download_url": "u",
             "download_days": 30,
             "unsubscribe_url": "u",
