@@ -125,7 +125,7 @@ def test_hostile_source_values_are_cleaned_never_refused(client, services, form)
     response = post(
         client,
         utm_source="Evil\r\nSet-Cookie: x=1" + "s" * 500,
-        utm_campaign="\x00\x1b" + FORMULA,
+        utm_campaign="\x07\x1b" + FORMULA,  # (a NUL anywhere is a 400 for every form value: test_hostile_input)
         referrer="javascript:alert(document.cookie)",
     )
     assert response.status_code == 200
