@@ -341,4 +341,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # forms may stay open for a long time
         "WTF_CSRF_SSL_STRICT": False,  # embedded forms post without a Referer
+        # Every message a visitor can see comes from our catalogs; WTForms' own would be read from
+        # disk on each request, and on the admin they stay English.
+        "WTF_I18N_ENABLED": False,
     }
