@@ -68,7 +68,7 @@ def test_an_admin_adds_an_endpoint_and_a_confirmation_reaches_it_signed(page, se
             ("consent.confirmed", "newsletter", "hook@example.com")
         ]
 
-        page.get_by_role("link", name=receiver.url).click()
+        page.get_by_role("link", name=receiver.url, exact=True).click()
         expect(page.get_by_role("heading", name=re.compile("Deliveries to"))).to_be_visible()
         expect(page.get_by_role("cell", name="delivered")).to_be_visible()
         assert_accessible(page, "/admin/webhooks/1")
