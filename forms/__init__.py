@@ -248,5 +248,22 @@ def _custom_field(custom: dict[str, Any]) -> Any:
 
 def make_form(definition: dict[str, Any], **kwargs: Any) -> LeadForm:
     """An instance bound to the current request, its token tied to this form's slug."""
-    cls = build_form_class(definition, current_app.config["MAX_FIELD_LENGTH"])
-    return cls(meta={"csrf_context": definition["slug"]}, **kwargs)
+    return _form_class(definition)(meta={"csrf_context": definition["slug"]}, **kwargs)
+
+
+# Form classes by definition object: a live version's definition is one shared, never-changed
+# dict (formdefs.current_version), so its class is built once, not on every request. The cache
+# holds the definition itself, so its id cannot be reused while it is cached.
+_classes: dict[tuple[int, int], tuple[dict[str, Any], type[LeadForm]]] = {}
+
+
+def _form_class(definition: dict[str, Any]) -> type[LeadForm]:
+    limit = current_app.config["MAX_FIELD_LENGTH"]
+    cached = _classes.get((id(definition), limit))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    cls = build_form_class(definition, limit)
+    if len(_classes) >= 256:  # the admin's previews bring a new definition each time
+        _classes.clear()
+    _classes[(id(definition), limit)] = (definition, cls)
+    return cls
