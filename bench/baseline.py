@@ -1,7 +1,7 @@
 """The ceiling: a minimal Flask + SQLAlchemy app doing the same writes per submission, none of our code.
 
 One row for the person, one for the submission, one outbox row, in one transaction; the same
-gunicorn settings as ours. `gunicorn bench.baseline:app` with BASELINE_DATABASE_URL set.
+gunicorn settings as ours. `gunicorn --preload bench.baseline:app` with BASELINE_DATABASE_URL set.
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ class Job(Base):
 
 
 engine = create_engine(os.environ["BASELINE_DATABASE_URL"], pool_pre_ping=True)
+# Created once, in gunicorn's master (`--preload`): two workers each creating the tables at once
+# race in PostgreSQL's catalog, and a worker that loses dies at boot. No connection is kept
+# across the fork.
 Base.metadata.create_all(engine)
+engine.dispose()
 app = Flask(__name__)
 
 

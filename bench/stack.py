@@ -357,6 +357,7 @@ def main() -> None:
                 "4",
                 "-k",
                 "gthread",
+                "--preload",
                 "-b",
                 f"127.0.0.1:{bport}",
                 "bench.baseline:app",
