@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 # The largest value of an INTEGER column on PostgreSQL; a larger id names no row, and binding it
@@ -44,6 +44,7 @@ class Database:
             event.listen(self.engine, "rollback", writer.end)
             event.listen(self.engine, "checkin", writer.checkin)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = _GroupWriter(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -51,20 +52,16 @@ class Database:
         with self.sessionmaker() as session, session.begin():
             yield session
 
-    @contextmanager
-    def one_statement(self) -> Iterator[Connection]:
-        """A connection for a write that is one statement, committed by itself.
+    def write(self, statement: Any, params: dict[str, Any]) -> None:
+        """Run a one-statement write and return once it is committed; concurrent ones share a commit.
 
-        On PostgreSQL it runs in autocommit: a statement is atomic on its own, and the BEGIN and
-        COMMIT round trips of a transaction around it would double its cost. SQLite pays no
-        round trips and takes its writer lock in a transaction, as every other write does.
+        The bookkeeping after a send (a message's mark, an outbox job done) is one small write per
+        job, from many threads at once. Each is as durable when this returns as in a transaction
+        of its own, but the threads' writes waiting at the same moment go in one transaction, one
+        executemany per statement: one connection checkout, one commit (and on SQLite, one turn at
+        the writer lock) for all of them.
         """
-        if self.engine.dialect.name == "sqlite":
-            with self.engine.begin() as conn:
-                yield conn
-        else:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                yield conn
+        self._writes.write(statement, params)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -122,3 +119,81 @@ class _SqliteWriter:
         # a connection given back without its transaction ended (never expected) frees the lock too
         if record.info.pop("sqlite_writer", False):
             self.lock.release()
+
+
+class _Write:
+    __slots__ = ("statement", "params", "done", "error")
+
+    def __init__(self, statement: Any, params: dict[str, Any]):
+        self.statement, self.params = statement, params
+        self.done = False  # its flush has ended, committed (error None) or not
+        self.error: BaseException | None = RuntimeError("the write's flush stopped before it was committed")
+
+
+class _GroupWriter:
+    """Group commit: the first thread to find no flush running writes every queued write, then wakes the rest.
+
+    Writes queued while a flush runs go in the next one, so the group grows with the load and a
+    lone write waits for nothing. If the shared transaction fails, each of its writes is tried
+    alone, so one bad write fails only its own caller.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._queue: list[_Write] = []
+        self._flushing = False
+        self._turn = threading.Condition()
+
+    def write(self, statement: Any, params: dict[str, Any]) -> None:
+        item = _Write(statement, params)
+        with self._turn:
+            self._queue.append(item)
+            while self._flushing and not item.done:
+                self._turn.wait()
+            if item.done:
+                if item.error is not None:
+                    raise item.error
+                return
+            self._flushing = True
+            group, self._queue = self._queue, []
+        try:
+            self._flush(group)
+        finally:
+            with self._turn:
+                self._flushing = False
+                self._turn.notify_all()
+        if item.error is not None:
+            raise item.error
+
+    def _flush(self, group: list[_Write]) -> None:
+        try:
+            self._run(group)
+        except Exception as failed:  # noqa: BLE001  (raised in the callers' threads)
+            if len(group) == 1:
+                group[0].error = failed
+                return
+            for item in group:  # each alone: one bad write fails only its own caller
+                try:
+                    self._run([item])
+                except Exception as exc:  # noqa: BLE001
+                    item.error = exc
+        finally:
+            for item in group:
+                item.done = True
+
+    def _run(self, group: list[_Write]) -> None:
+        by_statement: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+        for item in group:
+            by_statement.setdefault(id(item.statement), (item.statement, []))[1].append(item.params)
+        if len(group) == 1 and self.engine.dialect.name != "sqlite":
+            # A statement is atomic on its own: autocommit saves the BEGIN and COMMIT round trips.
+            # SQLite takes its writer lock in a transaction, as every other write does.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(group[0].statement, group[0].params)
+            group[0].error = None
+            return
+        with self.engine.begin() as conn:
+            for statement, params in by_statement.values():
+                conn.execute(statement, params)
+        for item in group:
+            item.error = None

@@ -8,6 +8,8 @@ with, which can be rebound (tests make a fresh app, with fresh Services, per tes
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -22,6 +24,7 @@ from workers.middleware import OutboxDoneMiddleware, PaceMiddleware, ServicesMid
 log = logging.getLogger(__name__)
 
 _state: dict[str, Any] = {"broker": None, "url": None}
+_request = threading.local()  # paced: this thread serves a web request (paced_requests)
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -84,10 +87,27 @@ def publish(job: str, args: list[Any], outbox_id: int | None = None) -> None:
         raise BadJob(f"no actor is declared for job {job!r}") from exc
     options: dict[str, Any] = {} if outbox_id is None else {"outbox_id": outbox_id}
     pace = _state.get("pace")
-    if pace is not None and CurrentMessage.get_current_message() is None:  # a web request, not a job
+    if pace is not None and getattr(_request, "paced", False):
         pace.wait_for_room()
         options["paced"] = True
     actor.send_with_options(args=tuple(args), **options)
+
+
+def paced_requests(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """The WSGI app whose requests wait for room when they publish (pace_publishers); other threads never wait.
+
+    A job, the relay and the scheduler publish inside their own work, some holding the database's
+    writer lock: waiting there for jobs that need that lock to finish would stall them all.
+    """
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        _request.paced = True
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _request.paced = False
+
+    return app
 
 
 def pace_publishers(limit: int) -> None:

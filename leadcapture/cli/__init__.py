@@ -16,7 +16,7 @@ from leadcapture.cli.context import JobSystem, Runtime
 from leadcapture.services import Services
 from workers import relay
 from workers.boot import boot
-from workers.broker import get_broker, pace_publishers
+from workers.broker import get_broker, pace_publishers, paced_requests
 from workers.supervisor import Supervisor
 
 
@@ -33,7 +33,9 @@ def _supervise(processes: int, threads: int) -> int:
     return Supervisor(processes, threads).run()
 
 
-JOBS = JobSystem(boot=boot, start_worker=_start_worker, start_relay=relay.start, supervise=_supervise)
+JOBS = JobSystem(
+    boot=boot, start_worker=_start_worker, start_relay=relay.start, supervise=_supervise, pace_requests=paced_requests
+)
 
 
 @click.group()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 from flask import Flask
@@ -35,6 +35,7 @@ class JobSystem:
     start_worker: Callable[[Services], Worker]  # consume the broker's queues in this process
     start_relay: Callable[[Services, threading.Event], threading.Thread]  # the periodic outbox relay
     supervise: Callable[[int, int], int]  # run N worker processes of T threads until SIGTERM; the exit status
+    pace_requests: Callable[[Any], Any]  # the WSGI app whose requests wait for room in the in-process worker
 
 
 class Runtime:

@@ -67,6 +67,8 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
     upgrade(services.db)
     stop = threading.Event()
     worker = runtime.jobs.start_worker(services) if not settings.broker_url else None
+    if worker is not None:
+        app.wsgi_app = runtime.jobs.pace_requests(app.wsgi_app)  # type: ignore[method-assign]
     runtime.jobs.start_relay(services, stop)
     _start_scheduler(services, stop)
     base = settings.base_url

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import event, insert, select, text, update
+from sqlalchemy import bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import jobs
@@ -72,7 +72,8 @@ class _Enqueued:
     args_json: str
 
 
-_PUBLISHER, _ENQUEUED, _COMMITTED, _DOUBT = "outbox.publisher", "outbox.enqueued", "outbox.committed", "outbox.doubt"
+_PUBLISHER, _ENQUEUED, _DOUBT = "outbox.publisher", "outbox.enqueued", "outbox.doubt"
+_COMMITTED, _PUBLISH = "outbox.committed", "outbox.publish"  # committing; committed, published at the end
 
 
 def publish_on_commit(session: Session, services: Relaying) -> None:
@@ -96,11 +97,16 @@ def _take_enqueued(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _publish_committed(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    rows = session.info.pop(_COMMITTED, None)
-    if rows:
+def _committed(session: Session) -> None:
+    if not session.in_nested_transaction() and _COMMITTED in session.info:
+        session.info[_PUBLISH] = session.info.pop(_COMMITTED)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _publish_committed(session: Session, transaction: Any) -> None:
+    # After the end, not at the commit: the connection is back in the pool (and SQLite's writer
+    # lock free) while the broker is called, and while a paced publisher waits for room.
+    if transaction.parent is None and (rows := session.info.pop(_PUBLISH, None)):
         _publish_now(session.info[_PUBLISHER], rows)
 
 
@@ -226,10 +232,14 @@ def _no_fsync(session: Session) -> None:
 
 def mark_done(db: Database, job_id: int) -> None:
     """Record that a worker finished the job (sent, skipped, failed for good: anything but 'retry')."""
-    with db.one_statement() as conn:
-        conn.execute(
-            update(OutboxJob).where(OutboxJob.id == job_id, OutboxJob.done_at.is_(None)).values(done_at=utcnow())
-        )
+    db.write(_DONE, {"job_id": job_id, "b_done_at": utcnow()})
+
+
+_DONE = (
+    update(OutboxJob)
+    .where(OutboxJob.id == bindparam("job_id"), OutboxJob.done_at.is_(None))
+    .values(done_at=bindparam("b_done_at"))
+)
 
 
 def purge_published(session: Session, older_than: timedelta = timedelta(days=7)) -> int:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from leadcapture.consent import jobs, outbox
 from leadcapture.consent.people import is_suppressed, mailbox_index
@@ -61,20 +62,26 @@ def mail_due(session: Session, vault: Vault, settings: Settings, submission_id: 
             session, jobs.SEND_CONFIRMATION, submission.id, not_before=_window_end(session, settings, index, now)
         )
         return False
-    waiting = (
-        update(Submission)
-        .where(
-            Submission.person_id == person.id,
-            Submission.sends_confirmation.is_(True),
-            Submission.mailed_in.is_(None),
-            exists().where(LeadRequest.submission_id == Submission.id, LeadRequest.state == PENDING),
-        )
-        .values(mailed_in=submission.id)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(waiting)
-    session.refresh(submission)
+    listed = session.scalars(_TAKE_WAITING, {"b_person_id": person.id, "b_mailed_in": submission.id}).all()
+    if submission.id not in listed:
+        return False  # its requests were answered since it was read: nothing left to ask
+    set_committed_value(submission, "mailed_in", submission.id)
     return True
+
+
+# Every waiting submission of an address goes in the mail of the one that took the slot.
+_TAKE_WAITING = (
+    update(Submission)
+    .where(
+        Submission.person_id == bindparam("b_person_id"),
+        Submission.sends_confirmation.is_(True),
+        Submission.mailed_in.is_(None),
+        exists().where(LeadRequest.submission_id == Submission.id, LeadRequest.state == PENDING),
+    )
+    .values(mailed_in=bindparam("b_mailed_in"))
+    .returning(Submission.id)
+    .execution_options(synchronize_session=False)
+)
 
 
 def listed_in(session: Session, submission: Submission) -> list[LeadRequest]:

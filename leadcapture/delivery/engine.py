@@ -24,7 +24,8 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -174,11 +175,12 @@ def write_marks(conn: Connection, marks: list[Mark]) -> None:
     """Record the outcome of transmitted messages, in the caller's transaction."""
     if marks:
         now = utcnow()
-        rows = [
-            {"row_id": row_id, "b_status": status, "b_detail": detail, "b_sent_at": now if status in FINAL else None}
-            for row_id, status, detail in marks
-        ]
-        conn.execute(_MARK, rows)
+        conn.execute(_MARK, [_mark_values(mark, now) for mark in marks])
+
+
+def _mark_values(mark: Mark, now: datetime) -> dict[str, Any]:
+    row_id, status, detail = mark
+    return {"row_id": row_id, "b_status": status, "b_detail": detail, "b_sent_at": now if status in FINAL else None}
 
 
 def _busy(what: str, attempt: Attempt) -> str:
@@ -216,8 +218,7 @@ def deliver(
     if claim.outgoing is None or claim.row_id is None:
         return claim.status
     status, detail, retry = _transmit(services, dedupe_key, claim.row_id, claim.outgoing, attempt)
-    with services.db.one_statement() as conn:
-        write_marks(conn, [(claim.row_id, status, detail)])
+    services.db.write(_MARK, _mark_values((claim.row_id, status, detail), utcnow()))
     if retry is not None:
         raise retry
     return status

@@ -139,6 +139,26 @@ def test_a_request_session_publishes_its_jobs_at_commit_but_a_later_job_when_it_
     assert outbox.relay(services.db.sessionmaker, lambda *a: published.append(a)) == 0  # not due yet
 
 
+def test_jobs_are_published_once_the_session_gave_its_connection_back(services):
+    # A publisher may wait (the in-process broker paces web requests): it must not hold a
+    # connection, or on SQLite the writer lock, that the jobs it waits for need.
+    pool = services.db.engine.pool
+    checked_out = []
+
+    class Publishing:
+        db = services.db
+
+        @staticmethod
+        def publish(actor, args, row_id):
+            checked_out.append(pool.checkedout())
+
+    before = pool.checkedout()
+    with services.db.session() as session:
+        outbox.publish_on_commit(session, Publishing)
+        outbox.enqueue(session, jobs.SEND_CONFIRMATION, 1)
+    assert checked_out == [before]
+
+
 def test_jobs_of_a_rolled_back_savepoint_are_not_published(services):
     published = []
 

@@ -39,3 +39,29 @@ def test_the_wait_is_bounded(monkeypatch):
     pace.wait_for_room()  # nobody finishes: it goes on after the bound
     assert time.monotonic() - began < 2
     assert pace._open == 2
+
+
+def test_only_web_requests_wait_for_room(services, monkeypatch):
+    # Given an in-process broker whose room is taken
+    from workers import broker
+
+    pace = PaceMiddleware()
+    pace.limit, pace._open = 1, 1
+    monkeypatch.setitem(broker._state, "pace", pace)
+    monkeypatch.setattr(PaceMiddleware, "PACE_MAX_WAIT", 0.2)
+    # When the relay (or a job, or the scheduler) publishes, it is not counted and does not wait:
+    # it may hold the database's writer lock that the open jobs need to finish
+    broker.publish("send_confirmation", [1])
+    assert pace._open == 1
+    # But a web request's publish waits for room (bounded here) and is counted
+    seen = []
+
+    def view(environ, start_response):
+        broker.publish("send_confirmation", [2])
+        seen.append(pace._open)
+        return [b""]
+
+    broker.paced_requests(view)({}, lambda *a: None)
+    assert seen == [2]
+    broker.publish("send_confirmation", [3])  # the thread is no longer a request's
+    assert pace._open == 2

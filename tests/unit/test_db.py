@@ -1,0 +1,91 @@
+"""Database.write: concurrent one-statement writes share a commit, and each caller gets its own outcome."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, event, insert, select
+
+from leadcapture.db import Database
+
+metadata = MetaData()
+rows = Table("rows", metadata, Column("id", Integer, primary_key=True), Column("value", Integer, nullable=False))
+ADD = insert(rows).values(id=bindparam("id"), value=bindparam("value"))
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/writes.db")
+    metadata.create_all(db.engine)
+    yield db
+    db.dispose()
+
+
+def written(db: Database) -> list[tuple[int, int]]:
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(rows.c.id, rows.c.value).order_by(rows.c.id))]
+
+
+def hold_first_flush_until(db: Database, queued: int) -> list[int]:
+    """Keep the first flush from running until `queued` more writes wait; returns the commit log."""
+    commits: list[int] = []
+    first = threading.Event()
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def hold(conn, cursor, statement, parameters, context, executemany):
+        if not first.is_set() and statement.startswith("INSERT"):
+            first.set()
+            while len(db._writes._queue) < queued:
+                threading.Event().wait(0.01)
+
+    event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    return commits
+
+
+def run_all(db: Database, params: list[dict]) -> dict[int, BaseException | None]:
+    outcomes: dict[int, BaseException | None] = {}
+
+    def one(values):
+        try:
+            db.write(ADD, values)
+            outcomes[values["id"]] = None
+        except Exception as exc:  # noqa: BLE001
+            outcomes[values["id"]] = exc
+
+    threads = [threading.Thread(target=one, args=(values,)) for values in params]
+    threads[0].start()
+    while not db._writes._flushing:
+        threading.Event().wait(0.01)
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return outcomes
+
+
+def test_a_lone_write_is_committed_when_the_call_returns(db):
+    db.write(ADD, {"id": 1, "value": 10})
+    assert written(db) == [(1, 10)]
+
+
+def test_writes_waiting_together_share_one_commit(db):
+    # Given a flush that runs while five more writes queue up
+    commits = hold_first_flush_until(db, queued=5)
+    # When they all return
+    outcomes = run_all(db, [{"id": i, "value": i * 10} for i in range(1, 7)])
+    # Then every write is committed, the five behind the first in one transaction
+    assert outcomes == {i: None for i in range(1, 7)}
+    assert written(db) == [(i, i * 10) for i in range(1, 7)]
+    assert len(commits) == 2
+
+
+def test_a_bad_write_fails_only_its_own_caller(db):
+    db.write(ADD, {"id": 3, "value": 0})
+    hold_first_flush_until(db, queued=3)
+    # Given a group where one write breaks the primary key
+    outcomes = run_all(db, [{"id": 1, "value": 1}, {"id": 2, "value": 2}, {"id": 3, "value": 3}, {"id": 4, "value": 4}])
+    # Then its caller gets the error, and the others' writes are committed
+    assert outcomes[1] is None and outcomes[2] is None and outcomes[4] is None
+    assert "UNIQUE constraint failed" in str(outcomes[3])
+    assert written(db) == [(1, 1), (2, 2), (3, 0), (4, 4)]
