@@ -37,11 +37,9 @@ class Database:
         self.url = url
         self.engine: Engine = create_engine(url, **engine_options)
         if self.engine.dialect.name == "sqlite":
-            writer = _SqliteWriter()
+            writer = _SqliteWriter(self.engine.dialect)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", writer.begin)
-            event.listen(self.engine, "commit", writer.end)
-            event.listen(self.engine, "rollback", writer.end)
             event.listen(self.engine, "checkin", writer.checkin)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = _GroupWriter(self.engine)
@@ -99,26 +97,49 @@ class _SqliteWriter:
 
     WAIT = 30.0  # as long as SQLite's own busy timeout; after that SQLite decides
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Any) -> None:
         self.lock = threading.Lock()
+        self._owner: int | None = None  # id() of the DBAPI connection whose transaction holds the lock
+        # Freed once COMMIT or ROLLBACK has run: the engine's commit and rollback events come
+        # before it, and a thread let in then would find SQLite still locked and sleep in its
+        # busy handler. The dialect is this engine's own instance.
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(connection: Any) -> None:
+            commit(connection)
+            self.end(connection)
+
+        def do_rollback(connection: Any) -> None:
+            try:
+                rollback(connection)
+            finally:
+                self.end(connection)
+
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
     def begin(self, conn: Any) -> None:
-        held = self.lock.acquire(timeout=self.WAIT)
-        conn.info["sqlite_writer"] = held
+        raw = _dbapi(conn.connection)
+        if self.lock.acquire(timeout=self.WAIT):
+            self._owner = raw
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            self.end(conn)
+            self.end(raw)
             raise
 
-    def end(self, conn: Any) -> None:
-        if conn.info.pop("sqlite_writer", False):
+    def end(self, connection: Any) -> None:
+        if self._owner is not None and self._owner == _dbapi(connection):
+            self._owner = None
             self.lock.release()
 
-    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+    def checkin(self, dbapi_connection: Any, _record: Any) -> None:
         # a connection given back without its transaction ended (never expected) frees the lock too
-        if record.info.pop("sqlite_writer", False):
-            self.lock.release()
+        self.end(dbapi_connection)
+
+
+def _dbapi(connection: Any) -> int:
+    """The identity of the DBAPI connection behind a pool's proxy (or of the DBAPI connection itself)."""
+    return id(getattr(connection, "dbapi_connection", connection))
 
 
 class _Write:

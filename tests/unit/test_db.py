@@ -89,3 +89,35 @@ def test_a_bad_write_fails_only_its_own_caller(db):
     assert outcomes[1] is None and outcomes[2] is None and outcomes[4] is None
     assert "UNIQUE constraint failed" in str(outcomes[3])
     assert written(db) == [(1, 1), (2, 2), (3, 0), (4, 4)]
+
+
+def test_the_sqlite_writer_lock_is_freed_only_once_commit_or_rollback_has_run(tmp_path):
+    # A thread let in before COMMIT has run would find SQLite still locked and sleep in its busy handler
+    db = Database(f"sqlite:///{tmp_path}/lock.db")
+    connections = []
+    event.listen(db.engine, "connect", lambda dbapi_connection, record: connections.append(dbapi_connection))
+    writer = next(fn.__self__ for fn in db.engine.dispatch.begin if hasattr(fn, "__self__"))
+    freed_mid_transaction = []
+
+    class Recording:
+        def __init__(self, lock):
+            self.lock = lock
+
+        def acquire(self, timeout):
+            return self.lock.acquire(timeout=timeout)
+
+        def release(self):
+            freed_mid_transaction.append(any(c.in_transaction for c in connections))
+            self.lock.release()
+
+    writer.lock = Recording(writer.lock)
+    metadata.create_all(db.engine)
+    db.write(ADD, {"id": 1, "value": 1})
+    with pytest.raises(RuntimeError), db.engine.begin() as conn:
+        conn.execute(ADD, {"id": 2, "value": 2})
+        raise RuntimeError("rolled back")
+    with db.session() as session:
+        session.execute(select(rows.c.id)).all()
+    assert freed_mid_transaction and not any(freed_mid_transaction)
+    assert written(db) == [(1, 1)]
+    db.dispose()
