@@ -15,6 +15,7 @@ from leadcapture.consent import gates, window, wording
 from leadcapture.consent.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
+from leadcapture.delivery.renderer import render_once
 from leadcapture.delivery.templates import compose_for, compose_to, mail_brand, render
 from leadcapture.delivery.wire import OutgoingMessage
 from leadcapture.i18n import gettext_in
@@ -61,23 +62,22 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
         language = submission.language
         requests = [r for r in listed if r.state == PENDING]
         labels = list(dict.fromkeys(label_of(r, language) for r in requests))  # a whitepaper asked twice: once
-        brand = submission.form_version.form.brand
-        context = _context(
-            services,
-            submission.form_version.definition,
-            labels,
-            brand=brand,
-            confirm_url=links.confirm_submission(services, submission),
-            not_me_url=links.not_me(services, submission),
-            preferences_url=links.preferences(services, submission.person),
-        )
-        rendered = render(KIND, language, context)
+        version = submission.form_version
+        brand = version.form.brand
+        context = _context(services, version.definition, labels, brand=brand)
+        key = (version.id, version.content_hash, context["brand"], tuple(labels), context["max_age_days"])
+        urls = {
+            "confirm_url": links.confirm_submission(services, submission),
+            "not_me_url": links.not_me(services, submission),
+            "preferences_url": links.preferences(services, submission.person),
+        }
+        rendered = render_once(KIND, language, key, context, urls)
         # The one-click target of a confirmation is 'this wasn't me'; it carries no promotion.
         msg = compose_for(
             services,
             submission.person,
             rendered,
-            unsubscribe_url=context["not_me_url"],
+            unsubscribe_url=urls["not_me_url"],
             auto_submitted=True,
             brand=brand,
         )
@@ -87,24 +87,14 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
 
 
 def _context(
-    services: Services,
-    definition: dict[str, Any],
-    items: list[str],
-    *,
-    brand: Brand | None,
-    confirm_url: str,
-    not_me_url: str,
-    preferences_url: str,
+    services: Services, definition: dict[str, Any], items: list[str], *, brand: Brand | None
 ) -> dict[str, Any]:
-    """What the templates read: the brand, the form version's definition and wording, what was asked, the links."""
+    """What the templates read besides the links: the brand, the definition and its wording, what was asked."""
     return {
         "brand": mail_brand(services, brand),
         "form": definition,
         "wording": wording.of(definition),
         "items": items,
-        "confirm_url": confirm_url,
-        "not_me_url": not_me_url,
-        "preferences_url": preferences_url,
         "max_age_days": services.settings.confirm_max_age // 86400,
     }
 
@@ -117,11 +107,8 @@ def preview(services: Services, definition: dict[str, Any], brand: Brand | None,
         *(p["label"] for p in definition["purposes"]),
     ]
     not_me_url = links.example(services, UNSUBSCRIBE)
-    context = _context(
-        services,
-        definition,
-        items,
-        brand=brand,
+    context = _context(services, definition, items, brand=brand)
+    context.update(
         confirm_url=links.example(services, CONFIRM),
         not_me_url=not_me_url,
         preferences_url=links.example(services, PREFERENCES),

@@ -7,6 +7,10 @@ of times instead of a million; delivery.wire then writes each message's bytes di
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Hashable
+from typing import Any
+
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
@@ -19,6 +23,40 @@ from leadcapture.models import Brand, ContentItem, FormVersion, Person
 from leadcapture.services import Services
 
 _UNSUBSCRIBE, _PREFERENCES = "LCSLOTUNSUBSCRIBE9F3A", "LCSLOTPREFERENCES9F3A"
+_ONCE_SIZE = 512
+_once: dict[tuple[Hashable, ...], Rendered] = {}
+_once_lock = threading.Lock()
+
+
+def render_once(name: str, language: str, key: Hashable, context: dict[str, Any], urls: dict[str, str]) -> Rendered:
+    """What render(name, language, {**context, **urls}) gives, its templates rendered once per (name, language, key).
+
+    key stands for everything in context: the same key, the same context (a form version's id and
+    content hash, the brand's look, what the mail lists). The urls differ per message: they are
+    rendered as markers and stamped in. A link stands on a line of its own in the text and in an
+    attribute or a catalog's %(url)s in the HTML, so the result is the same, byte for byte.
+    """
+    cache_key = (name, language, key)
+    rendered = _once.get(cache_key)
+    if rendered is None:
+        rendered = render(name, language, {**context, **{field: _slot(field) for field in urls}})
+        with _once_lock:
+            if len(_once) >= _ONCE_SIZE:
+                _once.clear()
+            _once[cache_key] = rendered
+    return stamp(rendered, {_slot(field): url for field, url in urls.items()})
+
+
+def stamp(rendered: Rendered, urls: dict[str, str]) -> Rendered:
+    """The rendered message with each marker replaced by its url (HTML-escaped in the HTML)."""
+    text, html = rendered.text, rendered.html
+    for marker, url in urls.items():
+        text, html = text.replace(marker, url), html.replace(marker, str(escape(url)))
+    return Rendered(subject=rendered.subject, text=text, html=html)
+
+
+def _slot(field: str) -> str:
+    return f"LCSLOT{field.upper()}9F3A"  # a marker no template, catalog or wording holds
 
 
 class ContentRenderer:
@@ -67,10 +105,7 @@ class ContentRenderer:
         rendered = self._rendered(person.language, version_id)
         unsubscribe = links.unsubscribe(self.services, person, self.purpose_key, self.brand_id)
         preferences = links.preferences(self.services, person)
-        text = rendered.text.replace(_UNSUBSCRIBE, unsubscribe).replace(_PREFERENCES, preferences)
-        html = rendered.html.replace(_UNSUBSCRIBE, str(escape(unsubscribe)))
-        html = html.replace(_PREFERENCES, str(escape(preferences)))
-        personal = Rendered(subject=rendered.subject, text=text, html=html)
+        personal = stamp(rendered, {_UNSUBSCRIBE: unsubscribe, _PREFERENCES: preferences})
         return compose_for(self.services, person, personal, unsubscribe_url=unsubscribe, brand=self.brand)
 
     def test_message(self, to: str, language: str, version_id: int | None, back_url: str) -> OutgoingMessage:
@@ -79,10 +114,8 @@ class ContentRenderer:
         Its unsubscribe and preference links lead back to `back_url` (the campaign's admin page):
         a test reader is not a recipient, and nothing they click changes anyone's consent.
         """
-        rendered = self._rendered(language, version_id)
-        text = rendered.text.replace(_UNSUBSCRIBE, back_url).replace(_PREFERENCES, back_url)
-        html = rendered.html.replace(_UNSUBSCRIBE, str(escape(back_url))).replace(_PREFERENCES, str(escape(back_url)))
-        marked = Rendered(subject=f"[TEST] {rendered.subject}", text=text, html=html)
+        rendered = stamp(self._rendered(language, version_id), {_UNSUBSCRIBE: back_url, _PREFERENCES: back_url})
+        marked = Rendered(subject=f"[TEST] {rendered.subject}", text=rendered.text, html=rendered.html)
         settings = self.services.settings
         return compose(
             marked,
