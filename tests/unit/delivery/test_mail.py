@@ -83,18 +83,22 @@ def test_subject_stays_on_one_line_whatever_the_title():
     assert rendered.subject == "Your whitepaper: Two lines"
 
 
+STAMPED = {
+    "confirmation": ({"items": ["Nieuwsbrief", "Bel mij"], "max_age_days": 7}, ("confirm_url", "not_me_url")),
+    "asset": ({"download_days": 30}, ("download_url", "unsubscribe_url")),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STAMPED))
 @pytest.mark.parametrize("language", ["nl", "en", "de"])
-def test_a_mail_rendered_once_and_stamped_is_the_mail_rendered_directly(language):
-    # The confirmation templates are rendered once per form version and what is listed; each
-    # message's links are stamped in. It must be the same mail, byte for byte.
+def test_a_mail_rendered_once_and_stamped_is_the_mail_rendered_directly(language, kind):
+    # The confirmation and whitepaper templates are rendered once per form version (and what is
+    # listed); each message's links are stamped in. It must be the same mail, byte for byte.
     from leadcapture.delivery.renderer import render_once
 
-    context = {"form": FORM, "wording": wording.of(FORM), "items": ["Nieuwsbrief", "Bel mij"], "max_age_days": 7}
-    for n, confirm in enumerate(["https://lc.test/c/one.tok-en_1", "https://lc.test/c/two?x=1&y=<2>"]):
-        urls = {
-            "confirm_url": confirm,
-            "not_me_url": f"https://lc.test/u/{n}&n",
-            "preferences_url": 'https://lc.test/p/"q"',
-        }
-        stamped = render_once("confirmation", language, ("test", 1), context, urls)
-        assert stamped == render("confirmation", language, {**context, **urls})
+    extra, (button, other) = STAMPED[kind]
+    context = {"form": FORM, "wording": wording.of(FORM), **extra}
+    for n, url in enumerate(["https://lc.test/c/one.tok-en_1", "https://lc.test/c/two?x=1&y=<2>"]):
+        urls = {button: url, other: f"https://lc.test/u/{n}&n", "preferences_url": 'https://lc.test/p/"q"'}
+        stamped = render_once(kind, language, ("test", 1), context, urls)
+        assert stamped == render(kind, language, {**context, **urls})
