@@ -169,6 +169,7 @@ def compose_to(
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=256)  # a handful of senders (one per brand), parsed once each
 def _sender(sender: str) -> tuple[str, str]:
     name, address = parseaddr(sender)
     address = mail_address(address)
