@@ -70,9 +70,12 @@ def test_a_gunicorn_access_line_is_logged_minimised_and_masked(monkeypatch):
         "HTTP_REFERER": f"https://lc.test/p/{TOKEN}",
     }
     response = SimpleNamespace(status="200 OK", sent=512, headers=[])
-    written = io.StringIO()
-    logger.access_log.addHandler(logging.StreamHandler(written))
-    logger.access(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(seconds=0.01))
-    line = written.getvalue()
+    written = logging.StreamHandler(io.StringIO())
+    logger.access_log.addHandler(written)
+    try:
+        logger.access(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(seconds=0.01))
+    finally:
+        logger.access_log.removeHandler(written)
+    line = written.stream.getvalue()
     assert line.startswith("198.51.100.0 - - [")
     assert f"/p/{TOKEN[:8]}…" in line and TOKEN not in line and "198.51.100.23" not in line
