@@ -67,7 +67,6 @@ def format_number(value: int | float, language: str | None = None) -> str:
     return format_decimal(value, locale=locale_of(language or DEFAULT_LANGUAGE))
 
 
-@cache  # every submission's answer page says the window's length; a few settings and languages only
 def format_minutes(seconds: int, language: str | None = None) -> str:
     """A duration as whole minutes in words: "15 minuten", "15 minutes" (a part of a minute counts as one)."""
     minutes = max(1, -(-seconds // 60))
