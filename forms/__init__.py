@@ -14,7 +14,7 @@ from flask import current_app, request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, ValidationError
-from wtforms.csrf.core import CSRF
+from wtforms.csrf.core import CSRF, CSRFTokenField
 from wtforms.validators import Optional, StopValidation
 
 from forms import pow as proof_of_work
@@ -35,9 +35,27 @@ def _services():
     return current_app.extensions["leadcapture"]
 
 
+class FormTokenField(CSRFTokenField):
+    """The form token's hidden field: the token to send next is signed when a page shows it.
+
+    A post that stores its submission answers with a page without the form, so it signs none.
+    """
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        HiddenField.process(self, *args, **kwargs)
+
+    def _value(self) -> str:
+        if self.current_token is None:
+            self.current_token = self.csrf_impl.generate_csrf_token(self)
+        return self.current_token
+
+
 class FormTokenCSRF(CSRF):
     """A signed token naming the form and when it was shown; no session cookie needed. It expires after two
     hours and stores one submission (leadcapture.consent.tokens.spend_form_token)."""
+
+    field_class = FormTokenField
+    _read: tuple[str, dict[str, Any] | None] | None = None
 
     def setup_form(self, form: Any) -> Any:
         self.slug = form.meta.csrf_context
@@ -47,6 +65,18 @@ class FormTokenCSRF(CSRF):
         # The nonce makes each shown form's token its own: a token stores one submission only.
         return _services().tokens.make(FORM, {"f": self.slug, "t": self._shown_at(), "n": secrets.token_urlsafe(9)})
 
+    def _payload(self, token: str) -> dict[str, Any] | None:
+        """The payload of a posted token if it is valid and names this form, else None (checked once per form)."""
+        if self._read is None or self._read[0] != token:
+            try:
+                payload: dict[str, Any] | None = _services().tokens.load(FORM, token)
+            except TokenError:
+                payload = None
+            if payload is not None and payload.get("f") != self.slug:
+                payload = None
+            self._read = (token, payload)
+        return self._read[1]
+
     def _shown_at(self) -> int:
         """When the visitor first saw this form: a page shown again with errors keeps the first time.
 
@@ -55,23 +85,14 @@ class FormTokenCSRF(CSRF):
         """
         now = int(time.time())
         sent = request.form.get("csrf_token", "") if request.method == "POST" else ""
-        if sent:
-            try:
-                payload = _services().tokens.load(FORM, sent)
-            except TokenError:
-                return now
-            if payload.get("f") == self.slug and isinstance(payload.get("t"), int):
-                return min(payload["t"], now)
+        payload = self._payload(sent) if sent else None
+        if payload is not None and isinstance(payload.get("t"), int):
+            return min(payload["t"], now)
         return now
 
     def validate_csrf_token(self, form: Any, field: Any) -> None:
-        try:
-            payload = _services().tokens.load(FORM, field.data or "")
-        except TokenError as exc:
-            raise ValidationError(
-                gettext("This form was open for too long or was not sent from our page. Please submit it again.")
-            ) from exc
-        if payload.get("f") != self.slug:
+        payload = self._payload(field.data or "")
+        if payload is None:
             raise ValidationError(
                 gettext("This form was open for too long or was not sent from our page. Please submit it again.")
             )

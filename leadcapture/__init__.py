@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from leadcapture.models.brands import DEFAULT_AUTHORITY_NAME
     from leadcapture.settings import DEFAULTS, flask_config, load_settings
     from leadcapture.web import admin, api, dev, errors, health, hooks, public, ratelimit, security
-    from leadcapture.web.context import close_session, local_date, local_number, page_language
+    from leadcapture.web.context import close_session, local_date, local_number, page_language, page_translations
     from leadcapture.web.security import RowIdConverter, TextConverter
     from workers.boot import boot
 
@@ -39,6 +39,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     # Pages speak the language of their form or person (g.language), never the browser's.
     Babel(app, locale_selector=page_language, default_translation_directories=str(TRANSLATIONS_DIR))
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  (Flask-Babel's, with the catalog held)
+        gettext=lambda s: page_translations().ugettext(s),
+        ngettext=lambda s, p, n: page_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: page_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.globals["default_authority"] = DEFAULT_AUTHORITY_NAME
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["local_number"] = local_number

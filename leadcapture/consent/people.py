@@ -148,7 +148,7 @@ class Addressee:
 
 
 def find_or_add(session: Session, vault: Vault, email: str, language: str) -> Addressee:
-    """The person with this address, added if there is none yet: one statement, two for a new address.
+    """The person with this address, added if there is none yet: one statement (on SQLite two for a new address).
 
     The insert does nothing when a concurrent submission added the same address a moment ago (it
     waits for that transaction); the lookup after it then finds that person.
@@ -156,22 +156,35 @@ def find_or_add(session: Session, vault: Vault, email: str, language: str) -> Ad
     address = email.strip()
     index = vault.blind_index(normalise_email(address))
     conn = session.connection()
-    person_id, reason = conn.execute(_LOOKUP, {"index": index}).one()
-    if person_id is None:
-        values = {"email_index": index, "email_enc": vault.encrypt(address), "language": language}
-        person_id = conn.execute(_ADD[conn.dialect.name], values).scalar()
+    if conn.dialect.name == "postgresql":  # the insert and both lookups in one round trip
+        values = {"index": index, "email_enc": vault.encrypt(address), "language": language}
+        added, person_id, reason = conn.execute(_FIND_OR_ADD, values).one()
+        person_id = added or person_id
+    else:  # SQLite has no INSERT inside WITH
+        person_id, reason = conn.execute(_LOOKUP, {"index": index}).one()
         if person_id is None:
-            person_id = conn.execute(_FIND_ID, {"index": index}).scalar_one()
+            values = {"email_index": index, "email_enc": vault.encrypt(address), "language": language}
+            person_id = conn.execute(_ADD, values).scalar()
+    if person_id is None:  # added by a concurrent submission after this statement's snapshot
+        person_id = conn.execute(_FIND_ID, {"index": index}).scalar_one()
     return Addressee(person_id, index, reason is not None)
 
 
 _PEOPLE, _SUPPRESSIONS = Person.__table__, Suppression.__table__
 _FIND_ID = select(_PEOPLE.c.id).where(_PEOPLE.c.email_index == bindparam("index"))
-_LOOKUP = select(
-    _FIND_ID.scalar_subquery(),
-    select(_SUPPRESSIONS.c.reason).where(_SUPPRESSIONS.c.email_index == bindparam("index")).scalar_subquery(),
+_REASON = select(_SUPPRESSIONS.c.reason).where(_SUPPRESSIONS.c.email_index == bindparam("index"))
+_LOOKUP = select(_FIND_ID.scalar_subquery(), _REASON.scalar_subquery())
+_ADD = UPSERTS["sqlite"](_PEOPLE).on_conflict_do_nothing().returning(_PEOPLE.c.id)
+# The row this statement adds is not in its own snapshot: the new id comes from the insert, an
+# existing one from the lookup.
+_ADDED = (
+    UPSERTS["postgresql"](_PEOPLE)
+    .values(email_index=bindparam("index"), email_enc=bindparam("email_enc"), language=bindparam("language"))
+    .on_conflict_do_nothing()
+    .returning(_PEOPLE.c.id)
+    .cte("added")
 )
-_ADD = {db: insert(_PEOPLE).on_conflict_do_nothing().returning(_PEOPLE.c.id) for db, insert in UPSERTS.items()}
+_FIND_OR_ADD = select(select(_ADDED.c.id).scalar_subquery(), _FIND_ID.scalar_subquery(), _REASON.scalar_subquery())
 
 
 def lift_not_me(session: Session, person: Person) -> None:

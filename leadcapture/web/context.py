@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from babel.support import NullTranslations
 from flask import current_app, g
-from flask_babel import refresh
+from flask_babel import get_translations, refresh
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import outbox
@@ -37,7 +38,19 @@ def close_session(_exc: BaseException | None = None) -> None:
 def use_language(language: str) -> None:
     """Make language the language of this request's pages (Flask-Babel's locale follows it)."""
     g.language = language
+    g.pop("page_translations", None)
     refresh()  # a string translated earlier in the request must not pin the previous locale
+
+
+def page_translations() -> NullTranslations:
+    """Flask-Babel's catalog for this request's pages, looked up once per request and language.
+
+    Templates translate through it: a page has dozens of strings, and Flask-Babel finds the
+    catalog again for each one.
+    """
+    if "page_translations" not in g:
+        g.page_translations = get_translations()
+    return g.page_translations
 
 
 def page_language() -> str:

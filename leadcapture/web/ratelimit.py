@@ -135,13 +135,14 @@ def register(app: Flask) -> Limiter:
         in_memory_fallback_enabled=True,
         headers_enabled=True,
     )
+    # A disabled Limiter still walks its limits on every call of a decorated view: no decorators then.
     submission_limits = [
         limiter.limit(limit, methods=["POST"], key_func=key_func, deduct_when=deduct_when)
         for limit, key_func, deduct_when in (
             (settings.ratelimit_submit_per_ip, client_key, None),
             (settings.ratelimit_submit_per_form, _form_key, _stored),
         )
-        if limit
+        if limit and limiter.enabled
     ]
     app.extensions[_LIMITS] = _Limits(limiter, submission_limits)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, UnicodeConverter
@@ -111,11 +112,24 @@ class HostCheck:
         return [body]
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed session cookie, its signer made once per set of keys rather than on every request."""
+
+    _signer: tuple[tuple[Any, ...], Any] = ((), None)
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._signer[0] != keys:
+            self._signer = (keys, super().get_signing_serializer(app))
+        return self._signer[1]
+
+
 def register(app: Flask) -> None:
     """Check the Host header before Flask sees it, refuse NUL in query and form values, keep personal data out
     of the request log, and add CSP, framing, sniffing and referrer headers to every response."""
     app.wsgi_app = HostCheck(app.wsgi_app)  # type: ignore[method-assign]
     app.request_class = NoNulRequest
+    app.session_interface = CookieSessions()
     app.before_request(refuse_nul_in_query)
     accesslog.install_dev_server_filter(app.extensions["leadcapture"].settings.ip_minimisation)
 

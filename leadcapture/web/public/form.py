@@ -116,10 +116,34 @@ def form(slug: str):
         session.commit()
         ratelimit.mark_stored()
     # Bots get the same answer as people; so does every address, whatever its state.
-    window = format_minutes(services.settings.confirmation_window, definition["language"])
-    return render_template(
-        "check_mail.html", definition=definition, embedded=embedded, window=window, **page_brand(definition)
+    return _check_mail_page(version, embedded)
+
+
+# The answer to a post is one page per form version, frame and brand (every visitor and every
+# address gets the same), so each app renders it once and keeps it.
+_ANSWERS = "leadcapture.answers"
+
+
+def _check_mail_page(version: FormVersion, embedded: bool) -> str:
+    definition = version.definition
+    brand = page_brand(definition)
+    key = (
+        version.id,
+        version.content_hash,
+        request.script_root,
+        embedded,
+        g.get("parent_origin"),
+        tuple(brand["brand"].items()) if brand["brand"] else None,
     )
+    answers: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(_ANSWERS, {})
+    page = answers.get(key)
+    if page is None:
+        window = format_minutes(get_services().settings.confirmation_window, definition["language"])
+        page = render_template("check_mail.html", definition=definition, embedded=embedded, window=window, **brand)
+        if len(answers) >= 256:
+            answers.clear()
+        answers[key] = page
+    return page
 
 
 def _carry_source(lead_form: Any, embedded: bool) -> Source:

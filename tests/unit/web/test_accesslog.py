@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import logging
 from types import SimpleNamespace
 
@@ -69,7 +70,12 @@ def test_a_gunicorn_access_line_is_logged_minimised_and_masked(monkeypatch):
         "HTTP_REFERER": f"https://lc.test/p/{TOKEN}",
     }
     response = SimpleNamespace(status="200 OK", sent=512, headers=[])
-    atoms = logger.atoms(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(seconds=0.01))
-    line = logger.cfg.access_log_format % atoms
+    written = logging.StreamHandler(io.StringIO())
+    logger.access_log.addHandler(written)
+    try:
+        logger.access(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(seconds=0.01))
+    finally:
+        logger.access_log.removeHandler(written)
+    line = written.stream.getvalue()
     assert line.startswith("198.51.100.0 - - [")
     assert f"/p/{TOKEN[:8]}…" in line and TOKEN not in line and "198.51.100.23" not in line
