@@ -9,6 +9,7 @@ import click
 
 from leadcapture.cli.context import Runtime
 from leadcapture.consent.formdefs import FormDefinitionError, current_version, load_toml, save, to_toml
+from leadcapture.models import Brand
 
 
 @click.group()
@@ -33,6 +34,8 @@ def forms_import(runtime: Runtime, file: Path) -> None:
         with services.db.session() as session:
             version, created = save(session, definition, asset)
             number, chash = version.number, version.content_hash
+            brand = session.get(Brand, version.form.brand_id)
+            brand_slug, has_sender = brand.slug, bool(brand.sender_address)
     except FormDefinitionError as exc:  # a brand it names does not exist
         click.echo(f"{file}: not imported:", err=True)
         for problem in exc.problems:
@@ -41,6 +44,12 @@ def forms_import(runtime: Runtime, file: Path) -> None:
     state = "imported as" if created else "unchanged, still"
     click.echo(f"form {definition['slug']!r} {state} version {number} ({chash[:12]})")
     click.echo(f"  hosted form: {services.settings.base_url}/f/{definition['slug']}")
+    click.echo(f"  brand:       {brand_slug}")
+    if not has_sender:  # its mail would go out from the fallback, noreply@localhost in development
+        click.echo(
+            f"  mail from:   {services.settings.mail_from} (LEADCAPTURE_MAIL_FROM): brand {brand_slug!r} has no "
+            f"sender; give it one with `leadcapture brands edit {brand_slug} --sender-address ...`"
+        )
 
 
 @forms.command("export")

@@ -173,3 +173,17 @@ def test_serve_points_links_in_dev_mail_at_itself(tmp_path):
     assert "  first account:     leadcapture users create you@example.com --role admin\n" in rest
     # and the other command's links lead to the running server, not the default port
     assert f"hosted form: http://127.0.0.1:{port}/f/sales-machine" in imported.stdout
+
+
+def test_importing_a_form_whose_brand_has_no_sender_says_where_its_mail_comes_from(tmp_path):
+    assert leadcapture(tmp_path, "db", "upgrade").returncode == 0
+    imported = leadcapture(tmp_path, "forms", "import", str(DEMO_FORM))
+    assert imported.returncode == 0, imported.stderr
+    assert "brand:       voorbeeld-b-v" in imported.stdout
+    assert "(LEADCAPTURE_MAIL_FROM): brand 'voorbeeld-b-v' has no sender" in imported.stdout
+    assert "leadcapture brands edit voorbeeld-b-v --sender-address" in imported.stdout
+    # Once the brand has a sender, importing again names no fallback
+    edited = leadcapture(tmp_path, "brands", "edit", "voorbeeld-b-v", "--sender-address", "hallo@voorbeeld.nl")
+    assert edited.returncode == 0, edited.stderr
+    again = leadcapture(tmp_path, "forms", "import", str(DEMO_FORM))
+    assert again.returncode == 0 and "mail from" not in again.stdout
