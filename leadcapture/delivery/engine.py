@@ -115,15 +115,17 @@ _MARK = (
     .where(_MESSAGES.c.id == bindparam("row_id"))
     .values(status=bindparam("b_status"), detail=bindparam("b_detail"), sent_at=bindparam("b_sent_at"))
 )
-# The send-time gate (gates.contactable) as one statement, for one person and a purpose of a brand at a time.
+# The send-time gate (gates.contactable) as one statement, for a chunk's people and a purpose of a brand.
 _GATE = (
-    select(Consent.id)
+    select(Consent.person_id)
     .join(Person, Person.id == Consent.person_id)
     .where(
-        Consent.person_id == bindparam("person_id"),
+        Consent.person_id.in_(bindparam("person_ids", expanding=True)),
         contactable(bindparam("purpose_key"), brand_id=bindparam("brand_id")),
     )
 )
+_FOUND = select(_MESSAGES.c.dedupe_key).where(_MESSAGES.c.dedupe_key.in_(bindparam("dedupe_keys", expanding=True)))
+_INSERT_MANY = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 
 
 def _claim(conn: Connection, dedupe_key: str, kind: str, claimant: str, gate: Callable[[], Outgoing | None]) -> _Claim:
@@ -228,7 +230,8 @@ class Batch:
     """The batched strategy: a page of messages to people under one purpose, on one connection.
 
     Messages are claimed CHUNK at a time in one transaction, which also writes the outcomes of
-    the chunk before it; the page's last outcomes are written by `write_marks`. That is one commit
+    the chunk before it: three statements for the chunk (its rows, its gate, its new rows), not
+    three per message. The page's last outcomes are written by `write_marks`. That is one commit
     per chunk instead of two per message. The gate of each message runs in its chunk's claim, so
     a consent withdrawn before that is honoured; one withdrawn while the chunk goes out (a few
     messages' worth of sending) is honoured from the next chunk on. The duplicate window widens
@@ -303,20 +306,66 @@ class Batch:
     ) -> list[_Claim]:
         with conn.begin():
             write_marks(conn, marks)
-            return [self._claim(conn, *item) for item in items]
+            return self._claim_chunk(conn, items)
+
+    def _claim_chunk(
+        self, conn: Connection, items: list[tuple[str, Person | None, Callable[[], OutgoingMessage]]]
+    ) -> list[_Claim]:
+        """Claim the items with one lookup of their rows, one gate query and one INSERT of the new rows.
+
+        A row already there (a redelivered page) goes through `_claim`, one statement each.
+        """
+        found = set(conn.scalars(_FOUND, {"dedupe_keys": [dedupe_key for dedupe_key, _person, _build in items]}))
+        params = {"purpose_key": self.purpose_key, "brand_id": self.brand_id}
+        people = [person.id for key, person, _build in items if key not in found and person is not None]
+        gate_open = set(conn.scalars(_GATE, {**params, "person_ids": people})) if people else set()
+        claims: list[_Claim | None] = []
+        new_rows: list[dict[str, Any]] = []
+        outgoing_of_new: list[Outgoing | None] = []
+        now = utcnow()
+        for dedupe_key, person, build in items:
+            if dedupe_key in found:
+                claims.append(self._claim(conn, dedupe_key, person, build))
+                continue
+            outgoing = None
+            if person is not None and person.id in gate_open:
+                outgoing = Outgoing(build(), person.id, self.purpose_key)
+            new_rows.append(
+                {
+                    "dedupe_key": dedupe_key,
+                    "kind": self.kind,
+                    "status": CLAIMED if outgoing is not None else SKIPPED,
+                    "person_id": outgoing.person_id if outgoing is not None else None,
+                    "purpose_key": self.purpose_key if outgoing is not None else None,
+                    "message_id": outgoing.message["Message-ID"] if outgoing is not None else None,
+                    "claimed_by": self.claimant,
+                    "claimed_at": now,
+                }
+            )
+            outgoing_of_new.append(outgoing)
+            claims.append(None)  # filled in from the INSERT's ids below
+        # The unique dedupe key makes the INSERT the lock: a concurrent job's row fails it, and
+        # _claim_all then claims the chunk one message at a time.
+        ids = conn.scalars(_INSERT_MANY, new_rows).all() if new_rows else []
+        fresh = iter(zip(ids, outgoing_of_new, strict=True))
+        result: list[_Claim] = []
+        for claim in claims:
+            if claim is None:
+                row_id, outgoing = next(fresh)
+                claim = _Claim(CLAIMED if outgoing is not None else SKIPPED, row_id, outgoing)
+            result.append(claim)
+        return result
 
     def _claim(
         self, conn: Connection, dedupe_key: str, person: Person | None, build: Callable[[], OutgoingMessage]
     ) -> _Claim:
         def gate() -> Outgoing | None:
-            params = (
-                {"person_id": person.id, "purpose_key": self.purpose_key, "brand_id": self.brand_id}
-                if person is not None
-                else None
-            )
-            if params is None or conn.execute(_GATE, params).first() is None:
+            if person is None:
                 return None
-            return Outgoing(build(), params["person_id"], self.purpose_key)
+            params = {"person_ids": [person.id], "purpose_key": self.purpose_key, "brand_id": self.brand_id}
+            if conn.execute(_GATE, params).first() is None:
+                return None
+            return Outgoing(build(), person.id, self.purpose_key)
 
         return _claim(conn, dedupe_key, self.kind, self.claimant, gate)
 
