@@ -12,7 +12,7 @@ from sqlalchemy import select
 from leadcapture.consent import ledger
 from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.consent.tokens import FORM
-from leadcapture.models import Form, LedgerEvent, Submission
+from leadcapture.models import Form, LedgerEvent, Submission, utcnow
 from tests.support.app import DEMO_FORM, form_token
 
 pytestmark = pytest.mark.usefixtures("demo_form")
@@ -135,3 +135,14 @@ def test_a_token_made_before_tokens_named_the_version_is_stored_with_the_live_on
     assert client.post("/f/sales-machine", data=data).status_code == 200
     [(version_id, keys, labels)] = stored(services)
     assert version_id == new_id and keys == ["newsletter"] and labels == {"newsletter": NEW_LABEL}
+
+
+def test_a_page_of_a_form_archived_since_stores_nothing(client, services):
+    token = form_token(client)
+    reworded(services)
+    with services.db.session() as session:
+        session.scalar(select(Form).where(Form.slug == "sales-machine")).archived_at = utcnow()
+        session.commit()
+    data = {"csrf_token": token, "email": "jan@example.com", "purpose_newsletter": "y"}
+    assert client.post("/f/sales-machine", data=data).status_code == 404
+    assert stored(services) == []
