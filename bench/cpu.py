@@ -49,14 +49,17 @@ subprocess.run([*cli, "forms", "import", f"{root}/demo/sales-machine.toml"], che
 from leadcapture import create_app
 from leadcapture.consent.tokens import FORM, Tokens
 from leadcapture.delivery import confirmation
-from leadcapture.models import Submission
+from leadcapture.models import Form, Submission
 from sqlalchemy import select
 app = create_app()
 services = app.extensions["leadcapture"]
 client = app.test_client()
 tokens = Tokens(os.environ["LEADCAPTURE_SECRET_KEY"])
 shown = int(time.time()) - 60
-toks = [tokens.make(FORM, {"f": "sales-machine", "t": shown, "n": f"c{i}"}) for i in range(n + 50)]
+with services.db.session() as session:
+    live = session.scalar(select(Form.current_version_id).where(Form.slug == "sales-machine"))
+# Each token names the version its page showed, as pages make them (a checkout before that ignores "v").
+toks = [tokens.make(FORM, {"f": "sales-machine", "t": shown, "n": f"c{i}", "v": live}) for i in range(n + 50)]
 def post(i):
     r = client.post("/f/sales-machine", data={"csrf_token": toks[i], "email": f"c{i}-{name}@example.com"})
     assert r.status_code == 200, r.status_code

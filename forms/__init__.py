@@ -1,6 +1,7 @@
 """Flask-WTF form classes built from a form definition: unticked purpose boxes, a honeypot,
 and a cookie-less signed form token (CSRF protection that also works inside a third-party
-iframe, and carries the time the form was shown, for the minimum fill time)."""
+iframe, and carries the time the form was shown, for the minimum fill time, and the version
+shown, so a post is stored with the wording the person saw)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import unicodedata
 from typing import Any
 
 import phonenumbers
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, ValidationError
@@ -50,32 +51,57 @@ class FormTokenField(CSRFTokenField):
         return self.current_token
 
 
+def _posted_payload(token: str, slug: str) -> dict[str, Any] | None:
+    """The payload of a posted form token if it is valid and names this form, else None (verified once per request)."""
+    read = g.get("form_token")
+    if read is None or read[:2] != (token, slug):
+        try:
+            payload: dict[str, Any] | None = _services().tokens.load(FORM, token)
+        except TokenError:
+            payload = None
+        if payload is not None and payload.get("f") != slug:
+            payload = None
+        read = g.form_token = (token, slug, payload)
+    return read[2]
+
+
+def shown_version_id(slug: str) -> int | None:
+    """The id of the form version the posted page showed, as its form token names it.
+
+    None for a token made before tokens named the version, and for one that is not a valid token of this form.
+    """
+    payload = _posted_payload(request.form.get("csrf_token", ""), slug)
+    shown = payload.get("v") if payload is not None else None
+    return shown if type(shown) is int else None
+
+
 class FormTokenCSRF(CSRF):
-    """A signed token naming the form and when it was shown; no session cookie needed. It expires after two
-    hours and stores one submission (leadcapture.consent.tokens.spend_form_token)."""
+    """A signed token naming the form, the version shown (none in a preview) and when it was shown; no session
+    cookie needed. It expires after two hours and stores one submission
+    (leadcapture.consent.tokens.spend_form_token)."""
 
     field_class = FormTokenField
-    _read: tuple[str, dict[str, Any] | None] | None = None
 
     def setup_form(self, form: Any) -> Any:
-        self.slug = form.meta.csrf_context
+        self.slug, self.version_id = form.meta.csrf_context
         return super().setup_form(form)
 
     def generate_csrf_token(self, csrf_token_field: Any) -> str:
         # The nonce makes each shown form's token its own: a token stores one submission only.
-        return _services().tokens.make(FORM, {"f": self.slug, "t": self._shown_at(), "n": secrets.token_urlsafe(9)})
+        payload = {"f": self.slug, "t": self._shown_at(), "n": secrets.token_urlsafe(9)}
+        if self.version_id is not None:
+            payload["v"] = self.version_id
+        return _services().tokens.make(FORM, payload)
 
     def _payload(self, token: str) -> dict[str, Any] | None:
-        """The payload of a posted token if it is valid and names this form, else None (checked once per form)."""
-        if self._read is None or self._read[0] != token:
-            try:
-                payload: dict[str, Any] | None = _services().tokens.load(FORM, token)
-            except TokenError:
-                payload = None
-            if payload is not None and payload.get("f") != self.slug:
-                payload = None
-            self._read = (token, payload)
-        return self._read[1]
+        """The payload of a posted token if it is valid and names this form and version, else None.
+
+        A token without a version (made before tokens named it) is checked against the live version.
+        """
+        payload = _posted_payload(token, self.slug)
+        if payload is not None and payload.get("v", self.version_id) != self.version_id:
+            return None
+        return payload
 
     def _shown_at(self) -> int:
         """When the visitor first saw this form: a page shown again with errors keeps the first time.
@@ -267,9 +293,9 @@ def _custom_field(custom: dict[str, Any]) -> Any:
     return StringField(validators=[presence, max_length(custom["max_length"]), no_control_characters])
 
 
-def make_form(definition: dict[str, Any], **kwargs: Any) -> LeadForm:
-    """An instance bound to the current request, its token tied to this form's slug."""
-    return _form_class(definition)(meta={"csrf_context": definition["slug"]}, **kwargs)
+def make_form(definition: dict[str, Any], version_id: int | None = None, **kwargs: Any) -> LeadForm:
+    """An instance bound to the current request, its token tied to this form's slug and the version shown."""
+    return _form_class(definition)(meta={"csrf_context": (definition["slug"], version_id)}, **kwargs)
 
 
 # Form classes by definition object: a live version's definition is one shared, never-changed

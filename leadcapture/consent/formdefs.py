@@ -331,6 +331,9 @@ _LIVE = (
     .join(Form, Form.current_version_id == FormVersion.id)
     .where(Form.slug == bindparam("slug"), Form.archived_at.is_(None))
 )
+_OF_FORM = select(FormVersion.id, FormVersion.content_hash).where(
+    FormVersion.id == bindparam("id"), FormVersion.form_id == bindparam("form_id")
+)
 _CACHE_SIZE = 256
 _versions: dict[tuple[int, str], FormVersion] = {}
 _versions_lock = threading.Lock()
@@ -342,13 +345,21 @@ def current_version(session: Session, slug: str) -> FormVersion | None:
     The version returned is detached from the session and shared by every thread: read it, never change it.
     """
     live = session.connection().execute(_LIVE, {"slug": slug}).first()
-    if live is None:
-        return None
-    key = (live.id, live.content_hash)
+    return None if live is None else _cached(session, live.id, live.content_hash)
+
+
+def version_of_form(session: Session, form_id: int, version_id: int) -> FormVersion | None:
+    """A version of this form by id, live or not (None: no such version of this form), like current_version."""
+    row = session.connection().execute(_OF_FORM, {"id": version_id, "form_id": form_id}).first()
+    return None if row is None else _cached(session, row.id, row.content_hash)
+
+
+def _cached(session: Session, version_id: int, chash: str) -> FormVersion | None:
+    key = (version_id, chash)
     version = _versions.get(key)
     if version is None:
-        row = session.get(FormVersion, live.id)
-        if row is None:  # deleted since the query above
+        row = session.get(FormVersion, version_id)
+        if row is None:  # deleted since the caller's query
             return None
         version = FormVersion(
             id=row.id,

@@ -26,7 +26,7 @@ CONFIRM = "confirm"  # ConfirmRequest or ConfirmSubmission
 UNSUBSCRIBE = "unsubscribe"  # Withdraw or NotMe
 DOWNLOAD = "download"  # Download
 PREFERENCES = "preferences"  # Preferences
-FORM = "form"  # {"f": slug, "t": unix time shown, "n": nonce}: cookie-less CSRF token of a public form
+FORM = "form"  # {"f": slug, "t": unix time shown, "n": nonce, "v": version id shown}: a public form's CSRF token
 
 KINDS = (CONFIRM, UNSUBSCRIBE, DOWNLOAD, PREFERENCES, FORM)
 # Opt-out and preference links must keep working for as long as a message may be read.

@@ -1,6 +1,7 @@
 """The hosted form and its embed script: GET shows the form, POST stores a submission.
 
-Every page here is one live form version, named by the slug in the URL.
+Every page here shows the live form version, named by the slug in the URL; a post is stored with the
+version its page showed (its form token names it), live or not.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from flask import Blueprint, abort, current_app, g, make_response, render_templa
 from flask_babel import gettext
 from markupsafe import escape
 
-from forms import make_form
+from forms import make_form, shown_version_id
 from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
 from leadcapture.consent.source import UTM_KEYS, Source
@@ -67,11 +68,12 @@ def _parent_origin(definition: dict[str, Any]) -> str | None:
 @ratelimit.limit_submissions
 def form(slug: str):
     """GET shows the form; POST stores the submission and answers the same for every address."""
-    version: FormVersion = g.form_version
+    live: FormVersion = g.form_version
+    version = _shown_version(slug, live) if request.method == "POST" else live
     definition = version.definition
     embedded = request.values.get("embed") == "1"
-    g.parent_origin = _parent_origin(definition) if embedded else None
-    lead_form = make_form(definition)
+    g.parent_origin = _parent_origin(live.definition) if embedded else None
+    lead_form = make_form(definition, version.id)
     if request.method != "POST":  # GET and HEAD only ever show a page
         lead_form.page_url.data = request.args.get("page", "")[:2000] or this_url()
         source = _carry_source(lead_form, embedded)
@@ -81,7 +83,7 @@ def form(slug: str):
             views.seen(version.form_id, source.funnel_source)
             response.call_on_close(views.flush_if_due)  # after this request's transaction ended
         return response
-    if not _origin_allowed(definition):
+    if not _origin_allowed(live.definition):
         return page(403)
     services = get_services()
     if not lead_form.validate() or not lead_form.proof_of_work_ok(services.settings.pow_difficulty):
@@ -117,6 +119,23 @@ def form(slug: str):
         ratelimit.mark_stored()
     # Bots get the same answer as people; so does every address, whatever its state.
     return _check_mail_page(version, embedded)
+
+
+def _shown_version(slug: str, live: FormVersion) -> FormVersion:
+    """The version the posted page showed: the person consented to its wording, even if another one went live since.
+
+    Its form token names it; a token naming none (made before tokens did) gets the live version. So
+    does one naming no version of this form, and the form token check then refuses the post (400).
+    Only a post from a page shown before the live version was published costs a query.
+    """
+    shown = shown_version_id(slug)
+    if shown is None or shown == live.id:
+        return live
+    version = formdefs.version_of_form(get_session(), live.form_id, shown)
+    if version is None:
+        return live
+    use_language(version.definition["language"])
+    return version
 
 
 # The answer to a post is one page per form version, frame and brand (every visitor and every

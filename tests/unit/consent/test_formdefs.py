@@ -9,7 +9,14 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.consent.formdefs import asked_fields, content_hash, phone_purpose_keys, validate
+from leadcapture.consent.formdefs import (
+    asked_fields,
+    content_hash,
+    current_version,
+    phone_purpose_keys,
+    validate,
+    version_of_form,
+)
 from leadcapture.models import FormVersion
 from tests.support.app import DEMO_FORM
 from tests.support.pdf import a_pdf
@@ -52,6 +59,22 @@ def test_changed_wording_makes_a_new_version(runner, services, tmp_path):
         v1, v2 = session.scalars(select(FormVersion).order_by(FormVersion.number)).all()
         assert v1.content_hash != v2.content_hash
         assert "met salestips." in v1.definition["purposes"][0]["label"]  # old wording kept
+
+
+def test_an_earlier_version_is_read_by_id_only_for_its_own_form(runner, services, tmp_path):
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path))])
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path, {"met salestips.": "met de beste salestips."}))])
+    runner.invoke(args=["forms", "import", str(demo_copy(tmp_path, {'slug = "sales-machine"': 'slug = "other"'}))])
+    with services.db.session() as session:
+        v1, v2, other = session.scalars(select(FormVersion).order_by(FormVersion.id)).all()
+        live = current_version(session, "sales-machine")
+        assert live.id == v2.id
+        earlier = version_of_form(session, live.form_id, v1.id)
+        assert earlier.id == v1.id and "met salestips." in earlier.definition["purposes"][0]["label"]
+        assert version_of_form(session, live.form_id, v1.id) is earlier  # from the process's cache
+        assert version_of_form(session, live.form_id, v2.id) is live
+        assert version_of_form(session, live.form_id, other.id) is None
+        assert version_of_form(session, live.form_id, other.id + 1) is None
 
 
 def test_a_changed_asset_makes_a_new_version(runner, services, tmp_path):
