@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +24,18 @@ def add_rows(services, *rows: tuple[str, str]) -> list[int]:
         session.add_all(added)
         session.flush()
         return [row.id for row in added]
+
+
+@dataclass
+class Relaying:
+    """What publish_on_commit takes of the services: the database and a publish function."""
+
+    services: Any
+    publish: Any
+
+    @property
+    def db(self):
+        return self.services.db
 
 
 def row(services, row_id: int) -> OutboxJob:
@@ -119,16 +133,11 @@ def test_a_request_session_publishes_its_jobs_at_commit_but_a_later_job_when_it_
     # Given a session that publishes what it enqueues right after its commit
     published = []
 
-    class Publishing:
-        db = services.db
-
-        @staticmethod
-        def publish(actor, args, row_id):
-            published.append((actor, args, row_id))
+    relaying = Relaying(services, lambda actor, args, row_id: published.append((actor, args, row_id)))
 
     later = utcnow() + timedelta(minutes=15)
     with services.db.session() as session:
-        outbox.publish_on_commit(session, Publishing)
+        outbox.publish_on_commit(session, relaying)
         now_id = outbox.enqueue(session, jobs.SEND_CONFIRMATION, 1)
         later_id = outbox.enqueue(session, jobs.SEND_CONFIRMATION, 2, not_before=later)
         assert published == []  # nothing before the commit
@@ -145,16 +154,11 @@ def test_jobs_are_published_once_the_session_gave_its_connection_back(services):
     pool = services.db.engine.pool
     checked_out = []
 
-    class Publishing:
-        db = services.db
-
-        @staticmethod
-        def publish(actor, args, row_id):
-            checked_out.append(pool.checkedout())
+    relaying = Relaying(services, lambda actor, args, row_id: checked_out.append(pool.checkedout()))
 
     before = pool.checkedout()
     with services.db.session() as session:
-        outbox.publish_on_commit(session, Publishing)
+        outbox.publish_on_commit(session, relaying)
         outbox.enqueue(session, jobs.SEND_CONFIRMATION, 1)
     assert checked_out == [before]
 
@@ -162,15 +166,10 @@ def test_jobs_are_published_once_the_session_gave_its_connection_back(services):
 def test_jobs_of_a_rolled_back_savepoint_are_not_published(services):
     published = []
 
-    class Publishing:
-        db = services.db
-
-        @staticmethod
-        def publish(actor, args, row_id):
-            published.append(args)
+    relaying = Relaying(services, lambda actor, args, row_id: published.append(args))
 
     with services.db.session() as session:
-        outbox.publish_on_commit(session, Publishing)
+        outbox.publish_on_commit(session, relaying)
         outbox.enqueue(session, jobs.SEND_CONFIRMATION, 1)
         try:
             with session.begin_nested():
