@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 # The largest value of an INTEGER column on PostgreSQL; a larger id names no row, and binding it
 # would fail ("integer out of range"; on SQLite beyond 2**63, "int too large").
@@ -50,7 +53,7 @@ class Database:
         with self.sessionmaker() as session, session.begin():
             yield session
 
-    def write(self, statement: Any, params: dict[str, Any]) -> None:
+    def write(self, statement: Any, params: dict[str, Any], *, wait: bool = True) -> None:
         """Run a one-statement write and return once it is committed; concurrent ones share a commit.
 
         The bookkeeping after a send (a message's mark, an outbox job done) is one small write per
@@ -58,8 +61,13 @@ class Database:
         of its own, but the threads' writes waiting at the same moment go in one transaction, one
         executemany per statement: one connection checkout, one commit (and on SQLite, one turn at
         the writer lock) for all of them.
+
+        wait=False is for a write whose loss costs only repeated work (an outbox job marked done:
+        without it the job is published once more, and its send is idempotent). If another
+        thread's flush is running, the write joins the queue and the call returns at once; that
+        thread writes it before it stops, with the writes queued meanwhile. A failure is logged.
         """
-        self._writes.write(statement, params)
+        self._writes.write(statement, params, wait=wait)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -143,10 +151,10 @@ def _dbapi(connection: Any) -> int:
 
 
 class _Write:
-    __slots__ = ("statement", "params", "done", "error")
+    __slots__ = ("statement", "params", "wait", "done", "error")
 
-    def __init__(self, statement: Any, params: dict[str, Any]):
-        self.statement, self.params = statement, params
+    def __init__(self, statement: Any, params: dict[str, Any], wait: bool):
+        self.statement, self.params, self.wait = statement, params, wait
         self.done = False  # its flush has ended, committed (error None) or not
         self.error: BaseException | None = RuntimeError("the write's flush stopped before it was committed")
 
@@ -165,10 +173,12 @@ class _GroupWriter:
         self._flushing = False
         self._turn = threading.Condition()
 
-    def write(self, statement: Any, params: dict[str, Any]) -> None:
-        item = _Write(statement, params)
+    def write(self, statement: Any, params: dict[str, Any], *, wait: bool = True) -> None:
+        item = _Write(statement, params, wait)
         with self._turn:
             self._queue.append(item)
+            if self._flushing and not wait:
+                return  # the running flush's thread writes it before it stops
             while self._flushing and not item.done:
                 self._turn.wait()
             if item.done:
@@ -179,6 +189,13 @@ class _GroupWriter:
             group, self._queue = self._queue, []
         try:
             self._flush(group)
+            while True:
+                with self._turn:
+                    self._turn.notify_all()  # the writers of this group return
+                    if all(queued.wait for queued in self._queue):
+                        break  # a waiting writer takes the next turn itself
+                    group, self._queue = self._queue, []
+                self._flush(group)
         finally:
             with self._turn:
                 self._flushing = False
@@ -201,6 +218,8 @@ class _GroupWriter:
         finally:
             for item in group:
                 item.done = True
+                if not item.wait and item.error is not None:  # nobody waits to be told
+                    log.warning("a write nobody waited for failed: %s", item.error)
 
     def _run(self, group: list[_Write]) -> None:
         by_statement: dict[int, tuple[Any, list[dict[str, Any]]]] = {}

@@ -25,7 +25,7 @@ def _key(secret: str) -> bytes:
 
 
 def _signature(secret: str, row_id: int) -> str:
-    digest = hmac.new(_key(secret), str(row_id).encode(), hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    digest = hmac.digest(_key(secret), str(row_id).encode(), "sha256")[:_SIGNATURE_BYTES]
     return base64.b32encode(digest).decode().lower()
 
 

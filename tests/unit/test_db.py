@@ -121,3 +121,31 @@ def test_the_sqlite_writer_lock_is_freed_only_once_commit_or_rollback_has_run(tm
     assert freed_mid_transaction and not any(freed_mid_transaction)
     assert written(db) == [(1, 1)]
     db.dispose()
+
+
+def test_a_write_nobody_waits_for_returns_at_once_and_is_written_before_the_running_flush_stops(db, caplog):
+    # Given a flush that is running (held inside its statement)
+    started, release = threading.Event(), threading.Event()
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def hold(conn, cursor, statement, parameters, context, executemany):
+        if not started.is_set():
+            started.set()
+            release.wait(10)
+
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    first = threading.Thread(target=db.write, args=(ADD, {"id": 1, "value": 1}))
+    first.start()
+    assert started.wait(10)
+    # When writes nobody waits for come meanwhile, one of them breaking the primary key
+    db.write(ADD, {"id": 2, "value": 2}, wait=False)
+    db.write(ADD, {"id": 1, "value": 9}, wait=False)
+    assert db._writes._flushing  # both calls returned while the first flush still ran
+    release.set()
+    first.join(10)
+    # Then the flushing thread wrote them before it stopped; the bad one is logged, not raised
+    assert written(db) == [(1, 1), (2, 2)]
+    assert len(commits) == 2  # the first write; then id 2 alone, as the pair failed together
+    assert "a write nobody waited for failed" in caplog.text
+    assert not db._writes._flushing and not db._writes._queue
