@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadcapture.consent.gates import contactable
+from leadcapture.db import UPSERTS
 from leadcapture.delivery.transports import PermanentMailError, TransientMailError
 from leadcapture.delivery.verp import return_path
 from leadcapture.delivery.wire import OutgoingMessage
@@ -124,8 +125,13 @@ _GATE = (
         contactable(bindparam("purpose_key"), brand_id=bindparam("brand_id")),
     )
 )
-_FOUND = select(_MESSAGES.c.dedupe_key).where(_MESSAGES.c.dedupe_key.in_(bindparam("dedupe_keys", expanding=True)))
-_INSERT_MANY = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+# A chunk's new rows, by database: a row whose dedupe key is taken is skipped, and not returned.
+_INSERT_NEW = {
+    name: make(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(_MESSAGES.c.dedupe_key, _MESSAGES.c.id)
+    for name, make in UPSERTS.items()
+}
 
 
 def _claim(conn: Connection, dedupe_key: str, kind: str, claimant: str, gate: Callable[[], Outgoing | None]) -> _Claim:
@@ -230,12 +236,13 @@ class Batch:
     """The batched strategy: a page of messages to people under one purpose, on one connection.
 
     Messages are claimed CHUNK at a time in one transaction, which also writes the outcomes of
-    the chunk before it: three statements for the chunk (its rows, its gate, its new rows), not
-    three per message. The page's last outcomes are written by `write_marks`. That is one commit
-    per chunk instead of two per message. The gate of each message runs in its chunk's claim, so
-    a consent withdrawn before that is honoured; one withdrawn while the chunk goes out (a few
-    messages' worth of sending) is honoured from the next chunk on. The duplicate window widens
-    to the chunk's outcomes not yet written when the process dies.
+    the chunk before it: two statements for the chunk (its gate, and one INSERT of its rows that
+    skips those already there), not three per message. The page's last outcomes are written by
+    `write_marks`. That is one commit per chunk instead of two per message. The gate of each
+    message runs in its chunk's claim, so a consent withdrawn before that is honoured; one
+    withdrawn while the chunk goes out (a few messages' worth of sending) is honoured from the
+    next chunk on. The duplicate window widens to the chunk's outcomes not yet written when the
+    process dies.
     """
 
     CHUNK = 10  # messages claimed per transaction: a commit per 10 messages, at most 10 in the duplicate window
@@ -311,26 +318,23 @@ class Batch:
     def _claim_chunk(
         self, conn: Connection, items: list[tuple[str, Person | None, Callable[[], OutgoingMessage]]]
     ) -> list[_Claim]:
-        """Claim the items with one lookup of their rows, one gate query and one INSERT of the new rows.
+        """Claim the items with one gate query and one INSERT of their rows that skips rows already there.
 
-        A row already there (a redelivered page) goes through `_claim`, one statement each.
+        A row already there (a redelivered page, or another job's) goes through `_claim`: one
+        lookup each, with the message this chunk built.
         """
-        found = set(conn.scalars(_FOUND, {"dedupe_keys": [dedupe_key for dedupe_key, _person, _build in items]}))
         params = {"purpose_key": self.purpose_key, "brand_id": self.brand_id}
-        people = [person.id for key, person, _build in items if key not in found and person is not None]
+        people = [person.id for _key, person, _build in items if person is not None]
         gate_open = set(conn.scalars(_GATE, {**params, "person_ids": people})) if people else set()
-        claims: list[_Claim | None] = []
-        new_rows: list[dict[str, Any]] = []
-        outgoing_of_new: list[Outgoing | None] = []
+        outgoing_of: dict[str, Outgoing | None] = {}
+        rows: list[dict[str, Any]] = []
         now = utcnow()
         for dedupe_key, person, build in items:
-            if dedupe_key in found:
-                claims.append(self._claim(conn, dedupe_key, person, build))
-                continue
             outgoing = None
             if person is not None and person.id in gate_open:
                 outgoing = Outgoing(build(), person.id, self.purpose_key)
-            new_rows.append(
+            outgoing_of[dedupe_key] = outgoing
+            rows.append(
                 {
                     "dedupe_key": dedupe_key,
                     "kind": self.kind,
@@ -342,32 +346,17 @@ class Batch:
                     "claimed_at": now,
                 }
             )
-            outgoing_of_new.append(outgoing)
-            claims.append(None)  # filled in from the INSERT's ids below
-        # The unique dedupe key makes the INSERT the lock: a concurrent job's row fails it, and
-        # _claim_all then claims the chunk one message at a time.
-        ids = conn.scalars(_INSERT_MANY, new_rows).all() if new_rows else []
-        fresh = iter(zip(ids, outgoing_of_new, strict=True))
-        result: list[_Claim] = []
-        for claim in claims:
-            if claim is None:
-                row_id, outgoing = next(fresh)
-                claim = _Claim(CLAIMED if outgoing is not None else SKIPPED, row_id, outgoing)
-            result.append(claim)
-        return result
-
-    def _claim(
-        self, conn: Connection, dedupe_key: str, person: Person | None, build: Callable[[], OutgoingMessage]
-    ) -> _Claim:
-        def gate() -> Outgoing | None:
-            if person is None:
-                return None
-            params = {"person_ids": [person.id], "purpose_key": self.purpose_key, "brand_id": self.brand_id}
-            if conn.execute(_GATE, params).first() is None:
-                return None
-            return Outgoing(build(), person.id, self.purpose_key)
-
-        return _claim(conn, dedupe_key, self.kind, self.claimant, gate)
+        # The unique dedupe key makes the INSERT the lock: a row another job inserted first (on
+        # PostgreSQL, once its transaction ends) is skipped here and looked at below.
+        inserted = {key: row_id for key, row_id in conn.execute(_INSERT_NEW[conn.dialect.name], rows)}
+        claims: list[_Claim] = []
+        for dedupe_key, _person, _build in items:
+            outgoing = outgoing_of[dedupe_key]
+            if dedupe_key in inserted:
+                claims.append(_Claim(CLAIMED if outgoing is not None else SKIPPED, inserted[dedupe_key], outgoing))
+            else:
+                claims.append(_claim(conn, dedupe_key, self.kind, self.claimant, lambda o=outgoing: o))
+        return claims
 
     def write_marks(self, conn: Connection) -> None:
         """Record the outcomes not yet written, in the caller's transaction."""

@@ -96,3 +96,59 @@ def test_a_campaign_on_postgresql_pages_through_everyone_once(postgres_app, monk
     assert sorted(str(m["To"]) for m in box.messages()) == [f"pg{n}@example.com" for n in (0, 1, 2, 4, 5, 6)]
     p = progress(services, campaign_id)
     assert (p.status, p.sent, p.total) == ("done", 6, 6)
+
+
+def test_a_row_another_job_is_inserting_on_postgresql_is_left_to_that_job(postgres_app, monkeypatch):
+    import threading
+
+    from leadcapture.consent.formdefs import load_toml, save
+    from leadcapture.delivery.engine import Attempt, Busy
+    from leadcapture.models import CLAIMED, Message, utcnow
+    from tests.support.app import DEMO_FORM, Outbox
+
+    services = postgres_app.extensions["leadcapture"]
+    definition, asset = load_toml(DEMO_FORM)
+    with services.db.session() as session:
+        version, _ = save(session, definition, asset)
+    people = [add_person(services, version, f"race{n}@example.com") for n in range(3)]
+    _, campaign_id = make_campaign(services)
+    with services.db.session() as session:
+        campaigns.start(session, campaign_id)
+    monkeypatch.setattr(services, "publish", lambda job, args, outbox_id: None)
+    campaigns.fanout(services, campaign_id)
+    # Given another job's transaction that inserted the second person's message row and has not ended
+    other = services.db.sessionmaker()
+    other.add(
+        Message(
+            dedupe_key=f"campaign:{campaign_id}:{people[1]}",
+            kind="campaign",
+            status=CLAIMED,
+            claimed_by="other-job",
+            claimed_at=utcnow(),
+        )
+    )
+    other.flush()
+    outcome: list[BaseException | None] = []
+
+    def page():
+        try:
+            campaigns.send_page(services, campaign_id, people[0], people[-1], attempt=Attempt("page-job"))
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001
+            outcome.append(exc)
+
+    # When the page runs meanwhile (its INSERT waits for that transaction) and the other job commits
+    thread = threading.Thread(target=page)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive(), "the page's INSERT should wait for the other transaction"
+    other.commit()
+    other.close()
+    thread.join(30)
+    # Then the page sends the two other messages and leaves that one to its job, asking to look again later
+    assert len(outcome) == 1 and isinstance(outcome[0], Busy)
+    box = Outbox(postgres_app.config["VAR_DIR"] + "/outbox")
+    assert sorted(str(m["To"]) for m in box.messages()) == ["race0@example.com", "race2@example.com"]
+    with services.db.session() as session:
+        held = session.scalars(select(Message).where(Message.claimed_by == "other-job")).one()
+        assert held.status == CLAIMED
