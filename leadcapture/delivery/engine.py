@@ -290,7 +290,7 @@ class Batch:
         carried, self.marks = self.marks, []
         try:
             return self._claim_in_one(conn, carried, items)
-        except IntegrityError:  # a concurrent job inserted one of the rows first; all was rolled back
+        except IntegrityError:  # a row written or a person erased by another job meanwhile; all was rolled back
             pass
         except BaseException:
             self.marks[:0] = carried
