@@ -3,7 +3,7 @@
 Transient failures (a 4xx reply, a timeout, a dropped connection) are worth retrying; permanent
 ones (a 5xx reply for the recipient, an address the relay cannot take) are not. The delivery
 engine records either on the message. Whatever fails, the SMTP connection is left clean for the
-next message: the relay reset (smtplib does that after a refusal) or the connection dropped.
+next message: the relay reset after a refusal, or the connection dropped.
 """
 
 from __future__ import annotations
@@ -235,7 +235,9 @@ def _address(header: str) -> str:
     return header if _BARE.fullmatch(header) else parseaddr(header)[1]
 
 
-def _sendmail(conn: smtplib.SMTP, sender: str, recipients: list[str], data: bytes, options: list[str]) -> dict:
+def _sendmail(
+    conn: smtplib.SMTP, sender: str, recipients: list[str], data: bytes, options: list[str]
+) -> dict[str, tuple[int, bytes]]:
     """smtplib's sendmail for envelope addresses that are plain addresses and data already in CRLF form.
 
     smtplib parses every envelope address again (quoteaddr) and scans the data with a regular

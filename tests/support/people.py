@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from leadcapture.crypto import normalise_email
 from leadcapture.delivery import campaigns
-from leadcapture.models import CONFIRMED, Consent, Form, Person, Suppression, utcnow
+from leadcapture.models import CLAIMED, CONFIRMED, Consent, Form, Message, Person, Suppression, utcnow
 from tests.support.app import path_of, submit, text_part
 
 
@@ -50,3 +50,14 @@ def add_person(services, version, email, state=CONFIRMED, language="nl", purpose
 def progress(services, cid):
     with services.db.session() as session:
         return campaigns.progress(session, cid)
+
+
+def claimed_by_another_job(campaign_id: int, person_id: int) -> Message:
+    """The message row of a campaign recipient whose message another job has claimed and is sending."""
+    return Message(
+        dedupe_key=f"campaign:{campaign_id}:{person_id}",
+        kind="campaign",
+        status=CLAIMED,
+        claimed_by="other-job",
+        claimed_at=utcnow(),
+    )

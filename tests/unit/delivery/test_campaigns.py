@@ -8,7 +8,7 @@ from sqlalchemy import select
 from leadcapture.delivery import campaigns, content
 from leadcapture.delivery.transports import TransientMailError
 from leadcapture.models import Campaign
-from tests.support.people import add_person, progress
+from tests.support.people import add_person, claimed_by_another_job, progress
 from tests.support.settings import reconfigure
 
 BODY = "---\nsubject: Eén tip voor december\nlanguage: nl\n---\n# Tip\n\nBel je beste klanten eerst.\n"
@@ -103,7 +103,7 @@ def test_a_row_another_job_is_inserting_on_postgresql_is_left_to_that_job(postgr
 
     from leadcapture.consent.formdefs import load_toml, save
     from leadcapture.delivery.engine import Attempt, Busy
-    from leadcapture.models import CLAIMED, Message, utcnow
+    from leadcapture.models import CLAIMED, Message
     from tests.support.app import DEMO_FORM, Outbox
 
     services = postgres_app.extensions["leadcapture"]
@@ -118,15 +118,7 @@ def test_a_row_another_job_is_inserting_on_postgresql_is_left_to_that_job(postgr
     campaigns.fanout(services, campaign_id)
     # Given another job's transaction that inserted the second person's message row and has not ended
     other = services.db.sessionmaker()
-    other.add(
-        Message(
-            dedupe_key=f"campaign:{campaign_id}:{people[1]}",
-            kind="campaign",
-            status=CLAIMED,
-            claimed_by="other-job",
-            claimed_at=utcnow(),
-        )
-    )
+    other.add(claimed_by_another_job(campaign_id, people[1]))
     other.flush()
     outcome: list[BaseException | None] = []
 

@@ -19,7 +19,7 @@ from leadcapture.models import (
     Message,
     utcnow,
 )
-from tests.support.people import add_person, progress
+from tests.support.people import add_person, claimed_by_another_job, progress
 from tests.support.submissions import a_submission
 
 pytestmark = pytest.mark.usefixtures("demo_form")
@@ -152,15 +152,7 @@ def test_a_campaign_page_leaves_a_message_claimed_elsewhere_and_checks_again_lat
     monkeypatch.setattr(services, "publish", None)  # the page is run by hand below
     campaigns.fanout(services, campaign_id)
     with services.db.session() as session:
-        session.add(
-            Message(
-                dedupe_key=f"campaign:{campaign_id}:{second}",
-                kind="campaign",
-                status=CLAIMED,
-                claimed_by="other-job",
-                claimed_at=utcnow(),
-            )
-        )
+        session.add(claimed_by_another_job(campaign_id, second))
     # When the page runs, it sends the other message and asks to be retried for this one
     with pytest.raises(Busy):
         campaigns.send_page(services, campaign_id, first, second, attempt=Attempt("page-job"))
