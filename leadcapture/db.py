@@ -29,9 +29,16 @@ def row_id(text: str) -> int:
 
 
 class Database:
-    """Holds the engine and the session factory for one database URL."""
+    """Holds the engine and the session factory for one database URL.
 
-    def __init__(self, url: str, **engine_options: Any):
+    `threads` is how many threads of this process may hold a connection at once. The pool keeps
+    that many open once they were needed (it opens them lazily): a pool smaller than the threads
+    closes a connection on every return above its size and opens a new one on the next checkout,
+    which on PostgreSQL starts a server process each time.
+    """
+
+    def __init__(self, url: str, *, threads: int = 5, **engine_options: Any):
+        engine_options.setdefault("pool_size", threads)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             engine_options.setdefault("connect_args", {"timeout": 30})

@@ -45,7 +45,9 @@ class Services:
         broker_status: Callable[[str], str] | None = None,
     ):
         self.settings = settings
-        self.db = Database(settings.database_url)
+        # the web threads, the worker threads (both, in the embedded default) and the relay,
+        # sealer, scheduler and group-commit threads
+        self.db = Database(settings.database_url, threads=settings.web_threads + settings.worker_threads + 4)
         self.vault = Vault(settings.data_keys, settings.index_key)
         self.tokens = Tokens(
             settings.secret_key,

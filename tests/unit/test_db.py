@@ -149,3 +149,32 @@ def test_a_write_nobody_waits_for_returns_at_once_and_is_written_before_the_runn
     assert len(commits) == 2  # the first write; then id 2 alone, as the pair failed together
     assert "a write nobody waited for failed" in caplog.text
     assert not db._writes._flushing and not db._writes._queue
+
+
+def test_connections_are_kept_for_as_many_threads_as_may_hold_one(tmp_path):
+    """A pool smaller than the threads would close a connection on each return and open one on the next checkout."""
+    db = Database(f"sqlite:///{tmp_path}/pool.db", threads=12)
+    opened = []
+    event.listen(db.engine, "connect", lambda *_: opened.append(1))
+    for _ in range(3):
+        holding, release = threading.Barrier(13), threading.Event()
+
+        def hold():
+            with db.engine.connect():
+                holding.wait()
+                release.wait()
+
+        threads = [threading.Thread(target=hold) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        holding.wait()
+        release.set()
+        for thread in threads:
+            thread.join()
+    db.dispose()
+    assert len(opened) == 12
+
+
+def test_the_services_pool_fits_the_web_and_worker_threads(services):
+    settings = services.settings
+    assert services.db.engine.pool.size() >= settings.web_threads + settings.worker_threads + 4
