@@ -200,7 +200,7 @@ def look(brand: Brand | None, logo_url: str | None = None) -> Look:
     return Look(
         colour=colour,
         text=text,
-        logo_url=logo_url if brand is not None and brand.logo else None,
+        logo_url=logo_url if brand is not None and brand.has_logo else None,
         name=brand.name if brand is not None else "",
     )
 

@@ -73,7 +73,7 @@ def mail_brand(services: Services, brand: Brand | None) -> MailBrand:
     """The brand's look for a mail; the logo is served from our own origin (BASE_URL)."""
     if brand is None:
         return MailBrand()
-    logo = services.url(f"/b/{brand.slug}/logo?v={brand.logo_version}") if brand.logo else None
+    logo = services.url(f"/b/{brand.slug}/logo?v={brand.logo_version}") if brand.has_logo else None
     look = brands.look(brand, logo)
     return MailBrand(brand.name, look.colour, look.text, look.logo_url, brand.authority_name, brand.authority_url)
 

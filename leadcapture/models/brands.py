@@ -30,8 +30,13 @@ class Brand(Base):
     colour: Mapped[str] = mapped_column(String(7), default=DEFAULT_COLOUR)
     authority_name: Mapped[str] = mapped_column(String(200), default=DEFAULT_AUTHORITY_NAME)
     authority_url: Mapped[str] = mapped_column(Text, default=DEFAULT_AUTHORITY_URL)
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
-    logo_type: Mapped[str | None] = mapped_column(String(32))
+    # up to 200 KB, read only by the logo's own URL: not loaded with the brand every mail joins in
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_type: Mapped[str | None] = mapped_column(String(32))  # set exactly when there is a logo
     logo_version: Mapped[int] = mapped_column(Integer, default=0)  # in the logo URL, so caches refresh
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def has_logo(self) -> bool:
+        return self.logo_type is not None

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from leadcapture.consent import brands
 from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.models import Brand, Consent, Form, Message
 from tests.support.app import DEMO_FORM, html_part, links, path_of, submit, text_part
+from tests.support.images import png
 
 NEWS = """---
 subject: Nieuws van {brand}
@@ -207,6 +209,22 @@ def test_the_preference_centre_groups_purposes_per_brand(client, services, two_b
     page = client.get(path_of(prefs)).get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert client.post(path_of(prefs), data={"csrf_token": token.group(1), "optin": "newsletter"}).status_code == 400
+
+
+def test_a_mail_shows_the_brand_logo_by_url_and_its_job_never_reads_the_logo_bytes(
+    client, services, two_brands, worker, mailbox
+):
+    with services.db.session() as session:
+        brands.set_logo(session.scalar(select(Brand).where(Brand.slug == "acme")), png())
+    statements = []
+    event.listen(services.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    submit(client, "piet@example.com", ["newsletter"], slug="acme-form")
+    worker.drain()
+    read = [s for s in statements if re.search(r"brands(_\d+)?\.logo\b(?!_)", s)]
+    assert any("brands" in s for s in statements) and not read
+    (mail,) = mailbox.to("piet@example.com")
+    logo = re.search(r'<img src="([^"]+/b/acme/logo\?v=1)"', html_part(mail)).group(1)
+    assert client.get(path_of(logo)).data == png()
 
 
 def test_the_form_page_shows_the_brand_look_and_authority(client, services, two_brands):

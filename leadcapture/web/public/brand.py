@@ -33,7 +33,7 @@ def _brand(slug: str) -> Brand:
 def logo(slug: str):
     """The brand's logo (PNG or JPEG, checked when uploaded)."""
     brand = _brand(slug)
-    if not brand.logo:
+    if not brand.has_logo:
         abort(404)
     response = make_response(brand.logo)
     response.headers["Content-Type"] = brand.logo_type
@@ -109,6 +109,6 @@ def brand_context(brand: Brand | None) -> dict[str, Any]:
             "authority_name": brand.authority_name,
             "authority_url": brand.authority_url,
             "style_url": f"/b/{brand.slug}/style.css?v={version}",
-            "logo_url": f"/b/{brand.slug}/logo?v={brand.logo_version}" if brand.logo else None,
+            "logo_url": f"/b/{brand.slug}/logo?v={brand.logo_version}" if brand.has_logo else None,
         }
     }
