@@ -159,7 +159,7 @@ def test_connections_are_kept_for_as_many_threads_as_may_hold_one(tmp_path):
     for _ in range(3):
         holding, release = threading.Barrier(13), threading.Event()
 
-        def hold():
+        def hold(holding=holding, release=release):
             with db.engine.connect():
                 holding.wait()
                 release.wait()
