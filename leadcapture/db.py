@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -42,11 +44,11 @@ class Database:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             engine_options.setdefault("connect_args", {"timeout": 30})
-        else:
-            engine_options.setdefault("pool_pre_ping", True)
         self.url = url
         self.engine: Engine = create_engine(url, **engine_options)
-        if self.engine.dialect.name == "sqlite":
+        if self.engine.dialect.name != "sqlite":
+            _ping_when_idle(self.engine)
+        else:
             writer = _SqliteWriter(self.engine.dialect)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", writer.begin)
@@ -89,6 +91,35 @@ UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 def upsert(session: Session, table: Any) -> Any:
     """An INSERT with ON CONFLICT for the session's database."""
     return UPSERTS[session.get_bind().dialect.name](table)
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out again.
+# The server may have restarted or dropped it meanwhile; one in steady use is not pinged (a
+# round trip per checkout, two or three per job). If the server goes away while connections are
+# in use, the statement that meets it fails as a disconnect, the pool drops every connection
+# opened before, and the request answers 503 or the job is retried.
+IDLE_PING = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection at checkout when it was back in the pool for IDLE_PING seconds or more."""
+    dialect = engine.dialect
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("returned", None)
+        if since is None or time.monotonic() - since < IDLE_PING:
+            return  # just opened, or back only a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001  (a failed ping, whatever its kind, rules this connection out)
+            # the pool closes this connection and checks out another (up to three tries)
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
+
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
