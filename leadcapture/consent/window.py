@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -85,16 +85,26 @@ _TAKE_WAITING = (
 
 
 def listed_in(session: Session, submission: Submission) -> list[LeadRequest]:
-    """Every request the confirmation mail of this submission lists (its own first), whatever their state now."""
-    more = session.scalars(_LISTED_BY_OTHERS, {"b_id": submission.id}).all()
-    return [*submission.requests, *more]
+    """Every request the confirmation mail of this submission lists (its own first), whatever their state now.
+
+    One query reads its own requests with the others': they also become `submission.requests`.
+    """
+    rows = session.scalars(_LISTED, {"b_id": submission.id}).all()
+    own = [r for r in rows if r.submission_id == submission.id]
+    set_committed_value(submission, "requests", own)
+    return [*own, *(r for r in rows if r.submission_id != submission.id)]
 
 
-_LISTED_BY_OTHERS = (
+_LISTED = (
     select(LeadRequest)
     .where(
-        LeadRequest.submission_id.in_(
-            select(Submission.id).where(Submission.mailed_in == bindparam("b_id"), Submission.id != bindparam("b_id"))
+        or_(
+            LeadRequest.submission_id == bindparam("b_id"),
+            LeadRequest.submission_id.in_(
+                select(Submission.id).where(
+                    Submission.mailed_in == bindparam("b_id"), Submission.id != bindparam("b_id")
+                )
+            ),
         )
     )
     .order_by(LeadRequest.id)
