@@ -41,7 +41,7 @@ def assert_huge_ids_are_refused(app, services) -> None:
         for method, path in routes:
             url = path.format(id=big)
             response = admin.get(url) if method == "GET" else admin.post(url, {})
-            assert response.status_code in (404, 405), (method, url, response.status_code)
+            assert response.status_code == 404, (method, url, response.status_code)
         for path, data, field in FORM_POSTS:
             response = admin.post(path, {**data, field: big})
             assert response.status_code < 500, (path, field, big)
