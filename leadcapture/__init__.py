@@ -63,3 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.register(app)
     ratelimit.register(app)
     return app
+
+
+def serve_embedded(app: Flask, host: str, port: int, threads: int) -> None:
+    """Serve the app in this process until interrupted (leadcapture.web.serving): the embedded server."""
+    from leadcapture.web.serving import serve
+
+    serve(app, host, port, threads)

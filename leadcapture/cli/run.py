@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import click
 from sqlalchemy import func, select
 
+from leadcapture import serve_embedded
 from leadcapture.cli.context import Runtime
 from leadcapture.cli.production import gunicorn_options, run_gunicorn
 from leadcapture.delivery.transports import MailError
@@ -90,7 +91,7 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
     if not settings.production:
         click.echo(f"  start page:        {base}/")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        serve_embedded(app, host, port, settings.web_threads)
     finally:
         stop.set()
         if worker is not None:

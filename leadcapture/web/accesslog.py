@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 from leadcapture.consent.people import minimise_ip
 
+log = logging.getLogger("leadcapture.access")
 TOKEN_PREFIX = 8
 _TOKEN_PATH = re.compile(rf"(/[cdpu]/)([A-Za-z0-9_.~%-]{{{TOKEN_PREFIX}}})[A-Za-z0-9_.~%-]+")
 
@@ -26,27 +29,34 @@ def client(ip: str | None, mode: str) -> str:
     return minimise_ip(ip, mode) or "-"
 
 
-class DevServerFilter(logging.Filter):
-    """Rewrites the development server's request lines (werkzeug: `address - - [time] "request" status size`)."""
+class AccessLog:
+    """WSGI middleware of the embedded server: one line per request, the client minimised and link tokens masked.
 
-    def __init__(self, mode: str):
-        super().__init__()
-        self.mode = mode
+    `address - - "METHOD path PROTOCOL" status`, on the `leadcapture.access` logger, written when
+    the application returns its response (before the body is sent).
+    """
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        line = record.getMessage()
-        address, sep, rest = line.partition(" - - [")
-        if sep:
-            line = f"{client(address, self.mode)}{sep}{rest}"
-        record.msg, record.args = mask_tokens(line), ()
-        return True
+    def __init__(self, wsgi_app: Callable[..., Any], mode: str):
+        self.wsgi_app, self.mode = wsgi_app, mode
 
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        status = "-"
 
-def install_dev_server_filter(mode: str) -> None:
-    """Filter the werkzeug request log with this IP minimisation mode (once per process; the latest app's mode)."""
-    logger = logging.getLogger("werkzeug")
-    for existing in logger.filters:
-        if isinstance(existing, DevServerFilter):
-            existing.mode = mode
-            return
-    logger.addFilter(DevServerFilter(mode))
+        def noted(line: str, headers: Any, exc_info: Any = None) -> Any:
+            nonlocal status
+            status = line.partition(" ")[0]
+            return start_response(line, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, noted)
+        finally:
+            query = environ.get("QUERY_STRING")
+            target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            log.info(
+                '%s - - "%s %s %s" %s',
+                client(environ.get("REMOTE_ADDR"), self.mode),
+                environ.get("REQUEST_METHOD", "-"),
+                mask_tokens(target),
+                environ.get("SERVER_PROTOCOL", "-"),
+                status,
+            )

@@ -14,7 +14,6 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from leadcapture.db import MAX_ID
-from leadcapture.web import accesslog
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +126,12 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def register(app: Flask) -> None:
-    """Check the Host header before Flask sees it, refuse NUL in query and form values, keep personal data out
-    of the request log, and add CSP, framing, sniffing and referrer headers to every response."""
+    """Check the Host header before Flask sees it, refuse NUL in query and form values, and add CSP, framing,
+    sniffing and referrer headers to every response."""
     app.wsgi_app = HostCheck(app.wsgi_app)  # type: ignore[method-assign]
     app.request_class = NoNulRequest
     app.session_interface = CookieSessions()
     app.before_request(refuse_nul_in_query)
-    accesslog.install_dev_server_filter(app.extensions["leadcapture"].settings.ip_minimisation)
 
     @app.after_request
     def headers(response: Response) -> Response:

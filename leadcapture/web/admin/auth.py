@@ -39,6 +39,7 @@ from leadcapture.web.ratelimit import client_key
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_MAX_AGE = timedelta(hours=12)
 PRE_AUTH_MAX_BYTES = 8 * 1024  # the login form is an email, a password and a CSRF token
+ADMIN_MAX_BYTES = MAX_ASSET_BYTES + 1024 * 1024  # a whitepaper upload: the largest body any view takes
 _PUBLIC_ENDPOINTS = {"admin.login", "admin.login_code", "admin.static"}
 # What a signed-in person may still open while the account must first get a new password or a second factor.
 _SETUP_ENDPOINTS = {"admin.account_password", "admin.account_2fa", "admin.logout", "admin.static"}
@@ -100,7 +101,7 @@ def guard():
     use_language("en")  # the admin is English, WTForms' own messages too (a form preview switches)
     g.admin_user = _load_user()
     # Before sign-in only the login form arrives: nobody unauthenticated makes us read megabytes.
-    request.max_content_length = MAX_ASSET_BYTES + 1024 * 1024 if g.admin_user else PRE_AUTH_MAX_BYTES
+    request.max_content_length = ADMIN_MAX_BYTES if g.admin_user else PRE_AUTH_MAX_BYTES
     request.max_form_memory_size = 2 * 1024 * 1024
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         try:

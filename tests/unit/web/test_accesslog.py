@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from leadcapture.web.accesslog import DevServerFilter, client, mask_tokens
+from leadcapture.web.accesslog import AccessLog, client, mask_tokens
 
 TOKEN = "eyJwIjoxLCJrIjoidSJ9.ZxYwVu.abcdefghijklmnopqrstuvwxyz012345"
 
@@ -34,18 +34,26 @@ def test_the_client_address_is_minimised_like_the_ledger(mode, expected):
     assert client("2001:db8:1:2::9", "truncate") == "2001:db8:1::"
 
 
-def test_a_dev_server_request_line_is_logged_minimised_and_masked():
-    # Given werkzeug's request line for an unsubscribe link
-    record = logging.LogRecord(
-        "werkzeug", logging.INFO, __file__, 1,
-        '203.0.113.77 - - [27/Nov/2026 16:00:00] "%s" %s %s\n', (f"GET /u/{TOKEN} HTTP/1.1", "200", "-"), None,
-    )  # fmt: skip
-    # When the filter sees it
-    assert DevServerFilter("truncate").filter(record)
-    # Then the line keeps the network and the token's first characters only
-    line = record.getMessage()
-    assert line.startswith("203.0.113.0 - - [") and f'"GET /u/{TOKEN[:8]}… HTTP/1.1" 200' in line
-    assert "203.0.113.77" not in line and TOKEN not in line
+def test_the_embedded_server_logs_each_request_minimised_and_masked(caplog):
+    # Given the embedded server's request log around an app that answers 404
+    def app(environ, start_response):
+        start_response("404 NOT FOUND", [("Content-Type", "text/plain")])
+        return [b"gone"]
+
+    logged = AccessLog(app, "truncate")
+    environ = {
+        "REMOTE_ADDR": "203.0.113.77",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/u/{TOKEN}",
+        "QUERY_STRING": "a=1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    # When an unsubscribe link is requested
+    with caplog.at_level(logging.INFO, logger="leadcapture.access"):
+        assert list(logged(environ, lambda status, headers, exc_info=None: None)) == [b"gone"]
+    # Then its line keeps the network and the token's first characters only
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "leadcapture.access"]
+    assert line == f'203.0.113.0 - - "GET /u/{TOKEN[:8]}…?a=1 HTTP/1.1" 404'
 
 
 def test_a_gunicorn_access_line_is_logged_minimised_and_masked(monkeypatch):
