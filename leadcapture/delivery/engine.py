@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -89,7 +89,6 @@ _MESSAGES = Message.__table__
 _FIND = select(_MESSAGES.c.id, _MESSAGES.c.status, _MESSAGES.c.claimed_by, _MESSAGES.c.claimed_at).where(
     _MESSAGES.c.dedupe_key == bindparam("dedupe_key")
 )
-_INSERT = insert(_MESSAGES)
 _RECLAIM = (
     update(_MESSAGES)
     .where(
@@ -125,7 +124,7 @@ _GATE = (
         contactable(bindparam("purpose_key"), brand_id=bindparam("brand_id")),
     )
 )
-# A chunk's new rows, by database: a row whose dedupe key is taken is skipped, and not returned.
+# A message's new row (or a chunk's), by database: a row whose dedupe key is taken is skipped, not returned.
 _INSERT_NEW = {
     name: make(_MESSAGES)
     .on_conflict_do_nothing(index_elements=["dedupe_key"])
@@ -135,26 +134,46 @@ _INSERT_NEW = {
 
 
 def _claim(conn: Connection, dedupe_key: str, kind: str, claimant: str, gate: Callable[[], Outgoing | None]) -> _Claim:
-    """Run the gate and take the message's row, in the caller's transaction."""
+    """Run the gate and take the message's row, in the caller's transaction.
+
+    A message's first attempt, nearly every job, costs one INSERT that skips a dedupe key already
+    taken; a retried or redelivered message finds its row (_claim_existing). The unique key makes
+    the INSERT the lock: on PostgreSQL it waits for a concurrent job's uncommitted row.
+    """
+    outgoing = gate()
+    status = CLAIMED if outgoing is not None else SKIPPED
+    values = {"dedupe_key": dedupe_key, "kind": kind, "status": status, "claimed_by": claimant}
+    values.update(
+        person_id=outgoing.person_id if outgoing is not None else None,
+        purpose_key=outgoing.purpose_key if outgoing is not None else None,
+        message_id=outgoing.message["Message-ID"] if outgoing is not None else None,
+        claimed_at=utcnow(),
+    )
+    inserted = conn.execute(_INSERT_NEW[conn.dialect.name], values).first()
+    if inserted is not None:
+        return _Claim(status, inserted.id, outgoing)
+    return _claim_existing(conn, dedupe_key, claimant, outgoing)
+
+
+def _claim_existing(conn: Connection, dedupe_key: str, claimant: str, outgoing: Outgoing | None) -> _Claim:
+    """Take over a message's row that exists: its final status, BUSY while another job holds it, or a new claim."""
     row = conn.execute(_FIND, {"dedupe_key": dedupe_key}).first()
-    if row is not None and row.status in FINAL:
+    if row is None:  # purged since the INSERT met it: the job tries again
+        return _Claim(BUSY)
+    if row.status in FINAL:
         return _Claim(row.status)
     now = utcnow()
     stale = now - LEASE
-    if row is not None and row.status == CLAIMED and row.claimed_by != claimant:
+    if row.status == CLAIMED and row.claimed_by != claimant:
         if row.claimed_at is None or row.claimed_at >= stale:
             return _Claim(BUSY)
-    outgoing = gate()
     status = CLAIMED if outgoing is not None else SKIPPED
-    person_id = outgoing.person_id if outgoing is not None else None
-    purpose_key = outgoing.purpose_key if outgoing is not None else None
-    message_id = outgoing.message["Message-ID"] if outgoing is not None else None
-    if row is None:  # the unique dedupe key makes this INSERT the lock: a concurrent one fails
-        values = {"dedupe_key": dedupe_key, "kind": kind, "status": status, "person_id": person_id}
-        values.update(purpose_key=purpose_key, message_id=message_id, claimed_by=claimant, claimed_at=now)
-        return _Claim(status, conn.execute(_INSERT, values).inserted_primary_key[0], outgoing)
-    values = {"row_id": row.id, "stale": stale, "b_status": status, "b_person_id": person_id}
-    values.update(b_purpose_key=purpose_key, b_message_id=message_id, b_claimed_by=claimant, b_claimed_at=now)
+    values = {"row_id": row.id, "stale": stale, "b_status": status, "b_claimed_by": claimant, "b_claimed_at": now}
+    values.update(
+        b_person_id=outgoing.person_id if outgoing is not None else None,
+        b_purpose_key=outgoing.purpose_key if outgoing is not None else None,
+        b_message_id=outgoing.message["Message-ID"] if outgoing is not None else None,
+    )
     if conn.execute(_RECLAIM, values).rowcount != 1:  # another job took it since we looked
         return _Claim(BUSY)
     return _Claim(status, row.id, outgoing)
@@ -219,7 +238,7 @@ def deliver(
             if due is not None and not due(session):
                 return NOT_DUE
             claim = _claim(session.connection(), dedupe_key, kind, claimant, lambda: prepare(session))
-    except IntegrityError:  # a concurrent job inserted the row first
+    except IntegrityError:  # the person was erased by another job meanwhile (the row's foreign key)
         claim = _Claim(BUSY)
     if claim.status == BUSY:
         return _busy(f"message {dedupe_key}", attempt)
@@ -355,7 +374,7 @@ class Batch:
             if dedupe_key in inserted:
                 claims.append(_Claim(CLAIMED if outgoing is not None else SKIPPED, inserted[dedupe_key], outgoing))
             else:
-                claims.append(_claim(conn, dedupe_key, self.kind, self.claimant, lambda o=outgoing: o))
+                claims.append(_claim_existing(conn, dedupe_key, self.claimant, outgoing))
         return claims
 
     def write_marks(self, conn: Connection) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from leadcapture.delivery import campaigns, confirmation, content
 from leadcapture.delivery.engine import BUSY, LEASE, Attempt, Busy
@@ -76,6 +77,28 @@ def test_a_second_job_arriving_mid_send_sends_no_second_copy(services, mailbox):
     # Then the first job sends it, and the second job's retry finds it sent
     assert outcome == [SENT]
     assert confirmation.send(services, submission_id, attempt=Attempt("job-2")) == SENT
+    assert len(mailbox.messages()) == 1
+
+
+def test_a_first_attempt_takes_its_row_in_one_statement_and_a_redelivery_after_the_send_sends_nothing(
+    services, mailbox
+):
+    submission_id = a_submission(services)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *rest):
+        if re.search(r"\b(FROM|INTO) messages\b", statement):
+            statements.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", seen)
+    try:
+        assert confirmation.send(services, submission_id, attempt=Attempt("job-1")) == SENT
+        first, statements[:] = list(statements), []
+        assert confirmation.send(services, submission_id, attempt=Attempt("job-2")) == SENT
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", seen)
+    assert [s.split(" (")[0] for s in first] == ["INSERT INTO messages"]
+    assert any(s.startswith("SELECT") for s in statements)  # the redelivery found the row sent
     assert len(mailbox.messages()) == 1
 
 
