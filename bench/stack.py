@@ -172,8 +172,8 @@ def submit_directly(env: dict[str, str], n: int) -> None:
     """n submissions written as the form writes them (outbox rows included), without HTTP."""
     from leadcapture import create_app
     from leadcapture.consent import transitions as consent
-    from leadcapture.consent.formdefs import current_version
     from leadcapture.consent.people import Visitor
+    from leadcapture.consent.versions import current_version
 
     keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY", "BASE_URL")}
     app = create_app({**keys, "VAR_DIR": env["LEADCAPTURE_VAR_DIR"] + "-direct", "TESTING": True})

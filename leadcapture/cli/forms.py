@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from leadcapture.cli.context import Runtime
-from leadcapture.consent.formdefs import FormDefinitionError, current_version, load_toml, save, to_toml
+from leadcapture.consent.formdefs import FormDefinitionError, load_toml, save, to_toml
+from leadcapture.consent.versions import current_version
 from leadcapture.models import Brand
 
 

@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import re
-import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from urllib.parse import urlsplit
 import tomli_w
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadcapture.consent import brands, customfields, wording
@@ -322,56 +321,3 @@ def to_toml(version: FormVersion) -> str:
     """The SPEC-format TOML for a stored version."""
     definition = {k: v for k, v in version.definition.items() if k != "asset_sha256"}
     return tomli_w.dumps(definition)
-
-
-# Versions are immutable, so a process keeps the ones it has read, keyed by id and content hash
-# (an id alone could name another version in another database, as in the tests' fresh ones).
-_LIVE = (
-    select(FormVersion.id, FormVersion.content_hash)
-    .join(Form, Form.current_version_id == FormVersion.id)
-    .where(Form.slug == bindparam("slug"), Form.archived_at.is_(None))
-)
-_OF_FORM = select(FormVersion.id, FormVersion.content_hash).where(
-    FormVersion.id == bindparam("id"), FormVersion.form_id == bindparam("form_id")
-)
-_CACHE_SIZE = 256
-_versions: dict[tuple[int, str], FormVersion] = {}
-_versions_lock = threading.Lock()
-
-
-def current_version(session: Session, slug: str) -> FormVersion | None:
-    """The live version of a form that is not archived: one small query, the version itself from this process's cache.
-
-    The version returned is detached from the session and shared by every thread: read it, never change it.
-    """
-    live = session.connection().execute(_LIVE, {"slug": slug}).first()
-    return None if live is None else _cached(session, live.id, live.content_hash)
-
-
-def version_of_form(session: Session, form_id: int, version_id: int) -> FormVersion | None:
-    """A version of this form by id, live or not (None: no such version of this form), like current_version."""
-    row = session.connection().execute(_OF_FORM, {"id": version_id, "form_id": form_id}).first()
-    return None if row is None else _cached(session, row.id, row.content_hash)
-
-
-def _cached(session: Session, version_id: int, chash: str) -> FormVersion | None:
-    key = (version_id, chash)
-    version = _versions.get(key)
-    if version is None:
-        row = session.get(FormVersion, version_id)
-        if row is None:  # deleted since the caller's query
-            return None
-        version = FormVersion(
-            id=row.id,
-            form_id=row.form_id,
-            number=row.number,
-            content_hash=row.content_hash,
-            definition_json=row.definition_json,
-            created_at=row.created_at,
-        )
-        version.definition  # noqa: B018  (parsed once, before other threads share it)
-        with _versions_lock:
-            if len(_versions) >= _CACHE_SIZE:
-                _versions.clear()
-            _versions[key] = version
-    return version

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, render_template
 from sqlalchemy import func, select
 
-from leadcapture.consent.formdefs import current_version
+from leadcapture.consent.versions import current_version
 from leadcapture.delivery.transports import MaildirTransport
 from leadcapture.models import AdminUser, Form
 from leadcapture.settings import Settings

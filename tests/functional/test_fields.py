@@ -242,7 +242,7 @@ def test_the_admin_editor_edits_the_questions_as_toml(app, services, form):
     data = editor_data(slug="sales-machine", pdf=None, language="nl", custom_fields=QUESTIONS.replace("Functie", "Rol"))
     assert marketer.post("/admin/forms/sales-machine/edit", data).status_code == 302
     with services.db.session() as session:
-        from leadcapture.consent.formdefs import current_version
+        from leadcapture.consent.versions import current_version
 
         assert current_version(session, "sales-machine").definition["custom_fields"][0]["label"] == "Rol"
     # Text that is not TOML, or a question that is not allowed, is named and nothing is saved

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from leadcapture.consent import transitions
-from leadcapture.consent.formdefs import current_version
 from leadcapture.consent.people import Visitor
+from leadcapture.consent.versions import current_version
 
 
 def a_submission(services, email: str = "jan@example.com", slug: str = "sales-machine") -> int:

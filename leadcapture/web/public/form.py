@@ -14,8 +14,8 @@ from flask_babel import gettext
 from markupsafe import escape
 
 from forms import make_form, shown_version_id
-from leadcapture.consent import formdefs
 from leadcapture.consent import transitions as consent
+from leadcapture.consent import versions
 from leadcapture.consent.source import UTM_KEYS, Source
 from leadcapture.consent.tokens import spend_form_token
 from leadcapture.i18n import format_minutes
@@ -37,7 +37,7 @@ def open_live_version(endpoint: str | None, values: dict[str, Any] | None) -> No
     So a 404 comes before any limit, and a 429 is in the form's language and, on the form page,
     still allowed inside its embed.
     """
-    version = formdefs.current_version(get_session(), (values or {}).get("slug", ""))
+    version = versions.current_version(get_session(), (values or {}).get("slug", ""))
     if version is None:
         abort(404)
     g.form_version = version
@@ -131,7 +131,7 @@ def _shown_version(slug: str, live: FormVersion) -> FormVersion:
     shown = shown_version_id(slug)
     if shown is None or shown == live.id:
         return live
-    version = formdefs.version_of_form(get_session(), live.form_id, shown)
+    version = versions.version_of_form(get_session(), live.form_id, shown)
     if version is None:
         return live
     use_language(version.definition["language"])

@@ -9,14 +9,8 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from leadcapture.consent.formdefs import (
-    asked_fields,
-    content_hash,
-    current_version,
-    phone_purpose_keys,
-    validate,
-    version_of_form,
-)
+from leadcapture.consent.formdefs import asked_fields, content_hash, phone_purpose_keys, validate
+from leadcapture.consent.versions import current_version, version_of_form
 from leadcapture.models import FormVersion
 from tests.support.app import DEMO_FORM
 from tests.support.pdf import a_pdf
