@@ -141,18 +141,23 @@ def _claim(conn: Connection, dedupe_key: str, kind: str, claimant: str, gate: Ca
     the INSERT the lock: on PostgreSQL it waits for a concurrent job's uncommitted row.
     """
     outgoing = gate()
-    status = CLAIMED if outgoing is not None else SKIPPED
-    values = {"dedupe_key": dedupe_key, "kind": kind, "status": status, "claimed_by": claimant}
-    values.update(
-        person_id=outgoing.person_id if outgoing is not None else None,
-        purpose_key=outgoing.purpose_key if outgoing is not None else None,
-        message_id=outgoing.message["Message-ID"] if outgoing is not None else None,
-        claimed_at=utcnow(),
-    )
-    inserted = conn.execute(_INSERT_NEW[conn.dialect.name], values).first()
+    row = {"dedupe_key": dedupe_key, "kind": kind, **_claim_fields(claimant, outgoing, utcnow())}
+    inserted = conn.execute(_INSERT_NEW[conn.dialect.name], row).first()
     if inserted is not None:
-        return _Claim(status, inserted.id, outgoing)
+        return _Claim(row["status"], inserted.id, outgoing)
     return _claim_existing(conn, dedupe_key, claimant, outgoing)
+
+
+def _claim_fields(claimant: str, outgoing: Outgoing | None, now: datetime) -> dict[str, Any]:
+    """What a claim writes on a message's row: claimed with its message, or skipped (the gate was shut)."""
+    return {
+        "status": CLAIMED if outgoing is not None else SKIPPED,
+        "person_id": outgoing.person_id if outgoing is not None else None,
+        "purpose_key": outgoing.purpose_key if outgoing is not None else None,
+        "message_id": outgoing.message["Message-ID"] if outgoing is not None else None,
+        "claimed_by": claimant,
+        "claimed_at": now,
+    }
 
 
 def _claim_existing(conn: Connection, dedupe_key: str, claimant: str, outgoing: Outgoing | None) -> _Claim:
@@ -167,16 +172,11 @@ def _claim_existing(conn: Connection, dedupe_key: str, claimant: str, outgoing: 
     if row.status == CLAIMED and row.claimed_by != claimant:
         if row.claimed_at is None or row.claimed_at >= stale:
             return _Claim(BUSY)
-    status = CLAIMED if outgoing is not None else SKIPPED
-    values = {"row_id": row.id, "stale": stale, "b_status": status, "b_claimed_by": claimant, "b_claimed_at": now}
-    values.update(
-        b_person_id=outgoing.person_id if outgoing is not None else None,
-        b_purpose_key=outgoing.purpose_key if outgoing is not None else None,
-        b_message_id=outgoing.message["Message-ID"] if outgoing is not None else None,
-    )
+    claimed = _claim_fields(claimant, outgoing, now)
+    values = {"row_id": row.id, "stale": stale, **{f"b_{name}": value for name, value in claimed.items()}}
     if conn.execute(_RECLAIM, values).rowcount != 1:  # another job took it since we looked
         return _Claim(BUSY)
-    return _Claim(status, row.id, outgoing)
+    return _Claim(claimed["status"], row.id, outgoing)
 
 
 def _transmit(
@@ -339,8 +339,8 @@ class Batch:
     ) -> list[_Claim]:
         """Claim the items with one gate query and one INSERT of their rows that skips rows already there.
 
-        A row already there (a redelivered page, or another job's) goes through `_claim`: one
-        lookup each, with the message this chunk built.
+        A row already there (a redelivered page, or another job's) goes through `_claim_existing`:
+        one lookup each, with the message this chunk built.
         """
         params = {"purpose_key": self.purpose_key, "brand_id": self.brand_id}
         people = [person.id for _key, person, _build in items if person is not None]
@@ -353,18 +353,7 @@ class Batch:
             if person is not None and person.id in gate_open:
                 outgoing = Outgoing(build(), person.id, self.purpose_key)
             outgoing_of[dedupe_key] = outgoing
-            rows.append(
-                {
-                    "dedupe_key": dedupe_key,
-                    "kind": self.kind,
-                    "status": CLAIMED if outgoing is not None else SKIPPED,
-                    "person_id": outgoing.person_id if outgoing is not None else None,
-                    "purpose_key": self.purpose_key if outgoing is not None else None,
-                    "message_id": outgoing.message["Message-ID"] if outgoing is not None else None,
-                    "claimed_by": self.claimant,
-                    "claimed_at": now,
-                }
-            )
+            rows.append({"dedupe_key": dedupe_key, "kind": self.kind, **_claim_fields(self.claimant, outgoing, now)})
         # The unique dedupe key makes the INSERT the lock: a row another job inserted first (on
         # PostgreSQL, once its transaction ends) is skipped here and looked at below.
         inserted = {key: row_id for key, row_id in conn.execute(_INSERT_NEW[conn.dialect.name], rows)}
