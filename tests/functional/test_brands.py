@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from leadcapture.consent import brands
 from leadcapture.consent.formdefs import load_toml, save
 from leadcapture.models import Brand, Consent, Form, Message
 from tests.support.app import DEMO_FORM, html_part, links, path_of, submit, text_part
 from tests.support.images import png
+from tests.support.sql import statements_on
 
 NEWS = """---
 subject: Nieuws van {brand}
@@ -216,10 +217,9 @@ def test_a_mail_shows_the_brand_logo_by_url_and_its_job_never_reads_the_logo_byt
 ):
     with services.db.session() as session:
         brands.set_logo(session.scalar(select(Brand).where(Brand.slug == "acme")), png())
-    statements = []
-    event.listen(services.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    submit(client, "piet@example.com", ["newsletter"], slug="acme-form")
-    worker.drain()
+    with statements_on(services.db.engine) as statements:
+        submit(client, "piet@example.com", ["newsletter"], slug="acme-form")
+        worker.drain()
     read = [s for s in statements if re.search(r"brands(_\d+)?\.logo\b(?!_)", s)]
     assert any("brands" in s for s in statements) and not read
     (mail,) = mailbox.to("piet@example.com")

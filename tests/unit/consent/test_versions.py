@@ -5,30 +5,18 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, select, text
 
 from leadcapture.consent import versions
 from leadcapture.models import Form, utcnow
+from tests.support.sql import statements_on
 from tests.unit.consent.test_formdefs import demo_copy
-
-
-def statements_of(services, action) -> list[str]:
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, *rest):
-        seen.append(statement)
-
-    event.listen(services.db.engine, "before_cursor_execute", note)
-    try:
-        action()
-    finally:
-        event.remove(services.db.engine, "before_cursor_execute", note)
-    return seen
 
 
 def test_a_form_page_shown_again_needs_no_database(client, services, demo_form):
     assert client.get("/f/sales-machine").status_code == 200
-    again = statements_of(services, lambda: client.get("/f/sales-machine"))
+    with statements_on(services.db.engine) as again:
+        client.get("/f/sales-machine")
     assert again == []
 
 

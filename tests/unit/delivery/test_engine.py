@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from leadcapture.delivery import campaigns, confirmation, content
 from leadcapture.delivery.engine import BUSY, LEASE, Attempt, Busy
@@ -21,6 +21,7 @@ from leadcapture.models import (
     utcnow,
 )
 from tests.support.people import add_person, claimed_by_another_job, progress
+from tests.support.sql import statements_on
 from tests.support.submissions import a_submission
 
 pytestmark = pytest.mark.usefixtures("demo_form")
@@ -84,19 +85,12 @@ def test_a_first_attempt_takes_its_row_in_one_statement_and_a_redelivery_after_t
     services, mailbox
 ):
     submission_id = a_submission(services)
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *rest):
-        if re.search(r"\b(FROM|INTO) messages\b", statement):
-            statements.append(statement)
-
-    event.listen(services.db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_on(services.db.engine) as first:
         assert confirmation.send(services, submission_id, attempt=Attempt("job-1")) == SENT
-        first, statements[:] = list(statements), []
+    with statements_on(services.db.engine) as statements:
         assert confirmation.send(services, submission_id, attempt=Attempt("job-2")) == SENT
-    finally:
-        event.remove(services.db.engine, "before_cursor_execute", seen)
+    on_messages = re.compile(r"\b(FROM|INTO) messages\b")
+    first, statements = [s for s in first if on_messages.search(s)], [s for s in statements if on_messages.search(s)]
     assert [s.split(" (")[0] for s in first] == ["INSERT INTO messages"]
     assert any(s.startswith("SELECT") for s in statements)  # the redelivery found the row sent
     assert len(mailbox.messages()) == 1
