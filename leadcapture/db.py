@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers of different processes wait inside SQLite
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,7 +55,9 @@ class Database:
         if self.engine.dialect.name != "sqlite":
             _ping_when_idle(self.engine)
         else:
-            writer = _SqliteWriter(self.engine.dialect)
+            path = self.engine.url.database
+            shared = path not in (None, "", ":memory:")  # a file other processes may open too
+            writer = _SqliteWriter(self.engine.dialect, _FileLock(f"{path}-writer") if shared else None)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", writer.begin)
             event.listen(self.engine, "checkin", writer.checkin)
@@ -133,18 +141,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class _SqliteWriter:
-    """SQLite has one writer at a time: the threads of this process take turns on a lock.
+    """SQLite has one writer at a time: the threads of this process take turns on a lock, processes on a file lock.
 
     Every transaction takes SQLite's write lock at BEGIN (two writers never both read, then
     deadlock on upgrade). A thread waiting for it inside SQLite polls with sleeps of up to 100 ms;
-    waiting on this lock instead, the next thread starts the moment the last one ends. Other
-    processes (a CLI command next to `serve`) still wait inside SQLite.
+    waiting on these locks instead, the next writer starts the moment the last one ends, whether
+    it is a thread of this process or another process on the same file (a command next to
+    `serve`, gunicorn's processes, several workers).
     """
 
     WAIT = 30.0  # as long as SQLite's own busy timeout; after that SQLite decides
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: Any, between_processes: _FileLock | None) -> None:
         self.lock = threading.Lock()
+        self.between_processes = between_processes
+        self._holds_file = False
         self._owner: int | None = None  # id() of the DBAPI connection whose transaction holds the lock
         # Freed once COMMIT or ROLLBACK has run: the engine's commit and rollback events come
         # before it, and a thread let in then would find SQLite still locked and sleep in its
@@ -167,6 +178,8 @@ class _SqliteWriter:
         raw = _dbapi(conn.connection)
         if self.lock.acquire(timeout=self.WAIT):
             self._owner = raw
+            if self.between_processes is not None:
+                self._holds_file = self.between_processes.acquire()
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -176,11 +189,49 @@ class _SqliteWriter:
     def end(self, connection: Any) -> None:
         if self._owner is not None and self._owner == _dbapi(connection):
             self._owner = None
+            if self._holds_file:
+                self._holds_file = False
+                self.between_processes.release()  # type: ignore[union-attr]
             self.lock.release()
 
     def checkin(self, dbapi_connection: Any, _record: Any) -> None:
         # a connection given back without its transaction ended (never expected) frees the lock too
         self.end(dbapi_connection)
+
+
+class _FileLock:
+    """An exclusive lock between processes: flock on a file next to the database (none where fcntl is missing).
+
+    A waiter blocks in the kernel and is woken the moment the lock is free (SQLite's own busy
+    handler sleeps up to 100 ms between tries), and the kernel frees the lock when its holder
+    exits, however it exits. The wait has no timeout: a process stopped in the middle of a write
+    (Ctrl-Z on a command) holds the other processes' writers until it resumes or ends, where
+    SQLite's busy timeout failed them after 30 s. A forked process opens the file again: a fork
+    shares the open file, and flock belongs to the open file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd, self._pid = -1, -1
+
+    def acquire(self) -> bool:
+        """True once held; False where processes cannot lock this file (they then wait inside SQLite)."""
+        if fcntl is None:
+            return False
+        if self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:  # a read-only directory: SQLite's busy timeout still keeps writers apart
+                log.warning("cannot open %s (%s); processes wait for each other inside SQLite", self.path, exc)
+                self._fd = -1
+            self._pid = os.getpid()
+        if self._fd < 0:
+            return False
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[union-attr]
 
 
 def _dbapi(connection: Any) -> int:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, event, insert, select
@@ -178,3 +183,91 @@ def test_connections_are_kept_for_as_many_threads_as_may_hold_one(tmp_path):
 def test_the_services_pool_fits_the_web_and_worker_threads(services):
     settings = services.settings
     assert services.db.engine.pool.size() >= settings.web_threads + settings.worker_threads + 4
+
+
+# Another process's writer: it inserts a row, with SQLite's own busy timeout far shorter than the
+# time this test's process holds its transaction open; it prints "written" or SQLite's error.
+OTHER_PROCESS = """
+import sys
+from sqlalchemy import Column, Integer, MetaData, Table, insert
+from leadcapture.db import Database
+rows = Table("rows", MetaData(), Column("id", Integer, primary_key=True), Column("value", Integer, nullable=False))
+db = Database(sys.argv[1], connect_args={"timeout": 0.05})
+print("started", flush=True)
+try:
+    with db.engine.begin() as conn:
+        conn.execute(insert(rows).values(id=2, value=2))
+    print("written", flush=True)
+except Exception as exc:
+    print(type(exc).__name__, exc, flush=True)
+"""
+
+
+def test_a_writer_in_another_process_waits_for_this_ones_commit_instead_of_failing(tmp_path):
+    url = f"sqlite:///{tmp_path}/shared.db"
+    db = Database(url)
+    metadata.create_all(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(ADD, {"id": 1, "value": 1})
+        other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, url], stdout=subprocess.PIPE, text=True)
+        assert other.stdout.readline().strip() == "started"
+        time.sleep(0.5)  # ten times the other's busy timeout: SQLite alone would fail it ("database is locked")
+        assert other.poll() is None, other.stdout.read()
+    out, _ = other.communicate(timeout=30)
+    assert out.strip() == "written"
+    assert written(db) == [(1, 1), (2, 2)]
+    db.dispose()
+
+
+def test_the_lock_between_processes_is_held_for_the_transaction_and_freed_after(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/held.db")
+    metadata.create_all(db.engine)
+    lock_file = tmp_path / "held.db-writer"
+
+    def free_for_another_process() -> bool:
+        probe = os.open(lock_file, os.O_RDWR)  # its own open file, as another process has
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(probe)
+
+    with db.session() as session:
+        session.execute(ADD, {"id": 1, "value": 1})
+        assert not free_for_another_process()
+    assert free_for_another_process()
+    with pytest.raises(RuntimeError), db.session() as session:
+        session.execute(ADD, {"id": 2, "value": 2})
+        raise RuntimeError("rolled back")
+    assert free_for_another_process()
+    db.dispose()
+
+
+def test_a_forked_process_takes_the_lock_on_its_own_open_file(tmp_path):
+    # gunicorn forks its workers from a process that may have opened the lock file: on a shared
+    # open file, parent and child would both hold "the" lock, and SQLite's busy timeout would decide.
+    db = Database(f"sqlite:///{tmp_path}/forked.db", connect_args={"timeout": 0.05})
+    metadata.create_all(db.engine)
+    db.write(ADD, {"id": 1, "value": 1})  # the parent has opened its lock file
+    holding, go_on = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child holds a transaction for half a second
+        code = 1
+        try:
+            db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+            with db.session() as session:
+                session.execute(ADD, {"id": 2, "value": 2})
+                os.write(go_on, b"1")
+                time.sleep(0.5)
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.read(holding, 1) == b"1"
+    db.write(ADD, {"id": 3, "value": 3})  # waits for the child's commit, far beyond SQLite's 50 ms
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert written(db) == [(1, 1), (2, 2), (3, 3)]
+    db.dispose()
