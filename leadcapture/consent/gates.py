@@ -26,6 +26,9 @@ from leadcapture.models import (
     Suppression,
 )
 
+# SQL over Person: the person's address is on the suppression list.
+SUPPRESSED = exists().where(Suppression.email_index == Person.email_index)
+
 
 def contactable(purpose_key: Any = None, channel: Any = None, brand_id: Any = None) -> ColumnElement[bool]:
     """SQL over Consent (joined to its Person): consent confirmed now and the address not suppressed.
@@ -35,7 +38,7 @@ def contactable(purpose_key: Any = None, channel: Any = None, brand_id: Any = No
     purpose_key, channel and brand_id narrow it (values or bind parameters); None means any. An
     audience is a purpose of a brand: consent to `newsletter` given to one brand never lets another mail.
     """
-    rule = and_(Consent.state == CONFIRMED, ~exists().where(Suppression.email_index == Person.email_index))
+    rule = and_(Consent.state == CONFIRMED, ~SUPPRESSED)
     if purpose_key is not None:
         rule = and_(rule, Consent.purpose_key == purpose_key)
     if brand_id is not None:
@@ -66,15 +69,19 @@ def may_send_repermission(session: Session, consent: Consent | None) -> bool:
 
 
 def may_send_confirmation(
-    session: Session, submission: Submission | None, listed: list[LeadRequest] | None = None
+    session: Session,
+    submission: Submission | None,
+    listed: list[LeadRequest] | None = None,
+    suppressed: bool | None = None,
 ) -> bool:
     """Send-time gate for a confirmation email: its turn in the window, something still asked, not suppressed.
 
-    listed: the requests its mail lists (window.listed_in), when the caller has read them already.
+    listed: the requests its mail lists (window.listed_in), and suppressed: whether the address
+    is suppressed (SUPPRESSED), when the caller has read them already in this transaction.
     """
     if submission is None or not submission.sends_confirmation or submission.mailed_in != submission.id:
         return False
-    if is_suppressed(session, submission.person):
+    if is_suppressed(session, submission.person) if suppressed is None else suppressed:
         return False
     return any(r.state == PENDING for r in (window.listed_in(session, submission) if listed is None else listed))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from leadcapture.consent import gates, window, wording
 from leadcapture.consent.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE
@@ -23,11 +24,17 @@ from leadcapture.models import PENDING, PURPOSE, Brand, Form, FormVersion, LeadR
 from leadcapture.services import Services
 
 KIND = "confirmation"
-# What the gate and the message read, in one round trip instead of four; the requests come
-# with the others its mail lists (window.listed_in).
-_WITH_ALL = (
-    joinedload(Submission.person),
-    joinedload(Submission.form_version).joinedload(FormVersion.form).joinedload(Form.brand),
+# What the gate and the message read, in one round trip instead of five: the submission, its
+# person and whether the address is suppressed, its form version, form and brand. The requests
+# come with the others its mail lists (window.listed_in).
+_LOAD = (
+    select(Submission, gates.SUPPRESSED)
+    .join(Submission.person)
+    .options(
+        contains_eager(Submission.person),
+        joinedload(Submission.form_version).joinedload(FormVersion.form).joinedload(Form.brand),
+    )
+    .where(Submission.id == bindparam("b_id"))
 )
 
 # NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
@@ -49,15 +56,18 @@ def whitepaper_label(title: str, language: str) -> str:
 def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -> str:
     """Send a submission's confirmation email once, when its window allows and if it still asks for something."""
     submission: Submission | None = None  # loaded once, with what the gate and the mail read
+    suppressed = True
 
     def due(session: Session) -> bool:
-        nonlocal submission
-        submission = session.get(Submission, submission_id, options=_WITH_ALL)
+        nonlocal submission, suppressed
+        row = session.execute(_LOAD, {"b_id": submission_id}).first()
+        if row is not None:
+            submission, suppressed = row
         return window.mail_due(session, services.vault, services.settings, submission_id)
 
     def prepare(session: Session) -> Outgoing | None:
         listed = window.listed_in(session, submission) if submission is not None else []
-        if not gates.may_send_confirmation(session, submission, listed):
+        if not gates.may_send_confirmation(session, submission, listed, suppressed):
             return None
         language = submission.language
         requests = [r for r in listed if r.state == PENDING]

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from leadcapture.consent import people
 from leadcapture.delivery import campaigns, confirmation, content
 from leadcapture.delivery.engine import BUSY, LEASE, Attempt, Busy
 from leadcapture.delivery.transports import TransientMailError
@@ -17,7 +18,9 @@ from leadcapture.models import (
     FAILED,
     RETRY_PENDING,
     SENT,
+    SKIPPED,
     Message,
+    Submission,
     utcnow,
 )
 from tests.support.people import add_person, claimed_by_another_job, progress
@@ -186,3 +189,16 @@ def test_a_campaign_page_leaves_a_message_claimed_elsewhere_and_checks_again_lat
     p = progress(services, campaign_id)
     assert (p.status, p.sent, p.pending) == ("done", 2, 0)
     assert len(mailbox.messages()) == 1
+
+
+def test_a_confirmation_reads_its_submission_person_and_suppression_in_one_statement_and_honours_it(services, mailbox):
+    sent, suppressed = a_submission(services), a_submission(services, email="gone@example.com")
+    with services.db.session() as session:
+        person = session.get(Submission, suppressed).person
+        people.suppress(session, person.email_index, "bounced")
+    with statements_on(services.db.engine) as statements:
+        assert confirmation.send(services, sent) == SENT
+    reads_suppressions = [s for s in statements if re.search(r"\bFROM suppressions\b", s)]
+    assert len(reads_suppressions) == 1 and re.search(r"\nFROM submissions JOIN people\b", reads_suppressions[0])
+    assert confirmation.send(services, suppressed) == SKIPPED
+    assert len(mailbox.to("jan@example.com")) == 1 and mailbox.to("gone@example.com") == []
