@@ -1,6 +1,7 @@
 """CPU time per submission and per confirmation job, of this checkout and another, side by side.
 
     .venv/bin/python bench/cpu.py [--other ../older-checkout] [--database postgresql|sqlite] [--n 400]
+                                  [--instructions]
 
 Each checkout runs in its own process (its code first on sys.path, its own migrations and demo
 form): N form posts through the Flask test client, then the N confirmation jobs to an SMTP sink
@@ -8,6 +9,12 @@ form): N form posts through the Flask test client, then the N confirmation jobs 
 time counts only this process's work (not PostgreSQL's, not the sink's), so it moves far less
 with the machine's load than wall time does; rounds alternate between the checkouts to even out
 what noise is left. Prints ms per item, the load average, and the ratio other/this.
+
+On a machine whose speed varies from minute to minute, `--instructions` counts instructions
+instead (valgrind's cachegrind, the same count whatever else runs): each checkout runs with 20
+and with 20 + N items, submissions only and submissions with their jobs, and the differences
+give instructions per submission and per job. Slow (a minute or more per run), so N defaults
+to 100 there; the runs go in parallel, one per core.
 """
 
 from __future__ import annotations
@@ -15,17 +22,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import base64, json, os, secrets, subprocess, sys, time, uuid
+import atexit, base64, json, os, secrets, shutil, subprocess, sys, time, uuid
 root, database, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+only_submissions = sys.argv[5:] == ["submissions"]
 sys.path.insert(0, root)
+if os.environ.get("LC_CPU_NO_IDLE_PING"):  # under valgrind everything is 50 times slower: no connection is idle
+    import leadcapture.db
+    leadcapture.db.IDLE_PING = float("inf")
 name = f"lc_cpu_{uuid.uuid4().hex[:8]}"
+def clean_up():
+    if "services" in globals():
+        services.db.dispose()
+    shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+    if database == "postgresql":
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {name}")
+atexit.register(clean_up)
 if database == "postgresql":
     import psycopg
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
@@ -73,6 +94,8 @@ with services.db.session() as session:
     ids = list(session.scalars(select(Submission.id).order_by(Submission.id)))
 for i in ids[:50]:
     confirmation.send(services, i)
+if only_submissions:
+    raise SystemExit(0)
 began = time.process_time()
 for i in ids[50:]:
     confirmation.send(services, i)
@@ -93,12 +116,50 @@ def measure(root: Path, database: str, n: int, sink_port: int) -> dict[str, floa
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def instructions(root: Path, database: str, n: int, sink_port: int, only_submissions: bool) -> int:
+    """Instructions the measuring process ran, counted by cachegrind (its children are not counted)."""
+    args = [sys.executable, "-c", CHILD, str(root), database, str(n), str(sink_port)]
+    out = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *args]
+        + (["submissions"] if only_submissions else []),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LEADCAPTURE_")} | {"LC_CPU_NO_IDLE_PING": "1"},
+    )
+    return int(re.search(r"I\s+refs:\s+([\d,]+)", out.stderr).group(1).replace(",", ""))
+
+
+def count_instructions(roots: list[tuple[str, Path]], database: str, n: int, sink_port: int) -> None:
+    """Print millions of instructions per submission and per confirmation job, and other/this."""
+    runs = [(label, root, size, only) for label, root in roots for size in (20, 20 + n) for only in (True, False)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        counts = dict(
+            zip(
+                [(label, size, only) for label, _, size, only in runs],
+                pool.map(lambda run: instructions(run[1], database, run[2], sink_port, run[3]), runs),
+                strict=True,
+            )
+        )
+    print(f"instructions per item, {database}, {n} items (cachegrind)")
+    per: dict[str, tuple[float, float]] = {}
+    for label, _ in roots:
+        submission = (counts[label, 20 + n, True] - counts[label, 20, True]) / n
+        both = (counts[label, 20 + n, False] - counts[label, 20, False]) / n
+        per[label] = (submission, both - submission)
+        print(f"  {label:5} submission {submission / 1e6:.2f} M   confirmation job {(both - submission) / 1e6:.2f} M")
+    if "other" in per:
+        for index, what in enumerate(("submission", "confirmation job")):
+            print(f"  other/this, {what}: {per['other'][index] / per['this'][index]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--other", type=Path, help="another checkout to measure beside this one")
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--n", type=int, help="items measured (default 400, or 100 with --instructions)")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind instead")
     opts = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.stack import free_port
@@ -107,6 +168,10 @@ def main() -> None:
     sink = subprocess.Popen([sys.executable, str(ROOT / "bench/sink.py"), str(port), "/tmp/lc_cpu_sink.stats"])
     try:
         roots = [("this", ROOT)] + ([("other", opts.other.resolve())] if opts.other else [])
+        if opts.instructions:
+            count_instructions(roots, opts.database, opts.n or 100, port)
+            return
+        opts.n = opts.n or 400
         results: dict[str, list[dict[str, float]]] = {label: [] for label, _ in roots}
         for _ in range(opts.rounds):
             for label, root in roots:
