@@ -100,7 +100,6 @@ began = time.process_time()
 for i in ids[50:]:
     confirmation.send(services, i)
 job_ms = (time.process_time() - began) / len(ids[50:]) * 1000
-services.db.dispose()
 print(json.dumps({"submit_ms": submit_ms, "job_ms": job_ms}))
 """
 
@@ -134,13 +133,8 @@ def count_instructions(roots: list[tuple[str, Path]], database: str, n: int, sin
     """Print millions of instructions per submission and per confirmation job, and other/this."""
     runs = [(label, root, size, only) for label, root in roots for size in (20, 20 + n) for only in (True, False)]
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        counts = dict(
-            zip(
-                [(label, size, only) for label, _, size, only in runs],
-                pool.map(lambda run: instructions(run[1], database, run[2], sink_port, run[3]), runs),
-                strict=True,
-            )
-        )
+        counted = pool.map(lambda run: instructions(run[1], database, run[2], sink_port, run[3]), runs)
+        counts = {(label, size, only): count for (label, _, size, only), count in zip(runs, counted, strict=True)}
     print(f"instructions per item, {database}, {n} items (cachegrind)")
     per: dict[str, tuple[float, float]] = {}
     for label, _ in roots:

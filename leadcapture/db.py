@@ -178,9 +178,9 @@ class _SqliteWriter:
         raw = _dbapi(conn.connection)
         if self.lock.acquire(timeout=self.WAIT):
             self._owner = raw
-            if self.between_processes is not None:
-                self._holds_file = self.between_processes.acquire()
         try:
+            if self._owner == raw and self.between_processes is not None:
+                self._holds_file = self.between_processes.acquire()
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             self.end(raw)
