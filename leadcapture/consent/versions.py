@@ -55,7 +55,7 @@ def current_version(session: Session, slug: str) -> FormVersion | None:
         if len(_live) >= _CACHE_SIZE:
             _live.clear()
         _live[key] = (time.monotonic() + LIVE_TTL, live.id, live.content_hash)
-    return _cached(session, live.id, live.content_hash)
+    return cached(session, live.id, live.content_hash)
 
 
 @event.listens_for(Form, "after_insert")
@@ -83,10 +83,14 @@ def _nothing_written(session: Session) -> None:
 def version_of_form(session: Session, form_id: int, version_id: int) -> FormVersion | None:
     """A version of this form by id, live or not (None: no such version of this form), like current_version."""
     row = session.connection().execute(_OF_FORM, {"id": version_id, "form_id": form_id}).first()
-    return None if row is None else _cached(session, row.id, row.content_hash)
+    return None if row is None else cached(session, row.id, row.content_hash)
 
 
-def _cached(session: Session, version_id: int, chash: str) -> FormVersion | None:
+def cached(session: Session, version_id: int, chash: str) -> FormVersion | None:
+    """The version with this id and content hash, read once per process (None: deleted meanwhile).
+
+    Detached from the session and shared by every thread: read it, never change it.
+    """
     key = (version_id, chash)
     version = _versions.get(key)
     if version is None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session, contains_eager
 
-from leadcapture.consent import gates, window, wording
+from leadcapture.consent import gates, versions, window, wording
 from leadcapture.consent.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE
 from leadcapture.delivery import links
 from leadcapture.delivery.engine import NO_JOB, Attempt, Outgoing, deliver
@@ -25,24 +25,29 @@ from leadcapture.services import Services
 
 KIND = "confirmation"
 # What the gate and the message read, in one round trip instead of five: the submission, its
-# person and whether the address is suppressed, its form version, form and brand. The requests
-# come with the others its mail lists (window.listed_in).
+# person and whether the address is suppressed, and its form's brand. Its form version comes from
+# the process's cache (versions are immutable): the row names it by id and content hash, so the
+# definition is not read and parsed again for every mail. The requests come with the others its
+# mail lists (window.listed_in).
 _LOAD = (
-    select(Submission, gates.SUPPRESSED)
+    select(Submission, gates.SUPPRESSED, FormVersion.content_hash, Brand)
     .join(Submission.person)
-    .options(
-        contains_eager(Submission.person),
-        joinedload(Submission.form_version).joinedload(FormVersion.form).joinedload(Form.brand),
-    )
+    .join(FormVersion, FormVersion.id == Submission.form_version_id)
+    .join(Form, Form.id == FormVersion.form_id)
+    .join(Brand, Brand.id == Form.brand_id)
+    .options(contains_eager(Submission.person))
     .where(Submission.id == bindparam("b_id"))
 )
 
 # NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
 
 
-def label_of(request: LeadRequest, language: str) -> str:
-    """The wording of a request as its form showed it: the purpose's label, or the whitepaper's title."""
-    version = request.submission.form_version
+def label_of(request: LeadRequest, language: str, version: FormVersion | None = None) -> str:
+    """The wording of a request as its form showed it: the purpose's label, or the whitepaper's title.
+
+    version: the request's form version, when the caller has it; else it is read through the submission.
+    """
+    version = version or request.submission.form_version
     if request.kind == PURPOSE:
         return (version.purpose(request.purpose_key) or {}).get("label", request.purpose_key)
     return whitepaper_label(version.definition["title"], language)
@@ -57,23 +62,27 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
     """Send a submission's confirmation email once, when its window allows and if it still asks for something."""
     submission: Submission | None = None  # loaded once, with what the gate and the mail read
     suppressed = True
+    version: FormVersion | None = None
+    brand: Brand | None = None
 
     def due(session: Session) -> bool:
-        nonlocal submission, suppressed
+        nonlocal submission, suppressed, version, brand
         row = session.execute(_LOAD, {"b_id": submission_id}).first()
         if row is not None:
-            submission, suppressed = row
+            submission, suppressed, content_hash, brand = row
+            version = versions.cached(session, submission.form_version_id, content_hash)
         return window.mail_due(session, services.vault, services.settings, submission_id)
 
     def prepare(session: Session) -> Outgoing | None:
         listed = window.listed_in(session, submission) if submission is not None else []
-        if not gates.may_send_confirmation(session, submission, listed, suppressed):
+        if version is None or not gates.may_send_confirmation(session, submission, listed, suppressed):
             return None
         language = submission.language
         requests = [r for r in listed if r.state == PENDING]
-        labels = list(dict.fromkeys(label_of(r, language) for r in requests))  # a whitepaper asked twice: once
-        version = submission.form_version
-        brand = version.form.brand
+        own = submission.id
+        labels = list(  # a whitepaper asked twice: once
+            dict.fromkeys(label_of(r, language, version if r.submission_id == own else None) for r in requests)
+        )
         context = _context(services, version.definition, labels, brand=brand)
         key = (version.id, version.content_hash, context["brand"], tuple(labels), context["max_age_days"])
         urls = {

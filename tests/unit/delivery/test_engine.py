@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from leadcapture.consent import people
+from leadcapture.consent.formdefs import load_toml, save
+from leadcapture.consent.versions import current_version
 from leadcapture.delivery import campaigns, confirmation, content
 from leadcapture.delivery.engine import BUSY, LEASE, Attempt, Busy
 from leadcapture.delivery.transports import TransientMailError
@@ -19,10 +21,12 @@ from leadcapture.models import (
     RETRY_PENDING,
     SENT,
     SKIPPED,
+    MailboxWindow,
     Message,
     Submission,
     utcnow,
 )
+from tests.support.app import DEMO_FORM, text_part
 from tests.support.people import add_person, claimed_by_another_job, progress
 from tests.support.sql import statements_on
 from tests.support.submissions import a_submission
@@ -202,3 +206,33 @@ def test_a_confirmation_reads_its_submission_person_and_suppression_in_one_state
     assert len(reads_suppressions) == 1 and re.search(r"\nFROM submissions JOIN people\b", reads_suppressions[0])
     assert confirmation.send(services, suppressed) == SKIPPED
     assert len(mailbox.to("jan@example.com")) == 1 and mailbox.to("gone@example.com") == []
+
+
+def test_a_confirmation_takes_its_form_version_from_the_process_and_reads_no_definition(services, mailbox):
+    first, second = a_submission(services), a_submission(services, email="piet@example.com")
+    assert confirmation.send(services, first) == SENT  # this process reads the version once
+    with statements_on(services.db.engine) as statements:
+        assert confirmation.send(services, second) == SENT
+    assert not [s for s in statements if "definition_json" in s]
+    with services.db.session() as session:
+        title = current_version(session, "sales-machine").definition["title"]
+    assert title in text_part(mailbox.to("piet@example.com")[0])
+
+
+def test_a_mail_listing_requests_made_on_two_versions_names_each_as_its_version_worded_it(services, mailbox):
+    # Given an address that asked on the first version, then twice inside its window: once more on
+    # that version and once on a newer version with another title
+    assert confirmation.send(services, a_submission(services)) == SENT
+    waiting_on_first = a_submission(services)
+    definition, asset = load_toml(DEMO_FORM)
+    with services.db.session() as session:
+        save(session, {**definition, "title": "The newer whitepaper"}, asset)
+    a_submission(services)
+    # When the window ends and the earlier waiting submission's job runs
+    ago = utcnow() - timedelta(seconds=services.settings.confirmation_window + 1)
+    with services.db.session() as session:
+        session.execute(update(MailboxWindow).values(last_confirmation_at=ago))
+    assert confirmation.send(services, waiting_on_first) == SENT
+    # Then its one mail names the whitepaper of each version by that version's title
+    body = text_part(mailbox.to("jan@example.com")[-1])
+    assert definition["title"] in body and "The newer whitepaper" in body
