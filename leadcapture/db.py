@@ -181,7 +181,8 @@ class _SqliteWriter:
         try:
             if self._owner == raw and self.between_processes is not None:
                 self._holds_file = self.between_processes.acquire()
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # On the driver's connection: SQLAlchemy's statement machinery costs more than BEGIN does.
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
         except BaseException:
             self.end(raw)
             raise
