@@ -80,14 +80,17 @@ class Database:
         the writer lock) for all of them.
 
         wait=False is for a write whose loss costs only repeated work (an outbox job marked done:
-        without it the job is published once more, and its send is idempotent). If another
-        thread's flush is running, the write joins the queue and the call returns at once; that
-        thread writes it before it stops, with the writes queued meanwhile. A failure is logged.
+        without it the job is published once more, and its send is idempotent). The call returns
+        at once; the write goes in the next transaction of writes, a running one's or the next
+        waited write's, and at the latest after a quarter of a second in one of its own. So a
+        worker's outbox bookkeeping rides with the next message's mark instead of costing a
+        transaction per job. A failure is logged.
         """
         self._writes.write(statement, params, wait=wait)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Write what is queued, then close every pooled connection."""
+        self._writes.flush_deferred()
         self.engine.dispose()
 
 
@@ -253,45 +256,60 @@ class _GroupWriter:
     """Group commit: the first thread to find no flush running writes every queued write, then wakes the rest.
 
     Writes queued while a flush runs go in the next one, so the group grows with the load and a
-    lone write waits for nothing. If the shared transaction fails, each of its writes is tried
-    alone, so one bad write fails only its own caller.
+    lone write waits for nothing. A write nobody waits for waits for company: it goes with the
+    next write, or on its own after DEFER seconds. If the shared transaction fails, each of its
+    writes is tried alone, so one bad write fails only its own caller.
     """
+
+    DEFER = 0.25  # how long a write nobody waits for may wait for the next one
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._queue: list[_Write] = []
         self._flushing = False
         self._turn = threading.Condition()
+        self._timer: threading.Timer | None = None
 
     def write(self, statement: Any, params: dict[str, Any], *, wait: bool = True) -> None:
         item = _Write(statement, params, wait)
         with self._turn:
             self._queue.append(item)
-            if self._flushing and not wait:
-                return  # the running flush's thread writes it before it stops
+            if not wait:
+                self._arm_timer()
+                return  # the next flush writes it: the next waited write's, or the timer's
             while self._flushing and not item.done:
                 self._turn.wait()
-            if item.done:
-                if item.error is not None:
-                    raise item.error
-                return
-            self._flushing = True
-            group, self._queue = self._queue, []
-        try:
-            self._flush(group)
-            while True:
-                with self._turn:
-                    self._turn.notify_all()  # the writers of this group return
-                    if all(queued.wait for queued in self._queue):
-                        break  # a waiting writer takes the next turn itself
-                    group, self._queue = self._queue, []
-                self._flush(group)
-        finally:
-            with self._turn:
-                self._flushing = False
-                self._turn.notify_all()
+            if not item.done:
+                self._take_turn()
         if item.error is not None:
             raise item.error
+
+    def flush_deferred(self) -> None:
+        """Write the queued writes now, unless a flush is running (a waiting writer takes them next)."""
+        with self._turn:
+            self._timer = None
+            if self._queue and not self._flushing:
+                self._take_turn()
+
+    def _arm_timer(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.DEFER, self.flush_deferred)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _take_turn(self) -> None:
+        """Flush everything queued (called holding _turn; released while the flush runs)."""
+        self._flushing = True
+        group, self._queue = self._queue, []
+        self._turn.release()
+        try:
+            self._flush(group)
+        finally:
+            self._turn.acquire()
+            self._flushing = False
+            self._turn.notify_all()  # its writers return; a writer that queued meanwhile takes the next turn
+            if self._queue and not any(queued.wait for queued in self._queue):
+                self._arm_timer()
 
     def _flush(self, group: list[_Write]) -> None:
         try:

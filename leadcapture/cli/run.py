@@ -96,6 +96,7 @@ def serve(runtime: Runtime, host: str, port: int, production: bool, workers: int
         stop.set()
         if worker is not None:
             worker.stop()
+        services.db.dispose()  # writes the outbox bookkeeping still queued
 
 
 def _serve_production(services: Services, host: str, port: int, workers: int | None, threads: int | None) -> None:
@@ -152,6 +153,7 @@ def worker(runtime: Runtime, processes: int | None, threads: int | None) -> None
     stop.wait()
     w.stop()  # finishes the jobs in hand, hands back the prefetched ones
     services.transport.close()
+    services.db.dispose()  # writes the outbox bookkeeping still queued
     click.echo(f"worker {os.getpid()} stopped")
 
 

@@ -233,8 +233,9 @@ def _no_fsync(session: Session) -> None:
 def mark_done(db: Database, job_id: int) -> None:
     """Record that a worker finished the job (sent, skipped, failed for good: anything but 'retry').
 
-    The worker does not wait for it while another write is being committed: it rides along with
-    the next commit. Lost in a crash, it costs one more publish of a job whose send is idempotent.
+    The worker does not wait for it: it goes in the next commit of bookkeeping (the next message's
+    mark, usually), or on its own a quarter of a second later. Lost in a crash, it costs one more
+    publish of a job whose send is idempotent.
     """
     db.write(_DONE, {"job_id": job_id, "b_done_at": utcnow()}, wait=False)
 

@@ -128,32 +128,41 @@ def test_the_sqlite_writer_lock_is_freed_only_once_commit_or_rollback_has_run(tm
     db.dispose()
 
 
-def test_a_write_nobody_waits_for_returns_at_once_and_is_written_before_the_running_flush_stops(db, caplog):
-    # Given a flush that is running (held inside its statement)
-    started, release = threading.Event(), threading.Event()
-
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def hold(conn, cursor, statement, parameters, context, executemany):
-        if not started.is_set():
-            started.set()
-            release.wait(10)
-
+def test_a_write_nobody_waits_for_returns_at_once_and_goes_in_the_next_writes_commit(db):
     commits: list[int] = []
     event.listen(db.engine, "commit", lambda conn: commits.append(1))
-    first = threading.Thread(target=db.write, args=(ADD, {"id": 1, "value": 1}))
-    first.start()
-    assert started.wait(10)
-    # When writes nobody waits for come meanwhile, one of them breaking the primary key
+    # When a write nobody waits for is made, it returns without writing anything
+    db.write(ADD, {"id": 2, "value": 2}, wait=False)
+    assert written(db) == [] and commits == []
+    # Then the next write, waited for, commits both in one transaction
+    db.write(ADD, {"id": 1, "value": 1})
+    assert written(db) == [(1, 1), (2, 2)] and len(commits) == 1
+
+
+def test_a_write_nobody_waits_for_is_written_on_its_own_soon_and_a_bad_one_is_logged(db, caplog):
+    db.write(ADD, {"id": 1, "value": 1})
+    # Given writes nobody waits for, one of them breaking the primary key, and no write after them
     db.write(ADD, {"id": 2, "value": 2}, wait=False)
     db.write(ADD, {"id": 1, "value": 9}, wait=False)
-    assert db._writes._flushing  # both calls returned while the first flush still ran
-    release.set()
-    first.join(10)
-    # Then the flushing thread wrote them before it stopped; the bad one is logged, not raised
+    # Then they are written without one, within the deferral; the bad one is logged, not raised
+    deadline = time.monotonic() + 10
+    while written(db) != [(1, 1), (2, 2)] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert written(db) == [(1, 1), (2, 2)]
-    assert len(commits) == 2  # the first write; then id 2 alone, as the pair failed together
+    deadline = time.monotonic() + 10
+    while "a write nobody waited for failed" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "a write nobody waited for failed" in caplog.text
     assert not db._writes._flushing and not db._writes._queue
+
+
+def test_closing_the_database_writes_what_nobody_waited_for(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/closing.db")
+    metadata.create_all(db.engine)
+    db.write(ADD, {"id": 1, "value": 1}, wait=False)
+    db.dispose()
+    assert written(db) == [(1, 1)]
+    db.dispose()
 
 
 def test_connections_are_kept_for_as_many_threads_as_may_hold_one(tmp_path):
