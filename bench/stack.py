@@ -169,13 +169,18 @@ def confirmation_latencies(database_url: str, sink: Sink) -> list[float]:
 
 
 def submit_directly(env: dict[str, str], n: int) -> None:
-    """n submissions written as the form writes them (outbox rows included), without HTTP."""
+    """n submissions written as the form writes them, without HTTP, their jobs published as the web publishes them.
+
+    Published to the broker after each commit, as a web process does, so the worker measured next
+    runs the jobs only; its periodic relay (a recovery path, idle in the steady state) finds
+    nothing to publish.
+    """
     from leadcapture import create_app
     from leadcapture.consent import transitions as consent
     from leadcapture.consent.people import Visitor
     from leadcapture.consent.versions import current_version
 
-    keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY", "BASE_URL")}
+    keys = {k: env[f"LEADCAPTURE_{k}"] for k in ("DATABASE_URL", "DATA_KEY", "SECRET_KEY", "BASE_URL", "BROKER_URL")}
     app = create_app({**keys, "VAR_DIR": env["LEADCAPTURE_VAR_DIR"] + "-direct", "TESTING": True})
     services = app.extensions["leadcapture"]
     who = Visitor(ip="192.0.2.1", user_agent="bench", page_url="https://bench.test/")
