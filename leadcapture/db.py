@@ -88,9 +88,13 @@ class Database:
         """
         self._writes.write(statement, params, wait=wait)
 
+    def flush(self) -> None:
+        """Write now what writes nobody waited for left queued (a process finishing its jobs calls it)."""
+        self._writes.flush_deferred()
+
     def dispose(self) -> None:
         """Write what is queued, then close every pooled connection."""
-        self._writes.flush_deferred()
+        self.flush()
         self.engine.dispose()
 
 

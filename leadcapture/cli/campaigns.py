@@ -151,6 +151,7 @@ def _watch(services: Services, jobs: JobSystem, campaign_id: int) -> None:
     finally:
         if worker is not None:
             worker.stop()
+            services.db.flush()  # the outbox bookkeeping of its last jobs
     click.echo(_progress_line(_progress(services, campaign_id)))
 
 
