@@ -11,10 +11,12 @@ meanwhile (another spelling of it) waits for the end of that window.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from leadcapture.consent import jobs, outbox
@@ -89,26 +91,24 @@ def listed_in(session: Session, submission: Submission) -> list[LeadRequest]:
 
     One query reads its own requests with the others': they also become `submission.requests`.
     """
-    rows = session.scalars(_LISTED, {"b_id": submission.id}).all()
-    own = [r for r in rows if r.submission_id == submission.id]
+    return as_listed(submission, session.scalars(_LISTED, {"b_id": submission.id}).all())
+
+
+def listing(submission_id: Any) -> ColumnElement[bool]:
+    """SQL over LeadRequest: the requests the mail of a submission lists (its id: a bind parameter or a column)."""
+    other = aliased(Submission)
+    others = select(other.id).where(other.mailed_in == submission_id, other.id != submission_id)
+    return or_(LeadRequest.submission_id == submission_id, LeadRequest.submission_id.in_(others))
+
+
+def as_listed(submission: Submission, requests: Sequence[LeadRequest]) -> list[LeadRequest]:
+    """The requests of a submission's mail read in id order (`listing`), its own first; its own become its requests."""
+    own = [r for r in requests if r.submission_id == submission.id]
     set_committed_value(submission, "requests", own)
-    return [*own, *(r for r in rows if r.submission_id != submission.id)]
+    return [*own, *(r for r in requests if r.submission_id != submission.id)]
 
 
-_LISTED = (
-    select(LeadRequest)
-    .where(
-        or_(
-            LeadRequest.submission_id == bindparam("b_id"),
-            LeadRequest.submission_id.in_(
-                select(Submission.id).where(
-                    Submission.mailed_in == bindparam("b_id"), Submission.id != bindparam("b_id")
-                )
-            ),
-        )
-    )
-    .order_by(LeadRequest.id)
-)
+_LISTED = select(LeadRequest).where(listing(bindparam("b_id"))).order_by(LeadRequest.id)
 
 
 def prune(session: Session, settings: Settings, now: datetime) -> int:

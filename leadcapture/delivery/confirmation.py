@@ -24,19 +24,21 @@ from leadcapture.models import PENDING, PURPOSE, Brand, Form, FormVersion, LeadR
 from leadcapture.services import Services
 
 KIND = "confirmation"
-# What the gate and the message read, in one round trip instead of five: the submission, its
-# person and whether the address is suppressed, and its form's brand. Its form version comes from
-# the process's cache (versions are immutable): the row names it by id and content hash, so the
-# definition is not read and parsed again for every mail. The requests come with the others its
-# mail lists (window.listed_in).
+# What the gate and the message read, in one round trip: the submission, its
+# person and whether the address is suppressed, its form's brand, and the requests its mail lists
+# (one row each; window.listing). Its form version comes from the process's cache (versions are
+# immutable): the row names it by id and content hash, so the definition is not read and parsed
+# again for every mail.
 _LOAD = (
-    select(Submission, gates.SUPPRESSED, FormVersion.content_hash, Brand)
+    select(Submission, gates.SUPPRESSED, FormVersion.content_hash, Brand, LeadRequest)
     .join(Submission.person)
     .join(FormVersion, FormVersion.id == Submission.form_version_id)
     .join(Form, Form.id == FormVersion.form_id)
     .join(Brand, Brand.id == Form.brand_id)
+    .join(LeadRequest, window.listing(Submission.id))
     .options(contains_eager(Submission.person))
     .where(Submission.id == bindparam("b_id"))
+    .order_by(LeadRequest.id)
 )
 
 # NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
@@ -64,21 +66,26 @@ def send(services: Services, submission_id: int, *, attempt: Attempt = NO_JOB) -
     suppressed = True
     version: FormVersion | None = None
     brand: Brand | None = None
+    listed: list[LeadRequest] | None = None  # None: what the mail lists is read after the window fixed it
 
     def due(session: Session) -> bool:
-        nonlocal submission, suppressed, version, brand
-        row = session.execute(_LOAD, {"b_id": submission_id}).first()
-        if row is not None:
-            submission, suppressed, content_hash, brand = row
+        nonlocal submission, suppressed, version, brand, listed
+        rows = session.execute(_LOAD, {"b_id": submission_id}).all()
+        if rows:
+            submission, suppressed, content_hash, brand, _ = rows[0]
             version = versions.cached(session, submission.form_version_id, content_hash)
+            if submission.mailed_in is not None:  # its mail's list is fixed: mail_due changes nothing
+                listed = window.as_listed(submission, [row[-1] for row in rows])
         return window.mail_due(session, services.vault, services.settings, submission_id)
 
     def prepare(session: Session) -> Outgoing | None:
-        listed = window.listed_in(session, submission) if submission is not None else []
-        if version is None or not gates.may_send_confirmation(session, submission, listed, suppressed):
+        if submission is None or version is None:
+            return None
+        mail_lists = listed if listed is not None else window.listed_in(session, submission)
+        if not gates.may_send_confirmation(session, submission, mail_lists, suppressed):
             return None
         language = submission.language
-        requests = [r for r in listed if r.state == PENDING]
+        requests = [r for r in mail_lists if r.state == PENDING]
         own = submission.id
         labels = list(  # a whitepaper asked twice: once
             dict.fromkeys(label_of(r, language, version if r.submission_id == own else None) for r in requests)

@@ -7,8 +7,10 @@ from leadcapture.consent.people import Visitor
 from leadcapture.consent.versions import current_version
 
 
-def a_submission(services, email: str = "jan@example.com", slug: str = "sales-machine") -> int:
-    """A submission whose confirmation is due; its job waits in the outbox until something relays it."""
+def a_submission(
+    services, email: str = "jan@example.com", slug: str = "sales-machine", purposes: tuple[str, ...] = ()
+) -> int:
+    """A submission (whitepaper, purposes) whose confirmation is due; its job waits in the outbox to be relayed."""
     with services.db.session() as session:
         return transitions.submit(
             session,
@@ -17,6 +19,6 @@ def a_submission(services, email: str = "jan@example.com", slug: str = "sales-ma
             current_version(session, slug),
             email=email,
             fields={},
-            purpose_keys=[],
+            purpose_keys=list(purposes),
             visitor=Visitor(ip="192.0.2.1", user_agent="test", page_url=f"https://lc.test/f/{slug}"),
         )

@@ -219,6 +219,37 @@ def test_a_confirmation_takes_its_form_version_from_the_process_and_reads_no_def
     assert title in text_part(mailbox.to("piet@example.com")[0])
 
 
+def test_a_confirmation_mailed_at_once_reads_what_its_mail_lists_with_its_submission(services, mailbox):
+    submission_id = a_submission(services, purposes=("newsletter",))
+    with statements_on(services.db.engine) as statements:
+        assert confirmation.send(services, submission_id) == SENT
+    reads = [s for s in statements if s.lstrip().startswith("SELECT")]
+    assert len(reads) == 1 and re.search(r"\bJOIN requests\b", reads[0])
+    with services.db.session() as session:
+        title = current_version(session, "sales-machine").definition["title"]
+    body = text_part(mailbox.to("jan@example.com")[0])
+    assert title in body and "maandelijkse nieuwsbrief" in body
+
+
+def test_the_retry_of_a_mail_that_lists_a_waiting_request_lists_it_again(services, mailbox):
+    # Given an address mailed once, that asked twice more inside its window
+    assert confirmation.send(services, a_submission(services)) == SENT
+    first_waiting, second_waiting = a_submission(services), a_submission(services, purposes=("newsletter",))
+    ago = utcnow() - timedelta(seconds=services.settings.confirmation_window + 1)
+    with services.db.session() as session:
+        session.execute(update(MailboxWindow).values(last_confirmation_at=ago))
+    # When the first waiting one's mail (listing both) fails for now, and its retry runs
+    transport, services._transport = services.transport, FailingTransport(TransientMailError("SMTP 451 later"))
+    with pytest.raises(TransientMailError):
+        confirmation.send(services, first_waiting, attempt=Attempt("job-1"))
+    services._transport = transport
+    assert confirmation.send(services, first_waiting, attempt=Attempt("job-2")) == SENT
+    # Then the retried mail still lists the other submission's request, and that one sends nothing
+    assert "maandelijkse nieuwsbrief" in text_part(mailbox.to("jan@example.com")[-1])
+    assert confirmation.send(services, second_waiting) != SENT
+    assert len(mailbox.to("jan@example.com")) == 2
+
+
 def test_a_mail_listing_requests_made_on_two_versions_names_each_as_its_version_worded_it(services, mailbox):
     # Given an address that asked on the first version, then twice inside its window: once more on
     # that version and once on a newer version with another title
