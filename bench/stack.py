@@ -27,6 +27,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from aiosmtpd.controller import Controller
@@ -169,13 +170,13 @@ def confirmation_latencies(database_url: str, sink: Sink) -> list[float]:
 
 
 def submit_directly(env: dict[str, str], n: int) -> None:
-    """n submissions written as the form writes them, without HTTP, their jobs published as the web publishes them.
+    """n submissions written as the form writes them, without HTTP, each published after its commit as the web does.
 
-    Published to the broker after each commit, as a web process does, so the worker measured next
-    runs the jobs only; its periodic relay (a recovery path, idle in the steady state) finds
-    nothing to publish.
+    So the worker measured next runs the jobs only; its periodic relay (a recovery path, idle in
+    the steady state) finds nothing to publish.
     """
     from leadcapture import create_app
+    from leadcapture.consent import outbox
     from leadcapture.consent import transitions as consent
     from leadcapture.consent.people import Visitor
     from leadcapture.consent.versions import current_version
@@ -184,7 +185,8 @@ def submit_directly(env: dict[str, str], n: int) -> None:
     app = create_app({**keys, "VAR_DIR": env["LEADCAPTURE_VAR_DIR"] + "-direct", "TESTING": True})
     services = app.extensions["leadcapture"]
     who = Visitor(ip="192.0.2.1", user_agent="bench", page_url="https://bench.test/")
-    with services.db.session() as session:
+    with services.db.sessionmaker() as session:
+        outbox.publish_on_commit(session, services)
         version = current_version(session, "sales-machine")
         for i in range(n):
             consent.submit(
@@ -192,18 +194,22 @@ def submit_directly(env: dict[str, str], n: int) -> None:
                 services.vault,
                 services.settings,
                 version,
-                email=f"direct{i}@example.com",
+                email=f"direct{i}-{secrets.token_hex(4)}@example.com",
                 fields={},
                 purpose_keys=[],
                 visitor=who,
             )
+            session.commit()
     services.db.dispose()
 
 
-def transport_throughput(sink: Sink, n: int = 2000) -> tuple[float, float]:
-    """compose + SMTP send of n confirmation-sized messages on one thread, one reused connection: msg/s, CPU ms each."""
+def transport_throughput(n: int = 2000) -> tuple[float, float]:
+    """compose + SMTP send of n confirmation-sized messages on one thread, one reused connection: msg/s, CPU ms each.
+
+    To a sink in its own process (bench/sink.py), so this process's CPU time is the sender's alone.
+    """
     from leadcapture.consent import wording
-    from leadcapture.delivery.templates import Rendered, compose, render
+    from leadcapture.delivery.templates import Rendered, render
     from leadcapture.delivery.transports import SMTPTransport
 
     form = {"title": "Whitepaper", "controller": "Voorbeeld B.V.", "privacy_url": "https://x.test/p"}
@@ -217,7 +223,20 @@ def transport_throughput(sink: Sink, n: int = 2000) -> tuple[float, float]:
         "max_age_days": 7,
     }
     rendered: Rendered = render("confirmation", "nl", ctx)
-    transport = SMTPTransport(f"smtp://127.0.0.1:{sink.port}")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as work:
+        sink = subprocess.Popen([sys.executable, str(ROOT / "bench/sink.py"), str(port), f"{work}/stats"])
+        try:
+            wait_port(port)
+            return _send_all(rendered, SMTPTransport(f"smtp://127.0.0.1:{port}"), n)
+        finally:
+            sink.terminate()
+            sink.wait()
+
+
+def _send_all(rendered: Any, transport: Any, n: int) -> tuple[float, float]:
+    from leadcapture.delivery.templates import compose
+
     began, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         transport.send(
@@ -359,7 +378,7 @@ def main() -> None:
             f"  mail to the sink, one worker process (8 threads, full job: DB gate + compose + SMTP + record): "
             f"{rate:.0f} msg/s ({len(times)} messages); worker CPU {job_cpu_ms:.2f} ms per message"
         )
-        transport_rate, transport_cpu_ms = transport_throughput(sink)
+        transport_rate, transport_cpu_ms = transport_throughput()
         print(
             f"  transport only (compose + SMTP, one thread, one connection): {transport_rate:.0f} msg/s, "
             f"{transport_cpu_ms:.2f} ms CPU per message"
