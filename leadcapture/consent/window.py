@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select, update
+from sqlalchemy import Select, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -94,11 +94,16 @@ def listed_in(session: Session, submission: Submission) -> list[LeadRequest]:
     return as_listed(submission, session.scalars(_LISTED, {"b_id": submission.id}).all())
 
 
-def listing(submission_id: Any) -> ColumnElement[bool]:
-    """SQL over LeadRequest: the requests the mail of a submission lists (its id: a bind parameter or a column)."""
-    other = aliased(Submission)
-    others = select(other.id).where(other.mailed_in == submission_id, other.id != submission_id)
-    return or_(LeadRequest.submission_id == submission_id, LeadRequest.submission_id.in_(others))
+def listing(stmt: Select[Any], submission_id: Any) -> Select[Any]:
+    """stmt joined to the requests a submission's mail lists: its own and those of the submissions mailed in it.
+
+    submission_id: the column of the submission stmt selects. Each way in (a submission's id, its
+    mailed_in) has its index, so the database reads those requests only, however many there are.
+    """
+    mailed = aliased(Submission)
+    return stmt.join(mailed, or_(mailed.id == submission_id, mailed.mailed_in == submission_id)).join(
+        LeadRequest, LeadRequest.submission_id == mailed.id
+    )
 
 
 def as_listed(submission: Submission, requests: Sequence[LeadRequest]) -> list[LeadRequest]:
@@ -108,7 +113,11 @@ def as_listed(submission: Submission, requests: Sequence[LeadRequest]) -> list[L
     return [*own, *(r for r in requests if r.submission_id != submission.id)]
 
 
-_LISTED = select(LeadRequest).where(listing(bindparam("b_id"))).order_by(LeadRequest.id)
+_LISTED = (
+    listing(select(LeadRequest).select_from(Submission), Submission.id)
+    .where(Submission.id == bindparam("b_id"))
+    .order_by(LeadRequest.id)
+)
 
 
 def prune(session: Session, settings: Settings, now: datetime) -> int:

@@ -26,19 +26,19 @@ from leadcapture.services import Services
 KIND = "confirmation"
 # What the gate and the message read, in one round trip: the submission, its
 # person and whether the address is suppressed, its form's brand, and the requests its mail lists
-# (one row each; window.listing). Its form version comes from the process's cache (versions are
+# (one row each: window.listing). Its form version comes from the process's cache (versions are
 # immutable): the row names it by id and content hash, so the definition is not read and parsed
 # again for every mail.
-_LOAD = (
+_LOAD = window.listing(
     select(Submission, gates.SUPPRESSED, FormVersion.content_hash, Brand, LeadRequest)
     .join(Submission.person)
     .join(FormVersion, FormVersion.id == Submission.form_version_id)
     .join(Form, Form.id == FormVersion.form_id)
     .join(Brand, Brand.id == Form.brand_id)
-    .join(LeadRequest, window.listing(Submission.id))
     .options(contains_eager(Submission.person))
     .where(Submission.id == bindparam("b_id"))
-    .order_by(LeadRequest.id)
+    .order_by(LeadRequest.id),
+    Submission.id,
 )
 
 # NOT_DUE: listed in another mail, waiting for the next window, or nothing left to confirm.
