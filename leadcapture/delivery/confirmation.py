@@ -24,11 +24,10 @@ from leadcapture.models import PENDING, PURPOSE, Brand, Form, FormVersion, LeadR
 from leadcapture.services import Services
 
 KIND = "confirmation"
-# What the gate and the message read, in one round trip: the submission, its
-# person and whether the address is suppressed, its form's brand, and the requests its mail lists
-# (one row each: window.listing). Its form version comes from the process's cache (versions are
-# immutable): the row names it by id and content hash, so the definition is not read and parsed
-# again for every mail.
+# What the gate and the message read, in one round trip: the submission, its person and whether
+# the address is suppressed, its form's brand, and the requests its mail lists (one row each:
+# window.listing). Its form version comes from the process's cache (versions are immutable): the
+# row names it by id and content hash, so the definition is not read and parsed for every mail.
 _LOAD = window.listing(
     select(Submission, gates.SUPPRESSED, FormVersion.content_hash, Brand, LeadRequest)
     .join(Submission.person)
